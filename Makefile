@@ -1,0 +1,50 @@
+# make demo: set up (venv, requirements, Fashion-MNIST) and run the default experiment.
+# make test: set up and run the whole test suite (ruff included).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+WORKDIR ?= runs/default
+
+.PHONY: setup data demo test lint format clean
+
+$(VENV)/.installed: requirements.txt setup.py
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "autoal_jax needs Python >= 3.10"'
+	@if ! $(PYTHON) -m venv $(VENV) 2>/dev/null; then \
+	  echo "python3 -m venv failed (Debian ships venv separately): installing python3-venv"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv; \
+	  elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv; \
+	  else echo "error: run 'sudo apt-get install python3-venv' and retry"; exit 1; fi; \
+	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); \
+	fi
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+setup: $(VENV)/.installed data
+
+# Fashion-MNIST from Debian's package (the full 60k/10k set, MIT licence), when we may.
+data:
+	@if [ -f $(FASHION_MNIST) ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; \
+	else echo "note: Fashion-MNIST is not installed and this user may not apt-get; run" \
+	  "'sudo apt-get install dataset-fashion-mnist' (or prepare it with tfds). Tests that need it skip."; fi
+
+demo: setup
+	$(PY) -m experiments.main --config=experiments/configs/default.py --workdir=$(WORKDIR)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+format: $(VENV)/.installed
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: setup lint
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -1,0 +1,43 @@
+"""autoal_jax: automated active learning (AutoAL, Wang, Zhan & Huang, ICML 2025) in JAX.
+
+Shape alphabet used in every docstring: N pool samples, V validation samples, K candidate
+strategies, C classes, D embedding size, T Monte-Carlo samples, b query budget per round.
+"""
+
+from autoal_jax import data, loop, metrics, models, strategies, train
+from autoal_jax.data import DataNotFoundError, from_arrays, load_dataset
+from autoal_jax.loop import ActiveLearner, ALConfig, ALState, RoundLog
+from autoal_jax.metrics import aubc, final_accuracy
+from autoal_jax.models import MLP, ResNet18, SmallCNN, get_model
+from autoal_jax.train import TrainConfig, Trainer, TrainState
+from autoal_jax.types import Dataset, DatasetInfo, PoolOutputs
+
+__version__ = "0.1.0"
+
+__all__ = [
+  "ALConfig",
+  "ALState",
+  "ActiveLearner",
+  "DataNotFoundError",
+  "Dataset",
+  "DatasetInfo",
+  "MLP",
+  "PoolOutputs",
+  "ResNet18",
+  "RoundLog",
+  "SmallCNN",
+  "TrainConfig",
+  "TrainState",
+  "Trainer",
+  "aubc",
+  "data",
+  "final_accuracy",
+  "from_arrays",
+  "get_model",
+  "load_dataset",
+  "loop",
+  "metrics",
+  "models",
+  "strategies",
+  "train",
+]

@@ -1,0 +1,256 @@
+"""The active-learning loop: an explicit state, advanced one round at a time.
+
+A run with quota Q and query size b has R = ceil(Q / b) queries and R + 1 trainings:
+
+    round r = 0 .. R:  train a fresh task model on the labeled set -> accuracy[r]
+                       if r < R: score the pool, pick k_r unlabeled samples, label them
+
+k_r = b except the last, which is Q - (R - 1) b when b does not divide Q. All of a run's
+data lives in `ALState`, a pytree of fixed-shape arrays (mask, key, round, curves,
+picks), so it can be checkpointed and compared as a whole.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from autoal_jax import data as data_lib
+from autoal_jax import metrics, strategies
+from autoal_jax.train import Trainer
+from autoal_jax.types import Dataset
+
+
+class ALConfig(NamedTuple):
+  """The labelling budget of a run.
+
+  Attributes:
+    num_initial: size of the random initial labeled set.
+    query_size: b, labels bought per round.
+    quota: Q, labels bought after the initial set, over all rounds.
+    num_mc: T, MC-dropout passes for strategies that need them.
+  """
+
+  num_initial: int
+  query_size: int
+  quota: int
+  num_mc: int = 10
+
+  @property
+  def num_rounds(self) -> int:
+    """R, the number of queries."""
+    return math.ceil(self.quota / self.query_size)
+
+  def round_size(self, r: int) -> int:
+    """k_r: labels bought by query r (0-based); the last may be partial."""
+    return min(self.query_size, self.quota - r * self.query_size)
+
+
+class ALState(NamedTuple):
+  """The whole state of one active-learning run (a pytree of arrays).
+
+  Attributes:
+    labeled: bool[N], the labeled mask over the pool.
+    key: the run's PRNG key; round r derives its keys with ``fold_in(key, r)``.
+    round: int32 scalar, the next round to run (R + 1 when the run is finished).
+    num_labels: int32[R + 1], the labeled-set size at each round's training.
+    accuracy: float32[R + 1], test accuracy at each round (NaN until measured).
+    picks: int32[R, b], the indices bought by each query (-1 where none).
+  """
+
+  labeled: jax.Array
+  key: jax.Array
+  round: jax.Array
+  num_labels: jax.Array
+  accuracy: jax.Array
+  picks: jax.Array
+
+
+class RoundLog(NamedTuple):
+  """What one round did, for logs and results (host values)."""
+
+  round: int
+  num_labels: int
+  accuracy: float
+  train_seconds: float
+  query_seconds: float
+  picks: np.ndarray
+
+
+def validate_budget(num_pool: int, config: ALConfig) -> None:
+  """Raises ValueError unless the initial set and the quota fit the pool."""
+  if config.num_initial < 1:
+    raise ValueError(f"num_initial must be >= 1, got {config.num_initial}")
+  if config.num_initial >= num_pool:
+    raise ValueError(
+      f"num_initial ({config.num_initial}) must be smaller than the pool ({num_pool})"
+    )
+  if config.query_size < 1 or config.quota < 1:
+    raise ValueError(
+      f"query_size and quota must be >= 1, got {config.query_size} and {config.quota}"
+    )
+  unlabeled = num_pool - config.num_initial
+  if config.quota > unlabeled:
+    raise ValueError(
+      f"quota ({config.quota}) is larger than the unlabeled pool ({unlabeled} = pool "
+      f"{num_pool} - initial {config.num_initial})"
+    )
+
+
+def init_state(key: jax.Array, num_pool: int, config: ALConfig) -> ALState:
+  """A run's initial state: a random initial labeled set of ``config.num_initial``."""
+  validate_budget(num_pool, config)
+  init_key, run_key = jax.random.split(key)
+  initial = strategies.random_sampling(init_key, jnp.ones(num_pool, bool), config.num_initial)
+  num_rounds = config.num_rounds
+  return ALState(
+    labeled=jnp.zeros(num_pool, bool).at[initial].set(True),
+    key=run_key,
+    round=jnp.zeros((), jnp.int32),
+    num_labels=jnp.zeros(num_rounds + 1, jnp.int32),
+    accuracy=jnp.full(num_rounds + 1, jnp.nan, jnp.float32),
+    picks=jnp.full((num_rounds, config.query_size), -1, jnp.int32),
+  )
+
+
+def add_picks(state: ALState, picks: jax.Array) -> ALState:
+  """Labels ``picks`` (int32[k], unlabeled and distinct) and records them for this round."""
+  r = state.round
+  row = jnp.full(state.picks.shape[1], -1, jnp.int32).at[: picks.shape[0]].set(picks)
+  return state._replace(
+    labeled=state.labeled.at[picks].set(True),
+    picks=state.picks.at[r].set(row),
+  )
+
+
+class ActiveLearner:
+  """Runs active-learning rounds of any registered strategy on one dataset and model.
+
+  Built once per experiment: it holds the pool on device and the compiled functions
+  (training, evaluation, pool pass, one pick per strategy and round size), never the state
+  of a run, which `init` returns and `round` advances.
+
+  Args:
+    dataset: the `Dataset` (its train split is the pool).
+    trainer: a `Trainer` for the task model on this dataset.
+    config: the `ALConfig`.
+  """
+
+  def __init__(self, dataset: Dataset, trainer: Trainer, config: ALConfig):
+    data_lib.check_dataset(dataset)
+    validate_budget(dataset.train_labels.shape[0], config)
+    self.dataset, self.trainer, self.config = dataset, trainer, config
+    self.images = jnp.asarray(dataset.train_images)
+    self.labels = jnp.asarray(dataset.train_labels)
+    self.test_images = jnp.asarray(dataset.test_images)
+    self.test_labels = jnp.asarray(dataset.test_labels)
+    self._picks = {}
+
+  def check_strategy(self, name: str) -> strategies.Strategy:
+    """The registered strategy ``name``, checked against this learner's config."""
+    strategy = strategies.get(name)
+    if strategy.needs_mc and self.config.num_mc < 2:
+      raise ValueError(f"strategy {name!r} needs num_mc >= 2, got {self.config.num_mc}")
+    return strategy
+
+  def _pick_fn(self, name: str, k: int):
+    if (name, k) not in self._picks:
+      strategy = self.check_strategy(name)
+      self._picks[name, k] = jax.jit(
+        lambda key, outputs, mask: strategy.pick(key, outputs, mask, k)
+      )
+    return self._picks[name, k]
+
+  def init(self, key: jax.Array) -> ALState:
+    """The initial state of a run (see `init_state`)."""
+    return init_state(key, self.labels.shape[0], self.config)
+
+  def done(self, state: ALState) -> bool:
+    return int(state.round) > self.config.num_rounds
+
+  def round(
+    self,
+    state: ALState,
+    strategy: str,
+    progress: Callable[[int, int, float], None] | None = None,
+  ) -> tuple[ALState, RoundLog]:
+    """Trains, evaluates and (unless it is the last round) queries once.
+
+    Args:
+      state: the run's state before the round.
+      strategy: a registered strategy name.
+      progress: passed to `Trainer.fit` (epoch progress).
+
+    Returns:
+      (state after the round, its `RoundLog`).
+    """
+    r = int(state.round)
+    if r > self.config.num_rounds:
+      raise ValueError(f"the run is finished ({self.config.num_rounds} rounds)")
+    self.check_strategy(strategy)
+    train_key, mc_key, pick_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
+    num_labeled = int(jnp.sum(state.labeled))
+
+    start = time.perf_counter()
+    model_state = self.trainer.fit(
+      train_key, self.images, self.labels, state.labeled, num_labeled, progress
+    )
+    accuracy = float(self.trainer.evaluate(model_state, self.test_images, self.test_labels))
+    train_seconds = time.perf_counter() - start
+    state = state._replace(
+      num_labels=state.num_labels.at[r].set(num_labeled),
+      accuracy=state.accuracy.at[r].set(accuracy),
+    )
+
+    picks = np.zeros(0, np.int32)
+    query_seconds = 0.0
+    if r < self.config.num_rounds:
+      start = time.perf_counter()
+      k = self.config.round_size(r)
+      num_mc = self.config.num_mc if strategies.get(strategy).needs_mc else 0
+      outputs = self.trainer.pool_outputs(model_state, mc_key, self.images, num_mc=num_mc)
+      chosen = self._pick_fn(strategy, k)(pick_key, outputs, ~state.labeled)
+      picks = np.asarray(chosen)
+      query_seconds = time.perf_counter() - start
+      # A wrong pick would silently corrupt every later round: check the contract here.
+      if len(np.unique(picks)) != k or bool(np.asarray(state.labeled)[picks].any()):
+        raise RuntimeError(f"strategy {strategy!r} broke the pick contract at round {r}: {picks}")
+      state = add_picks(state, chosen)
+    state = state._replace(round=state.round + 1)
+    log = RoundLog(r, num_labeled, accuracy, train_seconds, query_seconds, picks)
+    return state, log
+
+  def run(
+    self,
+    key: jax.Array,
+    strategy: str,
+    on_round: Callable[[RoundLog], None] | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+  ) -> tuple[ALState, list[RoundLog]]:
+    """A whole run from the initial set: R + 1 rounds.
+
+    Returns:
+      (final state, the `RoundLog` of every round).
+    """
+    self.check_strategy(strategy)
+    state = self.init(key)
+    logs = []
+    while not self.done(state):
+      state, log = self.round(state, strategy, progress)
+      logs.append(log)
+      if on_round is not None:
+        on_round(log)
+    return state, logs
+
+
+def summarize(state: ALState) -> dict:
+  """AUBC and F-acc of a finished run."""
+  num_labels = np.asarray(state.num_labels)
+  accuracy = np.asarray(state.accuracy)
+  return {"aubc": metrics.aubc(num_labels, accuracy), "f_acc": metrics.final_accuracy(accuracy)}

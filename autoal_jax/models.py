@@ -1,0 +1,143 @@
+"""Flax linen task models. Every model maps images to ``(logits[B, C], embedding[B, D])``.
+
+Contract shared by all task models (the strategies and the AutoAL search rely on it):
+
+- ``__call__(x, train=False, mc_dropout=False)``: ``x`` float32[B, H, W, Ch] already
+  normalised. ``train`` turns on dropout and batch statistics; ``mc_dropout`` turns on
+  dropout only, BatchNorm staying in inference mode (Gal & Ghahramani 2016's MC dropout for
+  BALD / MeanSTD on a trained network).
+- Dropout sits between the embedding and the head, so the embedding is deterministic and
+  MC passes differ only in the head.
+- Input size and class count come from the data: nothing is tied to 28x28 or 32x32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class _DropoutHead(nn.Module):
+  """Dropout then a dense layer: the part of every task model that MC dropout samples."""
+
+  num_classes: int
+  dropout_rate: float
+
+  @nn.compact
+  def __call__(self, embedding, stochastic: bool):
+    x = nn.Dropout(self.dropout_rate, deterministic=not stochastic)(embedding)
+    return nn.Dense(self.num_classes, name="logits")(x)
+
+
+class SmallCNN(nn.Module):
+  """The CPU default: conv-pool stages, a dense embedding, dropout, a dense head.
+
+  With the default widths it trains at about 5k and scores at about 24k 28x28 images/s on
+  two CPU cores (float32), which keeps a whole AL experiment within minutes.
+
+  Attributes:
+    num_classes: C.
+    features: channels of the conv stages (one 3x3 conv and a 2x2 max-pool each).
+    embedding_dim: D.
+    dropout_rate: dropout before the head (also the MC-dropout rate).
+  """
+
+  num_classes: int
+  features: Sequence[int] = (16, 32)
+  embedding_dim: int = 128
+  dropout_rate: float = 0.3
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, mc_dropout: bool = False):
+    for width in self.features:
+      x = nn.relu(nn.Conv(width, (3, 3))(x))
+      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    x = x.reshape((x.shape[0], -1))
+    embedding = nn.relu(nn.Dense(self.embedding_dim)(x))
+    logits = _DropoutHead(self.num_classes, self.dropout_rate)(embedding, train or mc_dropout)
+    return logits, embedding
+
+
+class MLP(nn.Module):
+  """A multi-layer perceptron on flattened images; the tiniest model, for tests.
+
+  Attributes:
+    num_classes: C.
+    hidden: widths of the hidden layers; the last one is D.
+    dropout_rate: dropout before the head.
+  """
+
+  num_classes: int
+  hidden: Sequence[int] = (256, 128)
+  dropout_rate: float = 0.3
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, mc_dropout: bool = False):
+    x = x.reshape((x.shape[0], -1))
+    for width in self.hidden:
+      x = nn.relu(nn.Dense(width)(x))
+    logits = _DropoutHead(self.num_classes, self.dropout_rate)(x, train or mc_dropout)
+    return logits, x
+
+
+class _BasicBlock(nn.Module):
+  features: int
+  strides: int
+  norm: Callable[..., Any]
+
+  @nn.compact
+  def __call__(self, x):
+    residual = x
+    y = nn.Conv(self.features, (3, 3), (self.strides, self.strides), use_bias=False)(x)
+    y = nn.relu(self.norm()(y))
+    y = nn.Conv(self.features, (3, 3), use_bias=False)(y)
+    # Zero-init of the last BN scale makes each block start as the identity (Goyal et al.
+    # 2017), which trains ResNets from scratch more stably at small labeled-set sizes.
+    y = self.norm(scale_init=nn.initializers.zeros)(y)
+    if residual.shape != y.shape:
+      residual = nn.Conv(self.features, (1, 1), (self.strides, self.strides), use_bias=False)(x)
+      residual = self.norm()(residual)
+    return nn.relu(residual + y)
+
+
+class ResNet18(nn.Module):
+  """CIFAR ResNet-18 (He et al. 2016): 3x3 stem without max-pool, 4 stages of 2 blocks.
+
+  Attributes:
+    num_classes: C.
+    widths: channels of the four stages; the last is D.
+    dropout_rate: dropout before the head (the released AutoAL code has none, which makes
+      its BALD / MeanSTD degenerate).
+  """
+
+  num_classes: int
+  widths: Sequence[int] = (64, 128, 256, 512)
+  dropout_rate: float = 0.3
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, mc_dropout: bool = False):
+    norm = lambda **kw: nn.BatchNorm(use_running_average=not train, momentum=0.9, **kw)  # noqa: E731
+    x = nn.Conv(self.widths[0], (3, 3), use_bias=False, name="stem")(x)
+    x = nn.relu(norm()(x))
+    for stage, width in enumerate(self.widths):
+      for block in range(2):
+        strides = 2 if stage > 0 and block == 0 else 1
+        x = _BasicBlock(width, strides, norm)(x)
+    embedding = jnp.mean(x, axis=(1, 2))
+    logits = _DropoutHead(self.num_classes, self.dropout_rate)(embedding, train or mc_dropout)
+    return logits, embedding
+
+
+MODELS = {"small_cnn": SmallCNN, "resnet18": ResNet18, "mlp": MLP}
+
+
+def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
+  """Builds a registered task model by name (``small_cnn``, ``resnet18``, ``mlp``)."""
+  if name not in MODELS:
+    raise ValueError(f"Unknown model {name!r}. Valid models: {sorted(MODELS)}")
+  if num_classes < 2:
+    raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+  return MODELS[name](num_classes=num_classes, **kwargs)

@@ -1,0 +1,414 @@
+"""Task-model training, evaluation and the pool forward pass.
+
+The functions here are pure and un-jitted (house rule: the step that uses them jits).
+`Trainer` is that step for the active-learning loop: it jits them once per experiment, so
+every round and every seed reuses the same compiled programs. Shapes never depend on the
+labeled-set size: an epoch draws batches from the whole pool through the labeled mask (the
+last batch padded and masked), so the second round compiles nothing new.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training import train_state
+
+from autoal_jax import data as data_lib
+from autoal_jax.types import DatasetInfo, PoolOutputs
+
+
+class TrainConfig(NamedTuple):
+  """How a task model is trained from scratch every round (hashable: a static jit argument).
+
+  Attributes:
+    batch_size: examples per step (fixed; the last batch of an epoch is padded and masked).
+    epochs: passes over the labeled set.
+    min_steps: train at least this many steps (adds epochs), so tiny labeled sets still get
+      a trained model.
+    optimizer: ``adam``, ``adamw`` or ``sgd``.
+    learning_rate: constant learning rate.
+    weight_decay: decoupled for adamw, coupled L2 for adam and sgd.
+    momentum: for sgd.
+    augment: random crop and horizontal flip during training.
+    crop_padding: padding of the random crop.
+    eval_chunk: examples per chunk of the evaluation and pool forward passes.
+  """
+
+  batch_size: int = 64
+  epochs: int = 20
+  min_steps: int = 0
+  optimizer: str = "adam"
+  learning_rate: float = 1e-3
+  weight_decay: float = 0.0
+  momentum: float = 0.9
+  augment: bool = False
+  crop_padding: int = 4
+  eval_chunk: int = 1024
+
+
+class TrainState(train_state.TrainState):
+  """flax's TrainState plus BatchNorm statistics (an empty dict for models without BN)."""
+
+  batch_stats: Any = None
+
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+  """The optax optimiser named by ``config.optimizer``."""
+  lr, wd = config.learning_rate, config.weight_decay
+  if config.optimizer == "adam":
+    return optax.chain(optax.add_decayed_weights(wd), optax.adam(lr)) if wd else optax.adam(lr)
+  if config.optimizer == "adamw":
+    return optax.adamw(lr, weight_decay=wd)
+  if config.optimizer == "sgd":
+    sgd = optax.sgd(lr, momentum=config.momentum or None)
+    return optax.chain(optax.add_decayed_weights(wd), sgd) if wd else sgd
+  raise ValueError(f"Unknown optimizer {config.optimizer!r}. Valid optimizers: {list(OPTIMIZERS)}")
+
+
+def init_train_state(
+  key: jax.Array, model: nn.Module, tx: optax.GradientTransformation, image_shape
+) -> TrainState:
+  """Fresh parameters (and BatchNorm statistics) for ``model`` on images of ``image_shape``."""
+  variables = model.init(key, jnp.zeros((1, *image_shape), jnp.float32))
+  return TrainState.create(
+    apply_fn=model.apply,
+    params=variables["params"],
+    tx=tx,
+    batch_stats=variables.get("batch_stats", {}),
+  )
+
+
+def _variables(state: TrainState) -> dict:
+  if state.batch_stats:
+    return {"params": state.params, "batch_stats": state.batch_stats}
+  return {"params": state.params}
+
+
+def train_step(
+  state: TrainState,
+  key: jax.Array,
+  images: jax.Array,
+  labels: jax.Array,
+  weights: jax.Array,
+  mean,
+  std,
+  config: TrainConfig,
+) -> tuple[TrainState, jax.Array]:
+  """One optimiser step on a weighted batch.
+
+  Args:
+    state: the task model's state.
+    key: PRNG key for dropout and augmentation.
+    images: uint8[B, H, W, Ch].
+    labels: int32[B].
+    weights: float32[B], 1 for real examples and 0 for padding; the loss is the weighted
+      mean, so padding changes nothing but BatchNorm's batch statistics (see `train_epoch`).
+    mean, std: per-channel normalisation statistics.
+    config: `TrainConfig`.
+
+  Returns:
+    (new state, the batch loss).
+  """
+  chex.assert_rank([images, labels, weights], [4, 1, 1])
+  dropout_key, augment_key = jax.random.split(key)
+  x = data_lib.normalize(images, mean, std)
+  if config.augment:
+    x = data_lib.augment(augment_key, x, config.crop_padding, flip=True)
+
+  def loss_fn(params):
+    variables = {"params": params}
+    if state.batch_stats:
+      variables["batch_stats"] = state.batch_stats
+      (logits, _), updates = state.apply_fn(
+        variables, x, train=True, rngs={"dropout": dropout_key}, mutable=["batch_stats"]
+      )
+    else:
+      logits, _ = state.apply_fn(variables, x, train=True, rngs={"dropout": dropout_key})
+      updates = {}
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    loss = jnp.sum(weights * ce) / jnp.maximum(jnp.sum(weights), 1.0)
+    return loss, updates
+
+  (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  # optax's bias correction raises a Python float to an int32 power, which users running
+  # with jax_numpy_dtype_promotion='strict' (as our tests do) would otherwise see fail.
+  with jax.numpy_dtype_promotion("standard"):
+    state = state.apply_gradients(grads=grads)
+  if updates:
+    state = state.replace(batch_stats=updates["batch_stats"])
+  return state, loss
+
+
+def epoch_order(key: jax.Array, labeled: jax.Array) -> jax.Array:
+  """A random order of the pool with the labeled samples first: bool[N] -> int32[N].
+
+  One argsort over the whole pool keeps the shape fixed whatever the labeled-set size.
+  """
+  chex.assert_rank(labeled, 1)
+  noise = jax.random.uniform(key, labeled.shape)
+  return jnp.argsort(jnp.where(labeled, noise, 2.0)).astype(jnp.int32)
+
+
+def train_steps(
+  state: TrainState,
+  key: jax.Array,
+  images: jax.Array,
+  labels: jax.Array,
+  orders: jax.Array,
+  num_labeled: jax.Array,
+  first_step: jax.Array,
+  total_steps: jax.Array,
+  mean,
+  std,
+  config: TrainConfig,
+  unroll: bool,
+) -> tuple[TrainState, jax.Array]:
+  """S consecutive steps of a training run as one `lax.scan`, fixed shapes throughout.
+
+  A run is ``epochs * ceil(n / B)`` steps. Global step g belongs to epoch
+  ``e = g // ceil(n / B)`` and takes positions ``[j * B, (j + 1) * B)`` of that epoch's
+  order, j = g mod ceil(n / B). The number of steps per epoch is a traced value, so one
+  program serves every labeled-set size. The last batch of an epoch is topped up by
+  wrapping around to its first examples with weight 0: they add nothing to the loss, and
+  BatchNorm only ever sees labeled images. Steps at or past ``total_steps`` leave the state
+  untouched (a select, not `lax.cond`: XLA:CPU runs nested computations about 5x slower).
+
+  Args:
+    state: the task model's state.
+    key: PRNG key of the run; step g uses ``fold_in(key, g)``.
+    images: uint8[N, H, W, Ch], the whole pool.
+    labels: int32[N].
+    orders: int32[S + 1, N], the orders (`epoch_order`) of epochs ``e0 .. e0 + S`` where
+      ``e0`` is the epoch of ``first_step``; S + 1 rows cover any S steps.
+    num_labeled: int32 scalar n >= 1.
+    first_step: int32 scalar, the global index of the first step run here.
+    total_steps: int32 scalar, the number of steps of the whole run.
+    mean, std: normalisation statistics.
+    config: `TrainConfig`.
+    unroll: unroll the scan. XLA:CPU runs a rolled loop of convolutions about 10x slower
+      than the same steps unrolled (measured on 2 cores, jax 0.10), so unroll on CPU; on
+      GPU/TPU keep it rolled for compile time.
+
+  Returns:
+    (new state, float32[S] losses, NaN for steps past the end).
+  """
+  chex.assert_rank([images, labels, orders], [4, 1, 2])
+  num_steps = orders.shape[0] - 1
+  batch = config.batch_size
+  steps_per_epoch = (num_labeled + batch - 1) // batch
+  first_epoch = first_step // steps_per_epoch
+
+  def body(state, step):
+    position = (step % steps_per_epoch) * batch + jnp.arange(batch, dtype=jnp.int32)
+    index = orders[step // steps_per_epoch - first_epoch, position % num_labeled]
+    weights = (position < num_labeled).astype(jnp.float32)
+    new_state, loss = train_step(
+      state, jax.random.fold_in(key, step), images[index], labels[index], weights, mean, std, config
+    )
+    live = step < total_steps
+    state = jax.tree.map(lambda new, old: jnp.where(live, new, old), new_state, state)
+    return state, jnp.where(live, loss, jnp.nan)
+
+  steps = first_step + jnp.arange(num_steps, dtype=jnp.int32)
+  return jax.lax.scan(body, state, steps, unroll=num_steps if unroll else 1)
+
+
+def _chunked(fn: Callable, x: jax.Array, chunk: int):
+  """Maps ``fn(chunk_index, x_chunk)`` over fixed-size chunks of ``x`` (zero-padded).
+
+  Every output leaf of ``fn`` has the chunk as its leading axis; the results are
+  concatenated and trimmed back to ``x.shape[0]`` rows. One shape, one compilation,
+  bounded memory whatever the pool size.
+  """
+  n = x.shape[0]
+  num_chunks = -(-n // chunk)
+  padded = jnp.pad(x, [(0, num_chunks * chunk - n)] + [(0, 0)] * (x.ndim - 1))
+  chunks = padded.reshape(num_chunks, chunk, *x.shape[1:])
+  out = jax.lax.map(lambda args: fn(*args), (jnp.arange(num_chunks), chunks))
+  return jax.tree.map(lambda y: y.reshape(num_chunks * chunk, *y.shape[2:])[:n], out)
+
+
+def predict(state: TrainState, images: jax.Array, mean, std, chunk: int):
+  """Deterministic forward pass in chunks: uint8[N, H, W, Ch] -> (logits[N, C], emb[N, D])."""
+  chex.assert_rank(images, 4)
+  variables = _variables(state)
+
+  def forward(_, x):
+    return state.apply_fn(variables, data_lib.normalize(x, mean, std), train=False)
+
+  return _chunked(forward, images, chunk)
+
+
+def evaluate(state: TrainState, images: jax.Array, labels: jax.Array, mean, std, chunk: int):
+  """Test accuracy: images uint8[N, H, W, Ch], labels int32[N] -> float32 scalar."""
+  chex.assert_rank([images, labels], [4, 1])
+  logits, _ = predict(state, images, mean, std, chunk)
+  return jnp.mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
+
+
+def pool_outputs(
+  state: TrainState,
+  key: jax.Array | None,
+  images: jax.Array,
+  mean,
+  std,
+  chunk: int,
+  num_mc: int = 0,
+) -> PoolOutputs:
+  """One chunked pass over the pool, plus ``num_mc`` MC-dropout passes when asked.
+
+  MC passes keep BatchNorm in inference mode and draw an independent dropout mask per
+  pass and per sample; each pass t uses ``fold_in(key, t)``, so the T passes are the same
+  whatever the chunking.
+
+  Args:
+    state: the trained task model.
+    key: PRNG key for the MC passes (unused when ``num_mc`` is 0).
+    images: uint8[N, H, W, Ch].
+    mean, std: normalisation statistics.
+    chunk: examples per chunk.
+    num_mc: T, the number of MC-dropout passes (0: none).
+
+  Returns:
+    `PoolOutputs` with logits, probs [N, C], embeddings [N, D], mc_probs [T, N, C] or None.
+  """
+  chex.assert_rank(images, 4)
+  variables = _variables(state)
+  mc_keys = (
+    None if num_mc == 0 else jax.vmap(lambda t: jax.random.fold_in(key, t))(jnp.arange(num_mc))
+  )
+
+  def forward(index, x):
+    x = data_lib.normalize(x, mean, std)
+    logits, embedding = state.apply_fn(variables, x, train=False)
+    if num_mc == 0:
+      return logits, embedding
+
+    def mc_pass(pass_key):
+      # A key per chunk gives every sample its own mask, whatever the chunking.
+      mc_logits, _ = state.apply_fn(
+        variables,
+        x,
+        train=False,
+        mc_dropout=True,
+        rngs={"dropout": jax.random.fold_in(pass_key, index)},
+      )
+      return jax.nn.softmax(mc_logits, -1)
+
+    return logits, embedding, jnp.swapaxes(jax.vmap(mc_pass)(mc_keys), 0, 1)  # [chunk, T, C]
+
+  logits, embeddings, *mc = _chunked(forward, images, chunk)
+  mc_probs = jnp.swapaxes(mc[0], 0, 1) if mc else None
+  return PoolOutputs(logits, jax.nn.softmax(logits, -1), embeddings, mc_probs)
+
+
+def num_epochs(config: TrainConfig, num_labeled: int) -> int:
+  """Epochs to run for ``num_labeled`` examples: ``config.epochs``, more if min_steps asks."""
+  steps_per_epoch = math.ceil(num_labeled / config.batch_size)
+  return max(config.epochs, math.ceil(config.min_steps / steps_per_epoch))
+
+
+class Trainer:
+  """The jitted training, evaluation and pool passes of one task model on one dataset.
+
+  Built once per experiment; holds no state of the run, only compiled functions, so that
+  every round and every seed reuses them (no recompilation as the labeled set grows).
+
+  Args:
+    model: a task model (see `autoal_jax.models`).
+    info: the dataset's `DatasetInfo` (input shape, normalisation).
+    config: `TrainConfig`.
+    steps_per_call: training steps per jitted call (one `lax.scan`).
+    unroll: unroll that scan; None picks True on CPU only (see `train_steps`).
+  """
+
+  def __init__(
+    self,
+    model: nn.Module,
+    info: DatasetInfo,
+    config: TrainConfig,
+    steps_per_call: int = 8,
+    unroll: bool | None = None,
+  ):
+    self.model, self.info, self.config = model, info, config
+    self.steps_per_call = steps_per_call
+    if unroll is None:
+      unroll = jax.default_backend() == "cpu"
+    tx = make_optimizer(config)
+    stats = dict(mean=tuple(info.mean), std=tuple(info.std))
+    self.init = jax.jit(
+      functools.partial(init_train_state, model=model, tx=tx, image_shape=info.image_shape)
+    )
+    self.order = jax.jit(epoch_order)
+    self.steps = jax.jit(functools.partial(train_steps, **stats, config=config, unroll=unroll))
+    self.evaluate = jax.jit(functools.partial(evaluate, **stats, chunk=config.eval_chunk))
+    self.pool_outputs = jax.jit(
+      functools.partial(pool_outputs, **stats, chunk=config.eval_chunk),
+      static_argnames="num_mc",
+    )
+
+  def fit(
+    self,
+    key: jax.Array,
+    images: jax.Array,
+    labels: jax.Array,
+    labeled: jax.Array,
+    num_labeled: int,
+    progress: Callable[[int, int, float], None] | None = None,
+  ) -> TrainState:
+    """Trains a fresh model on the labeled part of the pool.
+
+    Args:
+      key: PRNG key (initialisation and every epoch).
+      images: uint8[N, H, W, Ch] on device.
+      labels: int32[N] on device.
+      labeled: bool[N] on device.
+      num_labeled: the number of True in ``labeled`` (known on the host; sets the epochs).
+      progress: called as ``progress(epoch, num_epochs, loss)`` after each epoch; reading
+        the loss waits for the epoch, so pass None for fully asynchronous dispatch.
+
+    Returns:
+      The trained `TrainState`.
+    """
+    if num_labeled < 1:
+      raise ValueError("cannot train on an empty labeled set")
+    init_key, order_key, step_key = jax.random.split(key, 3)
+    state = self.init(init_key)
+    epochs = num_epochs(self.config, num_labeled)
+    steps_per_epoch = math.ceil(num_labeled / self.config.batch_size)
+    total_steps = epochs * steps_per_epoch
+    per_call = self.steps_per_call
+    n, total = jnp.asarray(num_labeled, jnp.int32), jnp.asarray(total_steps, jnp.int32)
+    cache = {}  # epoch -> order; each epoch's order is drawn once
+
+    def order(epoch):
+      epoch = min(epoch, epochs - 1)  # rows past the last epoch are never read
+      if epoch not in cache:
+        cache[epoch] = self.order(jax.random.fold_in(order_key, epoch), labeled)
+      return cache[epoch]
+
+    losses = []
+    for first in range(0, total_steps, per_call):
+      first_epoch = first // steps_per_epoch
+      for finished in [e for e in cache if e < first_epoch]:
+        del cache[finished]
+      orders = jnp.stack([order(first_epoch + i) for i in range(per_call + 1)])
+      first_step = jnp.asarray(first, jnp.int32)
+      state, loss = self.steps(state, step_key, images, labels, orders, n, first_step, total)
+      losses.append(loss)
+      done = min(first + per_call, total_steps) // steps_per_epoch
+      if progress is not None and done > first_epoch:
+        progress(done, epochs, float(jnp.nanmean(jnp.concatenate(losses))))
+        losses = []
+    return state

@@ -1,0 +1,218 @@
+r"""Runs an active-learning experiment: every strategy x every seed, then the AUBC table.
+
+  python -m experiments.main --config=experiments/configs/default.py --workdir=runs/default \
+      --config.strategies=random,entropy --config.seeds=3
+
+Writes to the workdir, atomically and after every finished run: results.json, curves.csv
+and learning_curve.png. Running the same command again skips the finished runs; a workdir
+holding results of another config is refused before any training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from absl import app, flags
+from ml_collections import config_flags
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", None, "Path to a config file.", lock_config=True)
+flags.DEFINE_string("workdir", None, "Folder for results.json, curves.csv and the plots.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+# Config keys that may differ between invocations sharing a workdir: which runs to do
+# and where the compilation cache lives do not change any run's result.
+_FREE_KEYS = ("strategies", "seeds", "jax_cache_dir")
+
+
+def _experiment_identity(config: dict) -> dict:
+  return {k: v for k, v in config.items() if k not in _FREE_KEYS}
+
+
+def _load_previous(workdir: str, config: dict) -> list[dict]:
+  """Finished runs of this config in the workdir; refuses results of another config."""
+  path = os.path.join(workdir, "results.json")
+  if not os.path.exists(path):
+    return []
+  try:
+    with open(path) as f:
+      previous = json.load(f)
+    stored = previous["config"]
+    runs = previous["runs"]
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    raise SystemExit(
+      f"error: {path} exists but is not a readable results file ({e}). Nothing was changed; "
+      "move it away or choose another --workdir."
+    ) from None
+  old, new = _experiment_identity(stored), _experiment_identity(config)
+  if old != new:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    raise SystemExit(
+      f"error: {workdir} holds results of another config (differs in: {', '.join(keys)}). "
+      "Nothing was changed; choose another --workdir or move the old results away."
+    )
+  return runs
+
+
+def _parse_strategies(text: str) -> list[str]:
+  from autoal_jax import strategies
+
+  names = [name.strip() for name in text.split(",") if name.strip()]
+  if not names:
+    raise SystemExit("error: --config.strategies is empty")
+  for name in names:
+    try:
+      strategies.get(name)
+    except ValueError as e:
+      raise SystemExit(f"error: {e}") from None
+  if len(set(names)) != len(names):
+    raise SystemExit(f"error: a strategy is listed twice in {text!r}")
+  return names
+
+
+def _check(condition: bool, message: str) -> None:
+  if not condition:
+    raise SystemExit(f"error: {message}")
+
+
+def _run_one(learner, name: str, seed: int) -> dict:
+  """One strategy and seed from the initial set to the quota, with progress bars."""
+  import jax
+  from tqdm.auto import tqdm
+
+  from autoal_jax import loop
+
+  al_config = learner.config
+  rounds = tqdm(total=al_config.num_rounds + 1, desc=f"{name} seed {seed}", unit="round")
+  epochs = None
+
+  def progress(epoch, total, loss):
+    nonlocal epochs
+    if epochs is None:
+      epochs = tqdm(total=total, desc="  training", unit="epoch", leave=False)
+    epochs.update(epoch - epochs.n)
+    epochs.set_postfix(loss=f"{loss:.3f}")
+    if epoch == total:
+      epochs.close()
+      epochs = None
+
+  def on_round(log):
+    bought = ""
+    if log.round < al_config.num_rounds:
+      k = al_config.round_size(log.round)
+      bought = f", bought {k}"
+      if k < al_config.query_size:
+        bought += f" (last round: the {k} labels left of the quota {al_config.quota})"
+    rounds.write(
+      f"{name} seed {seed} round {log.round}/{al_config.num_rounds}: {log.num_labels} labels, "
+      f"accuracy {log.accuracy:.4f}, train {log.train_seconds:.1f}s, "
+      f"query {log.query_seconds:.1f}s{bought}"
+    )
+    rounds.update(1)
+
+  state, logs = learner.run(jax.random.key(seed), name, on_round, progress)
+  rounds.close()
+  result = loop.summarize(state)
+  return {
+    "strategy": name,
+    "seed": seed,
+    "labels": [log.num_labels for log in logs],
+    "accuracy": [log.accuracy for log in logs],
+    "aubc": result["aubc"],
+    "f_acc": result["f_acc"],
+    "seconds": {
+      "train": [log.train_seconds for log in logs],
+      "query": [log.query_seconds for log in logs],
+    },
+    "picks": [log.picks.tolist() for log in logs[:-1]],
+  }
+
+
+def main(argv):
+  del argv
+  config = FLAGS.config
+  workdir = FLAGS.workdir
+  config_dict = config.to_dict()
+
+  # Everything that can be checked without data or compute, first.
+  import jax
+
+  if config.jax_cache_dir:
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(config.jax_cache_dir))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+  from autoal_jax import data, loop, models, train
+  from experiments import reporting
+
+  names = _parse_strategies(config.strategies)
+  _check(config.seeds >= 1, f"seeds must be >= 1, got {config.seeds}")
+  _check(
+    config.model in models.MODELS,
+    f"Unknown model {config.model!r}. Valid models: {sorted(models.MODELS)}",
+  )
+  _check(
+    config.train.optimizer in train.OPTIMIZERS,
+    f"Unknown optimizer {config.train.optimizer!r}. Valid optimizers: {list(train.OPTIMIZERS)}",
+  )
+  os.makedirs(workdir, exist_ok=True)
+  _check(os.access(workdir, os.W_OK), f"the workdir {workdir} is not writable")
+  previous = _load_previous(workdir, config_dict)
+
+  try:
+    dataset = data.load_dataset(
+      config.dataset, config.data_dir or None, config.imbalance_ratio, seed=0
+    )
+    dataset = data.subsample(jax.random.key(0), dataset, config.pool_size, config.test_size)
+  except (data.DataNotFoundError, ValueError, TypeError) as e:
+    raise SystemExit(f"error: {e}") from None
+  al_config = loop.ALConfig(config.num_initial, config.query_size, config.quota, config.num_mc)
+  train_config = train.TrainConfig(**config.train.to_dict())
+  try:
+    model = models.get_model(config.model, dataset.info.num_classes)
+    trainer = train.Trainer(model, dataset.info, train_config, config.steps_per_call)
+    learner = loop.ActiveLearner(dataset, trainer, al_config)
+    for name in names:
+      learner.check_strategy(name)
+  except (ValueError, TypeError) as e:
+    raise SystemExit(f"error: {e}") from None
+
+  print(
+    f"{dataset.info.name}: pool {dataset.train_labels.shape[0]}, test "
+    f"{dataset.test_labels.shape[0]}, {dataset.info.num_classes} classes, images "
+    f"{dataset.info.image_shape}; model {config.model}; {al_config.num_initial} initial + "
+    f"{al_config.quota} queried in {al_config.num_rounds} rounds of {al_config.query_size}; "
+    f"devices {jax.devices()}",
+    flush=True,
+  )
+  wanted = [(name, seed) for name in names for seed in range(config.seeds)]
+  done = {(run["strategy"], run["seed"]): run for run in previous}
+  runs = [run for run in previous if (run["strategy"], run["seed"]) not in wanted]
+  title = f"{dataset.info.name}, {config.model}"
+
+  def save():
+    summary = reporting.write_results(workdir, config_dict, runs)
+    reporting.plot_learning_curves(os.path.join(workdir, "learning_curve.png"), runs, title)
+    return summary
+
+  start_all = time.perf_counter()
+  for name, seed in wanted:
+    if (name, seed) in done:
+      print(f"{name} seed {seed}: already in {workdir}, skipped", flush=True)
+      runs.append(done[name, seed])
+      continue
+    runs.append(_run_one(learner, name, seed))
+    save()
+
+  summary = save()
+  print(
+    f"\nwrote {workdir}/results.json, curves.csv, learning_curve.png "
+    f"({time.perf_counter() - start_all:.0f}s)"
+  )
+  print(f"\n{reporting.format_table(summary)}", flush=True)
+
+
+if __name__ == "__main__":
+  sys.exit(app.run(main))

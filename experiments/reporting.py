@@ -1,0 +1,116 @@
+"""Writing an experiment's results: results.json, curves.csv, the plots, the AUBC table.
+
+Every file is written atomically (a temporary file in the same folder, then `os.replace`),
+so a reader or a killed run never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+
+import numpy as np
+
+
+def atomic_write(path: str, data: bytes) -> None:
+  """Writes ``data`` to ``path`` atomically (same-folder temporary file + rename)."""
+  folder = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+  try:
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    with contextlib.suppress(FileNotFoundError):
+      os.unlink(tmp)
+    raise
+
+
+def summarize_runs(runs: list[dict]) -> dict:
+  """Per strategy: mean and std (over seeds, ddof=1; 0 for one seed) of AUBC and F-acc."""
+  summary = {}
+  for strategy in dict.fromkeys(run["strategy"] for run in runs):
+    chosen = [run for run in runs if run["strategy"] == strategy]
+    entry = {"seeds": [run["seed"] for run in chosen]}
+    for metric in ("aubc", "f_acc"):
+      values = np.asarray([run[metric] for run in chosen], np.float64)
+      entry[f"{metric}_mean"] = float(values.mean())
+      entry[f"{metric}_std"] = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    summary[strategy] = entry
+  return summary
+
+
+def write_results(workdir: str, config: dict, runs: list[dict]) -> dict:
+  """Writes results.json (config, runs, summary) and curves.csv; returns the summary."""
+  summary = summarize_runs(runs)
+  payload = {"config": config, "runs": runs, "summary": summary}
+  atomic_write(os.path.join(workdir, "results.json"), json.dumps(payload, indent=1).encode())
+  buffer = io.StringIO()
+  writer = csv.writer(buffer)
+  writer.writerow(
+    ["strategy", "seed", "round", "labels", "accuracy", "train_seconds", "query_seconds"]
+  )
+  for run in runs:
+    for r, (labels, accuracy) in enumerate(zip(run["labels"], run["accuracy"], strict=True)):
+      seconds = run["seconds"]
+      writer.writerow(
+        [
+          run["strategy"],
+          run["seed"],
+          r,
+          labels,
+          f"{accuracy:.6f}",
+          f"{seconds['train'][r]:.3f}",
+          f"{seconds['query'][r]:.3f}",
+        ]
+      )
+  atomic_write(os.path.join(workdir, "curves.csv"), buffer.getvalue().encode())
+  return summary
+
+
+def plot_learning_curves(path: str, runs: list[dict], title: str = "") -> None:
+  """Test accuracy against labels: per strategy the mean over seeds and a +-1 std band."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for strategy in dict.fromkeys(run["strategy"] for run in runs):
+    chosen = [run for run in runs if run["strategy"] == strategy]
+    labels = np.asarray(chosen[0]["labels"])
+    accuracy = np.asarray([run["accuracy"] for run in chosen]) * 100
+    mean, std = accuracy.mean(0), accuracy.std(0, ddof=1) if len(chosen) > 1 else 0 * labels
+    (line,) = ax.plot(labels, mean, marker="o", markersize=3, label=f"{strategy} (n={len(chosen)})")
+    ax.fill_between(labels, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+  ax.set_xlabel("labeled samples")
+  ax.set_ylabel("test accuracy (%)")
+  ax.set_title(title or "Active learning curves (mean +- 1 std over seeds)")
+  ax.grid(alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format="png", dpi=120)
+  plt.close(fig)
+  atomic_write(path, buffer.getvalue())
+
+
+def format_table(summary: dict) -> str:
+  """The AUBC table, best mean first: strategy, AUBC and F-acc as mean +- std (%)."""
+  rows = sorted(summary.items(), key=lambda item: -item[1]["aubc_mean"])
+  width = max([len("strategy")] + [len(name) for name, _ in rows])
+  lines = [
+    f"{'strategy':<{width}}  {'seeds':>5}  {'AUBC (%)':>15}  {'F-acc (%)':>15}",
+    "-" * (width + 41),
+  ]
+  for name, entry in rows:
+    aubc = f"{100 * entry['aubc_mean']:.2f} +- {100 * entry['aubc_std']:.2f}"
+    f_acc = f"{100 * entry['f_acc_mean']:.2f} +- {100 * entry['f_acc_std']:.2f}"
+    lines.append(f"{name:<{width}}  {len(entry['seeds']):>5}  {aubc:>15}  {f_acc:>15}")
+  return "\n".join(lines)

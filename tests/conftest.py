@@ -1,0 +1,49 @@
+"""Strict JAX settings for every test, a key fixture, and small synthetic data."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "jax")
+jax.config.update("jax_compilation_cache_dir", _CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+FASHION_MNIST_INSTALLED = os.path.exists(
+  "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+)
+needs_fashion_mnist = pytest.mark.skipif(
+  not FASHION_MNIST_INSTALLED,
+  reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
+)
+
+
+@pytest.fixture
+def key():
+  return jax.random.key(0)
+
+
+def synthetic_arrays(n_train=400, n_test=200, shape=(12, 12, 1), num_classes=4, seed=0):
+  """Learnable images: class c lights up its own patch, plus uniform noise. uint8 NHWC."""
+  rng = np.random.RandomState(seed)
+  h, w, ch = shape
+
+  def make(n):
+    labels = rng.randint(0, num_classes, n).astype(np.int32)
+    images = rng.randint(0, 80, (n, h, w, ch)).astype(np.uint8)
+    for c in range(num_classes):
+      row = (c * h) // num_classes
+      images[labels == c, row : row + max(h // num_classes, 1), :, :] = 230
+    return images, labels
+
+  return (*make(n_train), *make(n_test))
+
+
+@pytest.fixture
+def synthetic():
+  from autoal_jax import from_arrays
+
+  return from_arrays(*synthetic_arrays(), num_classes=4, name="synthetic")

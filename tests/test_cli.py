@@ -1,0 +1,128 @@
+"""The command line end to end, as a user runs it (a subprocess per invocation)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import needs_fashion_mnist, synthetic_arrays
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, ".cache", "jax")
+
+
+def _run(workdir, *overrides, config="experiments/configs/smoke.py"):
+  command = [
+    sys.executable,
+    "-m",
+    "experiments.main",
+    f"--config={config}",
+    f"--workdir={workdir}",
+    f"--config.jax_cache_dir={CACHE}",
+    *overrides,
+  ]
+  return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory):
+  path = tmp_path_factory.mktemp("data") / "synthetic.npz"
+  train_x, train_y, test_x, test_y = synthetic_arrays(2000, 500, (12, 12, 1), 4)
+  np.savez(path, train_images=train_x, train_labels=train_y, test_images=test_x, test_labels=test_y)
+  return f"--config.dataset=npz:{path}"
+
+
+def _check_results(workdir, strategies, seeds):
+  for name in ("results.json", "curves.csv", "learning_curve.png"):
+    assert os.path.getsize(os.path.join(workdir, name)) > 0, name
+  with open(os.path.join(workdir, "results.json")) as f:
+    results = json.load(f)
+  assert results["config"]["quota"] == 50
+  assert {(r["strategy"], r["seed"]) for r in results["runs"]} == {
+    (s, i) for s in strategies for i in range(seeds)
+  }
+  for run in results["runs"]:
+    assert run["labels"] == [20, 40, 60, 70]
+    assert len(run["accuracy"]) == 4 and all(0 <= a <= 1 for a in run["accuracy"])
+    assert [len(p) for p in run["picks"]] == [20, 20, 10]
+    flat = [i for p in run["picks"] for i in p]
+    assert len(set(flat)) == 50
+    assert len(run["seconds"]["train"]) == 4 and len(run["seconds"]["query"]) == 4
+    assert 0 <= run["aubc"] <= 1 and run["f_acc"] == run["accuracy"][-1]
+  assert set(results["summary"]) == set(strategies)
+  for entry in results["summary"].values():
+    assert set(entry) >= {"aubc_mean", "aubc_std", "f_acc_mean", "f_acc_std"}
+  with open(os.path.join(workdir, "curves.csv")) as f:
+    assert len(f.read().strip().splitlines()) == 1 + 4 * len(strategies) * seeds
+  return results
+
+
+def test_smoke_run_writes_everything_and_resumes(tmp_path, npz):
+  workdir = str(tmp_path / "run")
+  first = _run(workdir, npz)
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert "AUBC" in first.stdout and "round 3/3" in first.stderr + first.stdout
+  assert "last round: the 10 labels left" in first.stderr + first.stdout
+  results = _check_results(workdir, ["random", "entropy"], 2)
+  # The table is printed last, best AUBC first.
+  table = first.stdout.strip().splitlines()[-2:]
+  best = max(results["summary"], key=lambda s: results["summary"][s]["aubc_mean"])
+  assert table[0].startswith(best)
+
+  again = _run(workdir, npz)
+  assert again.returncode == 0 and "already in" in again.stdout
+  with open(os.path.join(workdir, "results.json")) as f:
+    assert json.load(f)["runs"] == results["runs"]
+
+
+@pytest.mark.parametrize(
+  "overrides, message",
+  [
+    (["--config.quota=30"], "another config"),
+    (["--config.strategies=random,nope"], "Valid strategies"),
+    (["--config.model=vgg"], "Valid models"),
+    (["--config.qutoa=3"], "qutoa"),
+  ],
+)
+def test_bad_invocations_change_nothing(tmp_path, npz, overrides, message):
+  workdir = tmp_path / "run"
+  workdir.mkdir()
+  previous = {"config": json.loads(json.dumps(_smoke_config_dict(npz))), "runs": [], "summary": {}}
+  (workdir / "results.json").write_text(json.dumps(previous))
+  before = (workdir / "results.json").read_bytes()
+  result = _run(str(workdir), npz, *overrides)
+  assert result.returncode != 0
+  assert message in result.stderr + result.stdout
+  assert (workdir / "results.json").read_bytes() == before
+  assert sorted(os.listdir(workdir)) == ["results.json"]
+
+
+def test_corrupt_results_and_impossible_budget(tmp_path, npz):
+  workdir = tmp_path / "run"
+  workdir.mkdir()
+  (workdir / "results.json").write_text("{not json")
+  result = _run(str(workdir), npz)
+  assert result.returncode != 0 and "not a readable results file" in result.stderr
+  assert (workdir / "results.json").read_text() == "{not json"
+  result = _run(str(tmp_path / "other"), npz, "--config.quota=5000")
+  assert result.returncode != 0 and "larger than the unlabeled pool" in result.stderr
+
+
+def _smoke_config_dict(npz):
+  sys.path.insert(0, ROOT)
+  from experiments.configs import smoke
+
+  config = smoke.get_config()
+  config.dataset = npz.split("=", 1)[1]
+  config.jax_cache_dir = CACHE
+  return config.to_dict()
+
+
+@needs_fashion_mnist
+def test_smoke_config_as_shipped_on_fashion_mnist(tmp_path):
+  result = _run(str(tmp_path / "run"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  _check_results(str(tmp_path / "run"), ["random", "entropy"], 2)

@@ -1,0 +1,108 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from autoal_jax import loop, models, train
+
+CONFIG = loop.ALConfig(num_initial=10, query_size=15, quota=40, num_mc=0)  # 15, 15, 10
+
+
+def _learner(dataset, config=CONFIG):
+  model = models.get_model("mlp", dataset.info.num_classes, hidden=(32,))
+  trainer = train.Trainer(
+    model,
+    dataset.info,
+    train.TrainConfig(batch_size=16, epochs=2, min_steps=8, eval_chunk=100),
+    steps_per_call=4,
+  )
+  return loop.ActiveLearner(dataset, trainer, config)
+
+
+def test_round_sizes():
+  assert CONFIG.num_rounds == 3
+  assert [CONFIG.round_size(r) for r in range(3)] == [15, 15, 10]
+  assert loop.ALConfig(5, 10, 30).num_rounds == 3
+
+
+@pytest.mark.parametrize("strategy", ["random", "entropy"])
+def test_run_keeps_the_invariants(synthetic, key, strategy):
+  learner = _learner(synthetic)
+  state = learner.init(key)
+  assert int(state.labeled.sum()) == 10
+  logs = []
+  while not learner.done(state):
+    before = np.asarray(state.labeled)
+    state, log = learner.round(state, strategy)
+    logs.append(log)
+    after = np.asarray(state.labeled)
+    expected = CONFIG.round_size(log.round) if log.round < CONFIG.num_rounds else 0
+    assert after.sum() - before.sum() == expected == len(log.picks)
+    assert not before[log.picks].any() and after[log.picks].all()
+    assert (after >= before).all()  # nothing is ever unlabeled
+  assert [log.num_labels for log in logs] == [10, 25, 40, 50]
+  np.testing.assert_array_equal(state.num_labels, [10, 25, 40, 50])
+  assert np.isfinite(np.asarray(state.accuracy)).all()
+  picks = np.asarray(state.picks)
+  assert (picks[2, 10:] == -1).all() and (picks[:2] >= 0).all()
+  all_picks = np.concatenate([picks[0], picks[1], picks[2, :10]])
+  assert len(set(all_picks.tolist())) == 40
+  assert int(state.round) == 4
+  with pytest.raises(ValueError, match="finished"):
+    learner.round(state, strategy)
+  summary = loop.summarize(state)
+  assert 0 <= summary["aubc"] <= 1 and summary["f_acc"] == pytest.approx(float(state.accuracy[-1]))
+
+
+def test_same_seed_same_run_and_other_seed_other_run(synthetic):
+  learner = _learner(synthetic)
+  a, _ = learner.run(jax.random.key(0), "entropy")
+  b, _ = learner.run(jax.random.key(0), "entropy")
+  c, _ = learner.run(jax.random.key(1), "entropy")
+  np.testing.assert_array_equal(a.picks, b.picks)
+  np.testing.assert_array_equal(a.accuracy, b.accuracy)
+  assert not np.array_equal(a.labeled, c.labeled)
+
+
+def test_a_later_round_compiles_nothing_new(synthetic, key):
+  learner = _learner(synthetic, loop.ALConfig(10, 15, 45))
+  state = learner.init(key)
+  state, _ = learner.round(state, "entropy")
+  jitted = [
+    learner.trainer.init,
+    learner.trainer.order,
+    learner.trainer.steps,
+    learner.trainer.evaluate,
+    learner.trainer.pool_outputs,
+    learner._pick_fn("entropy", 15),
+  ]
+  sizes = [f._cache_size() for f in jitted]
+  state, _ = learner.round(state, "entropy")
+  state, _ = learner.round(state, "entropy")
+  assert [f._cache_size() for f in jitted] == sizes
+
+
+@pytest.mark.parametrize(
+  "config, message",
+  [
+    (loop.ALConfig(10, 15, 391), "larger than the unlabeled pool"),
+    (loop.ALConfig(400, 15, 10), "smaller than the pool"),
+    (loop.ALConfig(0, 15, 10), "num_initial"),
+    (loop.ALConfig(10, 0, 10), "query_size"),
+  ],
+)
+def test_impossible_budgets_fail_before_training(synthetic, config, message):
+  with pytest.raises(ValueError, match=message):
+    _learner(synthetic, config)
+
+
+def test_unknown_strategy_fails_before_training(synthetic, key):
+  learner = _learner(synthetic)
+  with pytest.raises(ValueError, match="Valid strategies"):
+    learner.run(key, "nope")
+
+
+def test_add_picks_records_partial_rows(key):
+  state = loop.init_state(key, 30, loop.ALConfig(5, 4, 6))
+  state = loop.add_picks(state, jnp.asarray([1, 2], jnp.int32))
+  np.testing.assert_array_equal(state.picks[0], [1, 2, -1, -1])

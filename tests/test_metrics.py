@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from autoal_jax import metrics
+
+
+def test_aubc_equal_rounds_hand_computed():
+  # (0.5 / 2 + 0.6 + 0.8 / 2) / 2 = 0.625
+  assert metrics.aubc([100, 200, 300], [0.5, 0.6, 0.8]) == pytest.approx(0.625, abs=1e-12)
+
+
+def test_aubc_matches_deepal_formula_for_many_rounds():
+  acc = np.array([0.41, 0.52, 0.58, 0.66, 0.7, 0.73])
+  labels = 1000 + 500 * np.arange(6)
+  expected = (acc[0] / 2 + acc[1:-1].sum() + acc[-1] / 2) / 5
+  assert metrics.aubc(labels, acc) == pytest.approx(expected, abs=1e-12)
+
+
+def test_aubc_partial_last_round():
+  # Trapezoids 100 * 0.55 + 100 * 0.7 + 50 * 0.85 = 167.5 over a quota of 250.
+  assert metrics.aubc([100, 200, 300, 350], [0.5, 0.6, 0.8, 0.9]) == pytest.approx(0.67, abs=1e-12)
+
+
+def test_aubc_constant_curve_is_that_constant():
+  assert metrics.aubc([10, 30, 35], [0.7, 0.7, 0.7]) == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(
+  "labels, acc",
+  [([100], [0.5]), ([100, 100], [0.5, 0.6]), ([200, 100], [0.5, 0.6]), ([1, 2, 3], [0.1, 0.2])],
+)
+def test_aubc_rejects_bad_curves(labels, acc):
+  with pytest.raises(ValueError):
+    metrics.aubc(labels, acc)
+
+
+def test_final_accuracy():
+  assert metrics.final_accuracy([0.1, 0.5, 0.75]) == 0.75
+  with pytest.raises(ValueError):
+    metrics.final_accuracy([])

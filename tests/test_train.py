@@ -1,0 +1,180 @@
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from autoal_jax import data, models, train
+from tests.conftest import needs_fashion_mnist
+
+CONFIG = train.TrainConfig(batch_size=16, epochs=3, min_steps=40, eval_chunk=64)
+
+
+def _trainer(dataset, config=CONFIG, model=None, **kwargs):
+  model = model or models.get_model("mlp", dataset.info.num_classes, hidden=(32,))
+  return train.Trainer(model, dataset.info, config, steps_per_call=4, **kwargs)
+
+
+def _mask(n, labeled):
+  return jnp.zeros(n, bool).at[jnp.asarray(labeled)].set(True)
+
+
+def test_epoch_order_puts_the_labeled_first_in_random_order(key):
+  labeled = _mask(50, [3, 7, 8, 20, 41])
+  order = np.asarray(train.epoch_order(key, labeled))
+  assert sorted(order.tolist()) == list(range(50))
+  assert sorted(order[:5].tolist()) == [3, 7, 8, 20, 41]
+  assert not np.array_equal(
+    order[:5], np.asarray(train.epoch_order(jax.random.key(9), labeled))[:5]
+  )
+
+
+def test_padding_weights_do_not_change_the_loss(synthetic, key):
+  model = models.get_model("mlp", 4, hidden=(16,), dropout_rate=0.0)
+  config = train.TrainConfig(batch_size=8, learning_rate=0.0)
+  state = train.init_train_state(key, model, train.make_optimizer(config), (12, 12, 1))
+  step = functools.partial(train.train_step, mean=(0.3,), std=(0.3,), config=config)
+  images, labels = jnp.asarray(synthetic.train_images[:8]), jnp.asarray(synthetic.train_labels[:8])
+  _, loss_real = step(state, key, images[:5], labels[:5], jnp.ones(5))
+  # The three padded rows are other examples (as the wrap-around makes them), weight 0.
+  weights = jnp.asarray([1, 1, 1, 1, 1, 0, 0, 0], jnp.float32)
+  _, loss_padded = step(state, key, images, labels, weights)
+  np.testing.assert_allclose(loss_padded, loss_real, rtol=1e-6)
+
+
+def test_steps_past_the_end_leave_the_state_untouched(synthetic, key):
+  trainer = _trainer(synthetic)
+  state = trainer.init(key)
+  labeled = _mask(400, np.arange(40))
+  orders = jnp.stack([trainer.order(key, labeled)] * 5)
+  n, first = jnp.asarray(40, jnp.int32), jnp.asarray(0, jnp.int32)
+  after, losses = trainer.steps(
+    state,
+    key,
+    jnp.asarray(synthetic.train_images),
+    jnp.asarray(synthetic.train_labels),
+    orders,
+    n,
+    first,
+    jnp.asarray(0, jnp.int32),
+  )
+  assert np.isnan(np.asarray(losses)).all()
+  jax.tree.map(np.testing.assert_array_equal, after.params, state.params)
+  assert int(after.step) == 0
+  after, losses = trainer.steps(
+    state,
+    key,
+    jnp.asarray(synthetic.train_images),
+    jnp.asarray(synthetic.train_labels),
+    orders,
+    n,
+    first,
+    jnp.asarray(2, jnp.int32),
+  )
+  assert np.isfinite(np.asarray(losses)[:2]).all() and np.isnan(np.asarray(losses)[2:]).all()
+  assert int(after.step) == 2
+
+
+def test_fit_learns_and_compiles_once_for_every_labeled_size(synthetic, key):
+  trainer = _trainer(synthetic)
+  images, labels = jnp.asarray(synthetic.train_images), jnp.asarray(synthetic.train_labels)
+  test_x, test_y = jnp.asarray(synthetic.test_images), jnp.asarray(synthetic.test_labels)
+  seen = []
+  for n in (5, 37, 150):
+    labeled = _mask(400, np.arange(n))
+    state = trainer.fit(key, images, labels, labeled, n, lambda e, t, loss: seen.append((e, t)))
+    assert int(state.step) == train.num_epochs(CONFIG, n) * -(-n // CONFIG.batch_size)
+    assert seen[-1][0] == seen[-1][1]  # the progress reached the last epoch
+  assert float(trainer.evaluate(state, test_x, test_y)) > 0.9
+  assert trainer.steps._cache_size() == 1
+  assert trainer.init._cache_size() == 1 and trainer.order._cache_size() == 1
+  assert trainer.evaluate._cache_size() == 1
+
+
+def test_fit_is_deterministic_given_the_key(synthetic, key):
+  trainer = _trainer(synthetic)
+  args = (
+    jnp.asarray(synthetic.train_images),
+    jnp.asarray(synthetic.train_labels),
+    _mask(400, np.arange(60)),
+    60,
+  )
+  a, b = trainer.fit(key, *args), trainer.fit(key, *args)
+  jax.tree.map(np.testing.assert_array_equal, a.params, b.params)
+  c = trainer.fit(jax.random.key(1), *args)
+  assert not np.array_equal(jax.tree.leaves(a.params)[0], jax.tree.leaves(c.params)[0])
+
+
+def test_unrolled_and_rolled_training_agree(synthetic, key):
+  args = (
+    jnp.asarray(synthetic.train_images),
+    jnp.asarray(synthetic.train_labels),
+    _mask(400, np.arange(50)),
+    50,
+  )
+  config = CONFIG._replace(min_steps=0, epochs=2)
+  a = _trainer(synthetic, config, unroll=True).fit(key, *args)
+  b = _trainer(synthetic, config, unroll=False).fit(key, *args)
+  jax.tree.map(
+    lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), a.params, b.params
+  )
+
+
+def test_batchnorm_statistics_are_trained_and_augmentation_runs(key):
+  from tests.conftest import synthetic_arrays
+
+  ds = data.from_arrays(*synthetic_arrays(64, 32, (8, 8, 3), 3))
+  model = models.get_model("resnet18", 3, widths=(4, 4, 8, 8))
+  config = train.TrainConfig(batch_size=16, epochs=1, augment=True, crop_padding=2, eval_chunk=32)
+  trainer = train.Trainer(model, ds.info, config, steps_per_call=2)
+  init = trainer.init(key)
+  state = trainer.fit(
+    key, jnp.asarray(ds.train_images), jnp.asarray(ds.train_labels), _mask(64, np.arange(64)), 64
+  )
+  before, after = jax.tree.leaves(init.batch_stats), jax.tree.leaves(state.batch_stats)
+  assert before and any(not np.allclose(x, y) for x, y in zip(before, after, strict=True))
+  assert (
+    0.0
+    <= float(trainer.evaluate(state, jnp.asarray(ds.test_images), jnp.asarray(ds.test_labels)))
+    <= 1.0
+  )
+
+
+def test_pool_outputs_shapes_chunks_and_mc(synthetic, key):
+  trainer = _trainer(synthetic, CONFIG._replace(eval_chunk=48))  # 400 = 8 chunks + 16
+  images = jnp.asarray(synthetic.train_images)
+  state = trainer.fit(
+    key, images, jnp.asarray(synthetic.train_labels), _mask(400, np.arange(80)), 80
+  )
+  outputs = trainer.pool_outputs(state, key, images, num_mc=5)
+  assert outputs.logits.shape == (400, 4) and outputs.embeddings.shape == (400, 32)
+  assert outputs.mc_probs.shape == (5, 400, 4)
+  np.testing.assert_allclose(outputs.probs.sum(-1), 1.0, rtol=1e-5)
+  np.testing.assert_allclose(outputs.mc_probs.sum(-1), 1.0, rtol=1e-5)
+  logits, embeddings = train.predict(state, images, trainer.info.mean, trainer.info.std, chunk=400)
+  np.testing.assert_allclose(outputs.logits, logits, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(outputs.embeddings, embeddings, rtol=1e-5, atol=1e-5)
+  assert not np.allclose(outputs.mc_probs[0], outputs.mc_probs[1])  # independent passes
+  assert trainer.pool_outputs(state, None, images, num_mc=0).mc_probs is None
+
+
+def test_unknown_optimizer():
+  with pytest.raises(ValueError, match="Valid optimizers"):
+    train.make_optimizer(train.TrainConfig(optimizer="lamb"))
+  for name in train.OPTIMIZERS:
+    train.make_optimizer(train.TrainConfig(optimizer=name, weight_decay=1e-4))
+
+
+@needs_fashion_mnist
+def test_small_cnn_reaches_a_sensible_accuracy_on_real_fashion_mnist(key):
+  ds = data.subsample(key, data.load_dataset("fashion_mnist"), pool_size=3000, test_size=2000)
+  config = train.TrainConfig(batch_size=64, epochs=10, eval_chunk=500)
+  trainer = train.Trainer(models.get_model("small_cnn", 10), ds.info, config)
+  state = trainer.fit(
+    key, jnp.asarray(ds.train_images), jnp.asarray(ds.train_labels), jnp.ones(3000, bool), 3000
+  )
+  accuracy = float(
+    trainer.evaluate(state, jnp.asarray(ds.test_images), jnp.asarray(ds.test_labels))
+  )
+  assert accuracy > 0.78, accuracy  # 3k labels; a small CNN gets about 0.8-0.83 here
