@@ -34,7 +34,10 @@ class TrainConfig(NamedTuple):
     min_steps: train at least this many steps (adds epochs), so tiny labeled sets still get
       a trained model.
     optimizer: ``adam``, ``adamw`` or ``sgd``.
-    learning_rate: constant learning rate.
+    learning_rate: the peak learning rate.
+    schedule: ``cosine`` (decay to 0 over the run's steps, Loshchilov & Hutter 2017) or
+      ``constant``. The run's length changes with the labeled set, so the rate is a traced
+      hyperparameter of the optimiser state (`optax.inject_hyperparams`), not a recompile.
     weight_decay: decoupled for adamw, coupled L2 for adam and sgd.
     momentum: for sgd.
     augment: random crop and horizontal flip during training.
@@ -47,6 +50,7 @@ class TrainConfig(NamedTuple):
   min_steps: int = 0
   optimizer: str = "adam"
   learning_rate: float = 1e-3
+  schedule: str = "cosine"
   weight_decay: float = 0.0
   momentum: float = 0.9
   augment: bool = False
@@ -63,17 +67,40 @@ class TrainState(train_state.TrainState):
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
+SCHEDULES = ("cosine", "constant")
+
+
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-  """The optax optimiser named by ``config.optimizer``."""
-  lr, wd = config.learning_rate, config.weight_decay
-  if config.optimizer == "adam":
-    return optax.chain(optax.add_decayed_weights(wd), optax.adam(lr)) if wd else optax.adam(lr)
-  if config.optimizer == "adamw":
-    return optax.adamw(lr, weight_decay=wd)
-  if config.optimizer == "sgd":
-    sgd = optax.sgd(lr, momentum=config.momentum or None)
-    return optax.chain(optax.add_decayed_weights(wd), sgd) if wd else sgd
-  raise ValueError(f"Unknown optimizer {config.optimizer!r}. Valid optimizers: {list(OPTIMIZERS)}")
+  """The optax optimiser named by ``config.optimizer``, its learning rate injectable.
+
+  The state's ``hyperparams["learning_rate"]`` is what `train_steps` sets every step.
+  """
+  wd = config.weight_decay
+  if config.optimizer not in OPTIMIZERS:
+    raise ValueError(
+      f"Unknown optimizer {config.optimizer!r}. Valid optimizers: {list(OPTIMIZERS)}"
+    )
+  if config.schedule not in SCHEDULES:
+    raise ValueError(f"Unknown schedule {config.schedule!r}. Valid schedules: {list(SCHEDULES)}")
+
+  def build(learning_rate):
+    if config.optimizer == "adamw":
+      return optax.adamw(learning_rate, weight_decay=wd)
+    if config.optimizer == "adam":
+      base = optax.adam(learning_rate)
+    else:
+      base = optax.sgd(learning_rate, momentum=config.momentum or None)
+    return optax.chain(optax.add_decayed_weights(wd), base) if wd else base
+
+  return optax.inject_hyperparams(build)(learning_rate=config.learning_rate)
+
+
+def learning_rate_at(step: jax.Array, total_steps: jax.Array, config: TrainConfig) -> jax.Array:
+  """The learning rate of global step ``step`` out of ``total_steps`` (float32 scalar)."""
+  if config.schedule == "constant":
+    return jnp.asarray(config.learning_rate, jnp.float32)
+  progress = step.astype(jnp.float32) / jnp.maximum(total_steps, 1).astype(jnp.float32)
+  return config.learning_rate * 0.5 * (1.0 + jnp.cos(jnp.pi * jnp.minimum(progress, 1.0)))
 
 
 def init_train_state(
@@ -172,9 +199,8 @@ def train_steps(
   mean,
   std,
   config: TrainConfig,
-  unroll: bool,
 ) -> tuple[TrainState, jax.Array]:
-  """S consecutive steps of a training run as one `lax.scan`, fixed shapes throughout.
+  """S consecutive steps of a training run (one `lax.scan`), fixed shapes throughout.
 
   A run is ``epochs * ceil(n / B)`` steps. Global step g belongs to epoch
   ``e = g // ceil(n / B)`` and takes positions ``[j * B, (j + 1) * B)`` of that epoch's
@@ -183,6 +209,11 @@ def train_steps(
   wrapping around to its first examples with weight 0: they add nothing to the loss, and
   BatchNorm only ever sees labeled images. Steps at or past ``total_steps`` leave the state
   untouched (a select, not `lax.cond`: XLA:CPU runs nested computations about 5x slower).
+
+  S = 1 runs the step without a loop. That is the fast choice on CPU: XLA:CPU runs a rolled
+  loop of convolution steps about 7x slower than separate calls, and even unrolled ones
+  about 1.4x slower (measured on 2 cores, jax 0.10.2; see `Trainer`). On GPU/TPU a scan of
+  several steps saves the per-call dispatch.
 
   Args:
     state: the task model's state.
@@ -196,9 +227,6 @@ def train_steps(
     total_steps: int32 scalar, the number of steps of the whole run.
     mean, std: normalisation statistics.
     config: `TrainConfig`.
-    unroll: unroll the scan. XLA:CPU runs a rolled loop of convolutions about 10x slower
-      than the same steps unrolled (measured on 2 cores, jax 0.10), so unroll on CPU; on
-      GPU/TPU keep it rolled for compile time.
 
   Returns:
     (new state, float32[S] losses, NaN for steps past the end).
@@ -213,6 +241,9 @@ def train_steps(
     position = (step % steps_per_epoch) * batch + jnp.arange(batch, dtype=jnp.int32)
     index = orders[step // steps_per_epoch - first_epoch, position % num_labeled]
     weights = (position < num_labeled).astype(jnp.float32)
+    hyperparams = dict(state.opt_state.hyperparams)
+    hyperparams["learning_rate"] = learning_rate_at(step, total_steps, config)
+    state = state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
     new_state, loss = train_step(
       state, jax.random.fold_in(key, step), images[index], labels[index], weights, mean, std, config
     )
@@ -220,8 +251,10 @@ def train_steps(
     state = jax.tree.map(lambda new, old: jnp.where(live, new, old), new_state, state)
     return state, jnp.where(live, loss, jnp.nan)
 
-  steps = first_step + jnp.arange(num_steps, dtype=jnp.int32)
-  return jax.lax.scan(body, state, steps, unroll=num_steps if unroll else 1)
+  if num_steps == 1:
+    state, loss = body(state, first_step)
+    return state, loss[None]
+  return jax.lax.scan(body, state, first_step + jnp.arange(num_steps, dtype=jnp.int32))
 
 
 def _chunked(fn: Callable, x: jax.Array, chunk: int):
@@ -269,8 +302,8 @@ def pool_outputs(
   """One chunked pass over the pool, plus ``num_mc`` MC-dropout passes when asked.
 
   MC passes keep BatchNorm in inference mode and draw an independent dropout mask per
-  pass and per sample; each pass t uses ``fold_in(key, t)``, so the T passes are the same
-  whatever the chunking.
+  pass and per sample: pass t of chunk j uses ``fold_in(fold_in(key, t), j)``, so the masks
+  are reproducible for a given key and chunk size (a different chunk size draws others).
 
   Args:
     state: the trained task model.
@@ -296,7 +329,7 @@ def pool_outputs(
       return logits, embedding
 
     def mc_pass(pass_key):
-      # A key per chunk gives every sample its own mask, whatever the chunking.
+      # A key per chunk, so that chunks do not repeat each other's masks.
       mc_logits, _ = state.apply_fn(
         variables,
         x,
@@ -329,8 +362,8 @@ class Trainer:
     model: a task model (see `autoal_jax.models`).
     info: the dataset's `DatasetInfo` (input shape, normalisation).
     config: `TrainConfig`.
-    steps_per_call: training steps per jitted call (one `lax.scan`).
-    unroll: unroll that scan; None picks True on CPU only (see `train_steps`).
+    steps_per_call: training steps per jitted call (one `lax.scan`); None picks 1 on CPU,
+      where separate calls are fastest (`train_steps`), and 16 on GPU/TPU.
   """
 
   def __init__(
@@ -338,20 +371,21 @@ class Trainer:
     model: nn.Module,
     info: DatasetInfo,
     config: TrainConfig,
-    steps_per_call: int = 8,
-    unroll: bool | None = None,
+    steps_per_call: int | None = None,
   ):
     self.model, self.info, self.config = model, info, config
+    if steps_per_call is None:
+      steps_per_call = 1 if jax.default_backend() == "cpu" else 16
+    if steps_per_call < 1:
+      raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
     self.steps_per_call = steps_per_call
-    if unroll is None:
-      unroll = jax.default_backend() == "cpu"
     tx = make_optimizer(config)
     stats = dict(mean=tuple(info.mean), std=tuple(info.std))
     self.init = jax.jit(
       functools.partial(init_train_state, model=model, tx=tx, image_shape=info.image_shape)
     )
     self.order = jax.jit(epoch_order)
-    self.steps = jax.jit(functools.partial(train_steps, **stats, config=config, unroll=unroll))
+    self.steps = jax.jit(functools.partial(train_steps, **stats, config=config))
     self.evaluate = jax.jit(functools.partial(evaluate, **stats, chunk=config.eval_chunk))
     self.pool_outputs = jax.jit(
       functools.partial(pool_outputs, **stats, chunk=config.eval_chunk),
@@ -390,20 +424,27 @@ class Trainer:
     total_steps = epochs * steps_per_epoch
     per_call = self.steps_per_call
     n, total = jnp.asarray(num_labeled, jnp.int32), jnp.asarray(total_steps, jnp.int32)
-    cache = {}  # epoch -> order; each epoch's order is drawn once
+    order_of = {}  # epoch -> its order, each drawn once
+    window = (None, None)  # (first epoch, the orders of the S + 1 epochs from it)
 
-    def order(epoch):
-      epoch = min(epoch, epochs - 1)  # rows past the last epoch are never read
-      if epoch not in cache:
-        cache[epoch] = self.order(jax.random.fold_in(order_key, epoch), labeled)
-      return cache[epoch]
+    def orders_from(first_epoch):
+      nonlocal window
+      if window[0] != first_epoch:
+        for finished in [e for e in order_of if e < first_epoch]:
+          del order_of[finished]
+        rows = []
+        for epoch in range(first_epoch, first_epoch + per_call + 1):
+          epoch = min(epoch, epochs - 1)  # rows past the last epoch are never read
+          if epoch not in order_of:
+            order_of[epoch] = self.order(jax.random.fold_in(order_key, epoch), labeled)
+          rows.append(order_of[epoch])
+        window = (first_epoch, jnp.stack(rows))
+      return window[1]
 
     losses = []
     for first in range(0, total_steps, per_call):
       first_epoch = first // steps_per_epoch
-      for finished in [e for e in cache if e < first_epoch]:
-        del cache[finished]
-      orders = jnp.stack([order(first_epoch + i) for i in range(per_call + 1)])
+      orders = orders_from(first_epoch)
       first_step = jnp.asarray(first, jnp.int32)
       state, loss = self.steps(state, step_key, images, labels, orders, n, first_step, total)
       losses.append(loss)

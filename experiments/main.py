@@ -153,10 +153,11 @@ def main(argv):
     config.model in models.MODELS,
     f"Unknown model {config.model!r}. Valid models: {sorted(models.MODELS)}",
   )
-  _check(
-    config.train.optimizer in train.OPTIMIZERS,
-    f"Unknown optimizer {config.train.optimizer!r}. Valid optimizers: {list(train.OPTIMIZERS)}",
-  )
+  train_config = train.TrainConfig(**config.train.to_dict())
+  try:
+    train.make_optimizer(train_config)  # checks the optimizer and schedule names
+  except ValueError as e:
+    raise SystemExit(f"error: {e}") from None
   os.makedirs(workdir, exist_ok=True)
   _check(os.access(workdir, os.W_OK), f"the workdir {workdir} is not writable")
   previous = _load_previous(workdir, config_dict)
@@ -169,10 +170,9 @@ def main(argv):
   except (data.DataNotFoundError, ValueError, TypeError) as e:
     raise SystemExit(f"error: {e}") from None
   al_config = loop.ALConfig(config.num_initial, config.query_size, config.quota, config.num_mc)
-  train_config = train.TrainConfig(**config.train.to_dict())
   try:
     model = models.get_model(config.model, dataset.info.num_classes)
-    trainer = train.Trainer(model, dataset.info, train_config, config.steps_per_call)
+    trainer = train.Trainer(model, dataset.info, train_config, config.steps_per_call or None)
     learner = loop.ActiveLearner(dataset, trainer, al_config)
     for name in names:
       learner.check_strategy(name)

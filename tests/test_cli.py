@@ -84,6 +84,7 @@ def test_smoke_run_writes_everything_and_resumes(tmp_path, npz):
     (["--config.quota=30"], "another config"),
     (["--config.strategies=random,nope"], "Valid strategies"),
     (["--config.model=vgg"], "Valid models"),
+    (["--config.train.optimizer=lamb"], "Valid optimizers"),
     (["--config.qutoa=3"], "qutoa"),
   ],
 )

@@ -11,9 +11,9 @@ from tests.conftest import needs_fashion_mnist
 CONFIG = train.TrainConfig(batch_size=16, epochs=3, min_steps=40, eval_chunk=64)
 
 
-def _trainer(dataset, config=CONFIG, model=None, **kwargs):
+def _trainer(dataset, config=CONFIG, model=None, steps_per_call=4):
   model = model or models.get_model("mlp", dataset.info.num_classes, hidden=(32,))
-  return train.Trainer(model, dataset.info, config, steps_per_call=4, **kwargs)
+  return train.Trainer(model, dataset.info, config, steps_per_call=steps_per_call)
 
 
 def _mask(n, labeled):
@@ -106,19 +106,22 @@ def test_fit_is_deterministic_given_the_key(synthetic, key):
   assert not np.array_equal(jax.tree.leaves(a.params)[0], jax.tree.leaves(c.params)[0])
 
 
-def test_unrolled_and_rolled_training_agree(synthetic, key):
+def test_steps_per_call_does_not_change_the_result(synthetic, key):
   args = (
     jnp.asarray(synthetic.train_images),
     jnp.asarray(synthetic.train_labels),
     _mask(400, np.arange(50)),
     50,
   )
-  config = CONFIG._replace(min_steps=0, epochs=2)
-  a = _trainer(synthetic, config, unroll=True).fit(key, *args)
-  b = _trainer(synthetic, config, unroll=False).fit(key, *args)
-  jax.tree.map(
-    lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), a.params, b.params
+  config = CONFIG._replace(min_steps=0, epochs=3)  # 4 steps an epoch, 12 in all
+  one, three, five = (
+    _trainer(synthetic, config, steps_per_call=s).fit(key, *args) for s in (1, 3, 5)
   )
+  assert int(one.step) == int(three.step) == int(five.step) == 12
+  for other in (three, five):
+    jax.tree.map(
+      lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), one.params, other.params
+    )
 
 
 def test_batchnorm_statistics_are_trained_and_augmentation_runs(key):
@@ -159,9 +162,38 @@ def test_pool_outputs_shapes_chunks_and_mc(synthetic, key):
   assert trainer.pool_outputs(state, None, images, num_mc=0).mc_probs is None
 
 
-def test_unknown_optimizer():
+def test_cosine_schedule_values():
+  config = train.TrainConfig(learning_rate=0.1)
+  at = lambda step: float(train.learning_rate_at(jnp.asarray(step), jnp.asarray(100), config))  # noqa: E731
+  assert (
+    at(0) == pytest.approx(0.1) and at(50) == pytest.approx(0.05) and at(100) == pytest.approx(0)
+  )
+  assert at(25) == pytest.approx(0.05 * (1 + np.cos(np.pi / 4)))
+  constant = config._replace(schedule="constant")
+  assert float(
+    train.learning_rate_at(jnp.asarray(90), jnp.asarray(100), constant)
+  ) == pytest.approx(0.1)
+
+
+def test_fit_anneals_the_learning_rate_to_zero(synthetic, key):
+  trainer = _trainer(synthetic, CONFIG._replace(learning_rate=0.01))
+  state = trainer.fit(
+    key,
+    jnp.asarray(synthetic.train_images),
+    jnp.asarray(synthetic.train_labels),
+    _mask(400, np.arange(30)),
+    30,
+  )
+  total = int(state.step)
+  expected = 0.01 * 0.5 * (1 + np.cos(np.pi * (total - 1) / total))  # the last step's rate
+  assert float(state.opt_state.hyperparams["learning_rate"]) == pytest.approx(expected, rel=1e-4)
+
+
+def test_unknown_optimizer_and_schedule():
   with pytest.raises(ValueError, match="Valid optimizers"):
     train.make_optimizer(train.TrainConfig(optimizer="lamb"))
+  with pytest.raises(ValueError, match="Valid schedules"):
+    train.make_optimizer(train.TrainConfig(schedule="step"))
   for name in train.OPTIMIZERS:
     train.make_optimizer(train.TrainConfig(optimizer=name, weight_decay=1e-4))
 

@@ -25,5 +25,4 @@ def get_config():
   config.train.epochs = 2
   config.train.min_steps = 8
   config.train.eval_chunk = 256
-  config.steps_per_call = 4
   return config
