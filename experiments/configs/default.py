@@ -32,8 +32,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.model = "small_cnn"
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 64
-  config.train.epochs = 10
-  config.train.min_steps = 200
+  config.train.epochs = 8
+  config.train.min_steps = 150
   config.train.optimizer = "adam"
   config.train.learning_rate = 1e-3
   config.train.schedule = "cosine"  # or 'constant'
