@@ -215,6 +215,8 @@ class ActiveLearner:
       k = self.config.round_size(r)
       num_mc = self.config.num_mc if strategies.get(strategy).needs_mc else 0
       outputs = self.trainer.pool_outputs(model_state, mc_key, self.images, num_mc=num_mc)
+      # Inside the jitted pick a NaN would silently rank last: refuse it here instead.
+      strategies.check_probs(outputs.probs, f"round {r} pool probabilities")
       chosen = self._pick_fn(strategy, k)(pick_key, outputs, ~state.labeled)
       picks = np.asarray(chosen)
       query_seconds = time.perf_counter() - start

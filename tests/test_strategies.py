@@ -6,28 +6,86 @@ import pytest
 from autoal_jax import strategies
 from autoal_jax.types import PoolOutputs
 
+# Five samples, three classes, hand-picked rows: certain, uniform, two-way tie, skewed, mild.
+P = np.array(
+  [
+    [1.0, 0.0, 0.0],
+    [1 / 3, 1 / 3, 1 / 3],
+    [0.5, 0.5, 0.0],
+    [0.7, 0.2, 0.1],
+    [0.6, 0.3, 0.1],
+  ],
+  np.float32,
+)
+# Two MC passes over the same five samples.
+MC = np.stack([P, np.array([[1, 0, 0], [1 / 3] * 3, [0, 1, 0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1]], np.float32)])
 
-def _outputs(probs):
-  probs = jnp.asarray(probs, jnp.float32)
-  n = probs.shape[0]
-  return PoolOutputs(jnp.log(probs + 1e-9), probs, jnp.zeros((n, 3), jnp.float32), None)
+
+def _h(p):
+  p = np.asarray(p, np.float64)
+  return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0))
 
 
-def test_entropy_hand_computed():
-  probs = jnp.asarray(
-    [[1.0, 0.0, 0.0, 0.0], [0.25] * 4, [0.5, 0.5, 0.0, 0.0], [0.7, 0.1, 0.1, 0.1]]
-  )
-  expected = [0.0, np.log(4), np.log(2), -(0.7 * np.log(0.7) + 3 * 0.1 * np.log(0.1))]
-  np.testing.assert_allclose(strategies.entropy(probs), expected, rtol=1e-6, atol=1e-7)
+def _outputs(n=64, c=5, d=6, t=4, seed=0):
+  keys = jax.random.split(jax.random.key(seed), 3)
+  logits = jax.random.normal(keys[0], (n, c))
+  mc = jax.nn.softmax(logits[None] + 0.7 * jax.random.normal(keys[1], (t, n, c)), -1)
+  embeddings = jax.random.normal(keys[2], (n, d))
+  return PoolOutputs(logits, jax.nn.softmax(logits, -1), embeddings, mc)
+
+
+def test_scores_hand_computed():
+  np.testing.assert_allclose(strategies.least_confidence(P), [0, 2 / 3, 0.5, 0.3, 0.4], atol=1e-6)
+  np.testing.assert_allclose(strategies.margin(P), [-1, 0, 0, -0.5, -0.3], atol=1e-6)
+  np.testing.assert_allclose(strategies.entropy(P), [_h(p) for p in P], rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(strategies.var_ratio(P), strategies.least_confidence(P))
+
+
+def test_mc_scores_hand_computed():
+  # var ratio over MC: modal class counts over T = 2 are 2, 2, 1, 1, 2.
+  np.testing.assert_allclose(strategies.var_ratio(MC), [0, 0, 0.5, 0.5, 0], atol=1e-7)
+  expected_bald = [_h(MC[:, i].mean(0)) - np.mean([_h(MC[t, i]) for t in range(2)]) for i in range(5)]
+  np.testing.assert_allclose(strategies.bald(MC), expected_bald, atol=1e-6)
+  # Two confident passes that disagree: BALD = H([.5, .5]) - 0 = log 2.
+  disagree = np.array([[[1, 0, 0]], [[0, 1, 0]]], np.float32)
+  assert float(strategies.bald(disagree)[0]) == pytest.approx(np.log(2), abs=1e-6)
+  np.testing.assert_allclose(strategies.mean_std(MC), MC.std(0).mean(-1), atol=1e-7)
+  np.testing.assert_allclose(np.asarray(strategies.mean_std(MC))[[0, 1, 4]], 0, atol=1e-7)
+
+
+def test_scores_reject_bad_shapes_and_too_few_passes():
   with pytest.raises(AssertionError):
-    strategies.entropy(probs[0])
+    strategies.entropy(P[0])
+  with pytest.raises(ValueError, match="T >= 2"):
+    strategies.bald(MC[:1])
+  with pytest.raises(ValueError, match="T >= 2"):
+    strategies.var_ratio(MC[:1])
+  with pytest.raises(AssertionError):
+    strategies.mean_std(P)
+  with pytest.raises(ValueError, match="C >= 2"):
+    strategies.margin(np.ones((3, 1), np.float32))
 
 
-def test_top_k_masked_never_picks_outside_the_mask_and_orders_by_score(key):
+@pytest.mark.parametrize("name", ["least_confidence", "margin", "entropy", "var_ratio", "bald", "mean_std"])
+def test_scores_are_permutation_equivariant(name):
+  outputs = _outputs()
+  permutation = np.random.RandomState(0).permutation(64)
+  arg = outputs.mc_probs if strategies.get(name).needs_mc else outputs.probs
+  fn = {"var_ratio": strategies.var_ratio, "bald": strategies.bald, "mean_std": strategies.mean_std}.get(
+    name, getattr(strategies, name)
+  )
+  permuted = arg[:, permutation] if arg.ndim == 3 else arg[permutation]
+  np.testing.assert_allclose(fn(permuted), np.asarray(fn(arg))[permutation], rtol=1e-6, atol=1e-7)
+
+
+def test_top_k_masked_orders_by_score_and_never_leaves_the_mask(key):
   scores = jnp.asarray([0.9, 0.1, 0.8, 0.7, 0.95, 0.2], jnp.float32)
   mask = jnp.asarray([False, True, True, True, False, True])
   np.testing.assert_array_equal(strategies.top_k_masked(key, scores, mask, 3), [2, 3, 5])
-  assert sorted(strategies.top_k_masked(key, scores, mask, 4).tolist()) == [1, 2, 3, 5]
+  # More picks than candidates: -1 in the spare slots, never a masked index.
+  np.testing.assert_array_equal(strategies.top_k_masked(key, scores, mask, 6)[4:], [-1, -1])
+  nan_scores = scores.at[2].set(jnp.nan)
+  np.testing.assert_array_equal(strategies.top_k_masked(key, nan_scores, mask, 4), [3, 5, 1, 2])
 
 
 def test_top_k_masked_breaks_ties_with_the_key():
@@ -40,20 +98,36 @@ def test_top_k_masked_breaks_ties_with_the_key():
 
 @pytest.mark.parametrize("name", strategies.names())
 def test_every_registered_strategy_keeps_the_pick_contract(name, key):
-  probs = jax.nn.softmax(jax.random.normal(key, (64, 5)), -1)
+  outputs = _outputs()
   mask = jax.random.bernoulli(jax.random.key(3), 0.5, (64,))
   k = 10
-  pick = jax.jit(lambda key, outputs, mask: strategies.pick(name, key, outputs, mask, k))
-  picks = np.asarray(pick(key, _outputs(probs), mask))
+  fn = jax.jit(lambda key, outputs, mask: strategies.pick(name, key, outputs, mask, k))
+  picks = np.asarray(fn(key, outputs, mask))
   assert picks.shape == (k,) and picks.dtype == np.int32
   assert len(set(picks.tolist())) == k and np.asarray(mask)[picks].all()
-  pick(jax.random.key(5), _outputs(probs), mask)
-  assert pick._cache_size() == 1  # a second call compiles nothing
+  again = np.asarray(fn(key, outputs, mask))
+  np.testing.assert_array_equal(picks, again)  # deterministic given the key
+  fn(jax.random.key(5), _outputs(seed=1), mask)
+  assert fn._cache_size() == 1  # a second call with new values compiles nothing
+  # Picking every candidate works and returns each exactly once.
+  everything = int(mask.sum())
+  all_picks = np.asarray(strategies.pick(name, key, outputs, mask, everything))
+  assert sorted(all_picks.tolist()) == np.flatnonzero(np.asarray(mask)).tolist()
 
 
-def test_unknown_strategy_lists_the_valid_ones():
-  with pytest.raises(ValueError, match=r"Unknown strategy 'badge2'.*'entropy'.*'random'"):
-    strategies.get("badge2")
+def test_pick_checks_its_inputs_outside_jit(key):
+  outputs = _outputs()
+  mask = jnp.arange(64) < 5
+  with pytest.raises(ValueError, match="k=6 picks asked from 5 candidates"):
+    strategies.pick("entropy", key, outputs, mask, 6)
+  with pytest.raises(ValueError, match="from 0 candidates"):
+    strategies.pick("kcenter_greedy", key, outputs, jnp.zeros(64, bool), 1)
+  with pytest.raises(ValueError, match="MC-dropout"):
+    strategies.pick("bald", key, outputs._replace(mc_probs=None), mask, 2)
+  with pytest.raises(ValueError, match="non-finite"):
+    strategies.pick("entropy", key, outputs._replace(probs=outputs.probs.at[3, 1].set(jnp.nan)), mask, 2)
+  with pytest.raises(ValueError, match="Unknown strategy 'badge2'.*'badge'"):
+    strategies.pick("badge2", key, outputs, mask, 2)
 
 
 def test_random_sampling_is_uniform_over_the_candidates():
@@ -62,3 +136,87 @@ def test_random_sampling_is_uniform_over_the_candidates():
   for seed in range(200):
     counts[np.asarray(strategies.random_sampling(jax.random.key(seed), mask, 2))] += 1
   assert counts[5:].sum() == 0 and counts[:5].min() > 50  # 80 expected each
+
+
+def _brute_force_kcenter(x, labeled, k):
+  x = np.asarray(x, np.float64)
+  d = ((x[:, None] - x[None]) ** 2).sum(-1)
+  best = d[:, labeled].min(1) if labeled.any() else np.full(len(x), np.inf)
+  picks = []
+  for _ in range(k):
+    score = np.where(labeled | np.isin(np.arange(len(x)), picks), -1, best)
+    j = int(np.argmax(score))
+    picks.append(j)
+    best = np.minimum(best, d[:, j])
+  return picks
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kcenter_greedy_matches_brute_force(seed):
+  rng = np.random.RandomState(seed)
+  x = rng.randn(60, 5).astype(np.float32)
+  labeled = rng.rand(60) < 0.2
+  picks = strategies.kcenter_greedy(jnp.asarray(x), jnp.asarray(labeled), 12, chunk=4)
+  assert picks.tolist() == _brute_force_kcenter(x, labeled, 12)
+
+
+def test_min_sq_dist_to_set_is_chunk_invariant():
+  rng = np.random.RandomState(0)
+  x = jnp.asarray(rng.randn(50, 3), jnp.float32)
+  members = jnp.asarray(rng.rand(50) < 0.3)
+  brute = ((np.asarray(x)[:, None] - np.asarray(x)[None]) ** 2).sum(-1)[:, np.asarray(members)].min(1)
+  for chunk in (1, 7, 64):
+    np.testing.assert_allclose(strategies.min_sq_dist_to_set(x, members, chunk), brute, atol=1e-4)
+  assert np.isinf(np.asarray(strategies.min_sq_dist_to_set(x, jnp.zeros(50, bool)))).all()
+
+
+def test_kmeans_picks_are_nearest_to_a_centre(key):
+  # Four tight, well separated blobs: k-means with k=4 must take one sample of each.
+  rng = np.random.RandomState(0)
+  centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], np.float32)
+  blob = np.repeat(np.arange(4), 15)
+  x = centres[blob] + 0.1 * rng.randn(60, 2).astype(np.float32)
+  mask = jnp.ones(60, bool)
+  picks = np.asarray(strategies.kmeans_sampling(key, jnp.asarray(x), mask, 4))
+  assert sorted(blob[picks].tolist()) == [0, 1, 2, 3]
+  for p in picks:  # each pick is its blob's member nearest the blob's mean
+    members = np.flatnonzero(blob == blob[p])
+    mean = x[members].mean(0)
+    assert p == members[np.argmin(((x[members] - mean) ** 2).sum(1))]
+
+
+def test_kmeans_more_clusters_than_distinct_points_still_gives_distinct_picks(key):
+  x = jnp.asarray(np.repeat(np.eye(3, dtype=np.float32), 5, axis=0))  # 3 distinct points
+  picks = np.asarray(strategies.kmeans_sampling(key, x, jnp.ones(15, bool), 7))
+  assert len(set(picks.tolist())) == 7
+
+
+def test_badge_factorised_distance_equals_the_explicit_one():
+  rng = np.random.RandomState(0)
+  e = rng.randn(20, 4).astype(np.float32)
+  p = jax.nn.softmax(jnp.asarray(rng.randn(20, 3), jnp.float32), -1)
+  a = np.asarray(p) - np.eye(3, dtype=np.float32)[np.argmax(np.asarray(p), -1)]
+  g = (a[:, :, None] * e[:, None, :]).reshape(20, -1)  # the explicit N x (C * D) embedding
+  explicit = ((g[:, None] - g[None]) ** 2).sum(-1)
+  g_sq = (a**2).sum(1) * (e**2).sum(1)
+  factorised = g_sq[:, None] + g_sq[None] - 2 * (a @ a.T) * (e @ e.T)
+  np.testing.assert_allclose(factorised, explicit, rtol=1e-4, atol=1e-5)
+  # BADGE's first pick is the largest gradient norm; its seeding equals an explicit one.
+  picks = np.asarray(strategies.badge(jax.random.key(0), jnp.asarray(e), p, jnp.ones(20, bool), 5))
+  assert picks[0] == np.argmax((g**2).sum(1))
+  assert len(set(picks.tolist())) == 5
+
+
+def test_decisions_matrix(key):
+  outputs = _outputs()
+  mask = jnp.arange(64) >= 8
+  names = list(strategies.AUTOAL_CANDIDATES)
+  a = np.asarray(jax.jit(lambda k, o, m: strategies.decisions(names, k, o, m, 6))(key, outputs, mask))
+  assert a.shape == (64, 7) and set(np.unique(a)) <= {0.0, 1.0}
+  np.testing.assert_array_equal(a.sum(0), 6)
+  assert a[:8].sum() == 0
+  for j, name in enumerate(names):
+    picks = strategies.pick(name, jax.random.fold_in(key, j), outputs, mask, 6)
+    assert sorted(np.flatnonzero(a[:, j]).tolist()) == sorted(np.asarray(picks).tolist())
+  # The two forms of least confidence decide alike.
+  np.testing.assert_array_equal(a[:, names.index("var_ratio")], a[:, names.index("least_confidence")])

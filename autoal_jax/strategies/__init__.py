@@ -1,19 +1,57 @@
-"""Active-learning strategies: pure scores, pickers and one registry.
+"""Active-learning strategies: pure scores, set-level pickers and one registry.
 
-See `registry` for the uniform call ``pick(name, key, outputs, candidate_mask, k)``.
+See `registry` for the uniform call ``pick(name, key, outputs, candidate_mask, k)`` and
+the table of strategies.
 """
 
-from autoal_jax.strategies.registry import Strategy, get, names, pick, random_sampling, register
-from autoal_jax.strategies.scores import entropy
+from autoal_jax.strategies.pickers import (
+  badge,
+  kcenter_greedy,
+  kmeans_sampling,
+  min_sq_dist_to_set,
+)
+from autoal_jax.strategies.registry import (
+  AUTOAL_CANDIDATES,
+  Strategy,
+  decisions,
+  get,
+  names,
+  pick,
+  random_sampling,
+  register,
+  register_score,
+)
+from autoal_jax.strategies.scores import (
+  bald,
+  check_probs,
+  entropy,
+  least_confidence,
+  margin,
+  mean_std,
+  var_ratio,
+)
 from autoal_jax.strategies.selection import top_k_masked
 
 __all__ = [
+  "AUTOAL_CANDIDATES",
   "Strategy",
+  "badge",
+  "bald",
+  "check_probs",
+  "decisions",
   "entropy",
   "get",
+  "kcenter_greedy",
+  "kmeans_sampling",
+  "least_confidence",
+  "margin",
+  "mean_std",
+  "min_sq_dist_to_set",
   "names",
   "pick",
   "random_sampling",
   "register",
+  "register_score",
   "top_k_masked",
+  "var_ratio",
 ]

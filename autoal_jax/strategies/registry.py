@@ -2,28 +2,51 @@
 
 Every registered strategy is called as ``pick(name, key, outputs, candidate_mask, k)``:
 
-- ``key``: a PRNG key (random strategies and tie-breaking use it; deterministic ones
-  ignore it),
+- ``key``: a PRNG key (random strategies and tie-breaking use it),
 - ``outputs``: the `PoolOutputs` of one forward pass of the task model over the pool (and
-  its MC passes, for strategies with ``needs_mc``),
-- ``candidate_mask``: bool[N], the samples that may be picked (the unlabeled ones),
+  its T MC-dropout passes, for strategies with ``needs_mc``),
+- ``candidate_mask``: bool[N], the samples that may be picked (the unlabeled ones; the
+  others count as labeled for k-center),
 - ``k``: the number of picks, static,
 
-and returns int32[k] distinct indices inside the mask. The function is pure and
-jittable; the active-learning loop jits it once per (strategy, k).
+and returns int32[k] distinct indices inside the mask. The functions are pure and
+jittable; the active-learning loop jits each once per (strategy, k). `decisions` runs
+several strategies on the same outputs and returns AutoAL's 0/1 decision matrix.
+
+| name | kind | paper |
+|---|---|---|
+| random | uniform | |
+| least_confidence, margin, entropy | score on probs | Settles 2009; Scheffer et al. 2001 |
+| var_ratio | score on probs (1 - max p, the released AutoAL / DeepAL+ form) | Freeman 1965 |
+| var_ratio_mc, bald, mean_std | score on T MC passes | Gal 2017; Houlsby 2011; Kendall 2017 |
+| kmeans | cluster centres' nearest members | (DeepAL+'s KMeansSampling) |
+| kcenter_greedy | farthest-first from the labeled set | Sener & Savarese 2018 |
+| badge | k-means++ on gradient embeddings | Ash et al. 2020 |
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 
-from autoal_jax.strategies import scores, selection
+from autoal_jax.strategies import pickers, scores, selection
 from autoal_jax.types import PoolOutputs
 
 PickFn = Callable[[jax.Array, PoolOutputs, jax.Array, int], jax.Array]
+
+# The paper's seven candidates, in the released code's column order (AUTOAL.md section 2).
+AUTOAL_CANDIDATES = (
+  "least_confidence",
+  "margin",
+  "entropy",
+  "kmeans",
+  "bald",
+  "var_ratio",
+  "mean_std",
+)
 
 
 class Strategy(NamedTuple):
@@ -32,7 +55,7 @@ class Strategy(NamedTuple):
   Attributes:
     name: the registry name.
     pick: ``pick(key, outputs, candidate_mask, k) -> int32[k]``.
-    needs_mc: whether ``outputs.mc_probs`` must be present (T MC-dropout passes).
+    needs_mc: whether ``outputs.mc_probs`` must be present (T >= 2 MC-dropout passes).
     doc: one line for listings.
   """
 
@@ -75,12 +98,57 @@ def get(name: str) -> Strategy:
   return _REGISTRY[name]
 
 
+def _is_concrete(x) -> bool:
+  return not isinstance(x, jax.core.Tracer)
+
+
 def pick(name: str, key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Array, k: int):
-  """Runs the strategy ``name``: returns int32[k] distinct indices inside ``candidate_mask``."""
+  """Runs the strategy ``name``: int32[k] distinct indices inside ``candidate_mask``.
+
+  Outside jit the inputs are checked: at least k candidates, MC passes present when the
+  strategy needs them, finite probabilities. Under jit (traced values) those checks that
+  need values cannot run; then too few candidates yield -1 for the missing picks, never
+  an index outside the mask.
+  """
   strategy = get(name)
-  if strategy.needs_mc and outputs.mc_probs is None:
-    raise ValueError(f"strategy {name!r} needs MC-dropout probabilities (num_mc >= 2)")
+  if strategy.needs_mc and (outputs.mc_probs is None or outputs.mc_probs.shape[0] < 2):
+    raise ValueError(f"strategy {name!r} needs T >= 2 MC-dropout passes (num_mc >= 2)")
+  if _is_concrete(candidate_mask):
+    available = int(jnp.sum(candidate_mask))
+    if not 1 <= k <= available:
+      raise ValueError(f"{name}: k={k} picks asked from {available} candidates")
+  if _is_concrete(outputs.probs):
+    scores.check_probs(outputs.probs, "outputs.probs")
+    if strategy.needs_mc:
+      scores.check_probs(outputs.mc_probs, "outputs.mc_probs")
   return strategy.pick(key, outputs, candidate_mask, k)
+
+
+def decisions(
+  names_: Sequence[str], key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Array, k: int
+) -> jax.Array:
+  """AutoAL's decision matrix: A[i, j] = 1 iff strategy j picks sample i among its top k.
+
+  All strategies read the same `PoolOutputs` (one forward pass and one set of T MC passes);
+  strategy j draws its randomness from ``fold_in(key, j)``.
+
+  Args:
+    names_: K registered strategy names.
+    key: PRNG key.
+    outputs: `PoolOutputs` of the pool (with mc_probs if any strategy needs them).
+    candidate_mask: bool[N].
+    k: picks per strategy (static).
+
+  Returns:
+    float32[N, K] of 0/1; each column sums to k (fewer only if picks were missing, -1).
+  """
+  n = candidate_mask.shape[0]
+  columns = []
+  for j, name in enumerate(names_):
+    chosen = pick(name, jax.random.fold_in(key, j), outputs, candidate_mask, k)
+    chosen = jnp.where(chosen < 0, n, chosen)  # -1 (missing) falls outside and is dropped
+    columns.append(jnp.zeros(n, jnp.float32).at[chosen].set(1.0, mode="drop"))
+  return jnp.stack(columns, axis=1)
 
 
 def random_sampling(key: jax.Array, candidate_mask: jax.Array, k: int) -> jax.Array:
@@ -95,4 +163,27 @@ register(
   lambda key, outputs, mask, k: random_sampling(key, mask, k),
   doc="uniform sampling without replacement",
 )
+register_score("least_confidence", scores.least_confidence, doc="1 - max p (Settles 2009)")
+register_score("margin", scores.margin, doc="-(p1 - p2) (Scheffer et al. 2001)")
 register_score("entropy", scores.entropy, doc="predictive entropy (Settles 2009)")
+register_score("var_ratio", scores.var_ratio, doc="1 - max p, the released AutoAL form")
+register_score(
+  "var_ratio_mc", scores.var_ratio, needs_mc=True, doc="1 - modal count / T over MC passes"
+)
+register_score("bald", scores.bald, needs_mc=True, doc="MC-dropout BALD (Gal et al. 2017)")
+register_score("mean_std", scores.mean_std, needs_mc=True, doc="mean std over MC passes")
+register(
+  "kmeans",
+  lambda key, outputs, mask, k: pickers.kmeans_sampling(key, outputs.embeddings, mask, k),
+  doc="k-means on embeddings, nearest member per cluster",
+)
+register(
+  "kcenter_greedy",
+  lambda key, outputs, mask, k: pickers.kcenter_greedy(outputs.embeddings, ~mask, k),
+  doc="core-set farthest-first (Sener & Savarese 2018)",
+)
+register(
+  "badge",
+  lambda key, outputs, mask, k: pickers.badge(key, outputs.embeddings, outputs.probs, mask, k),
+  doc="k-means++ on gradient embeddings (Ash et al. 2020)",
+)

@@ -1,7 +1,11 @@
 """Informativeness scores: higher means more informative, picked first.
 
 Each score is written for one example and lifted to the pool with `jax.vmap` (rlax's
-habit), so the per-example maths stays readable and testable by hand.
+habit), so the per-example maths stays readable and testable by hand. Shapes: probs
+[N, C] (softmax of one deterministic pass), mc_probs [T, N, C] (T MC-dropout passes).
+
+Inputs are assumed finite and on the simplex; `check_probs` is the host-side check the
+active-learning loop runs before picking (a NaN score would otherwise be a silent pick).
 """
 
 from __future__ import annotations
@@ -9,6 +13,20 @@ from __future__ import annotations
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+
+def check_probs(probs, name: str = "probs") -> None:
+  """Raises ValueError if ``probs`` holds NaN or Inf (a diverged model, say)."""
+  if not bool(jnp.all(jnp.isfinite(probs))):
+    bad = int(np.sum(~np.isfinite(np.asarray(probs))))
+    raise ValueError(f"{name} holds {bad} non-finite values: did the task model diverge?")
+
+
+def _check_mc(mc_probs: jax.Array, what: str) -> None:
+  chex.assert_rank(mc_probs, 3)
+  if mc_probs.shape[0] < 2:
+    raise ValueError(f"{what} needs T >= 2 MC-dropout passes, got mc_probs {mc_probs.shape}")
 
 
 def _entropy_one(p: jax.Array) -> jax.Array:
@@ -27,3 +45,83 @@ def entropy(probs: jax.Array) -> jax.Array:
   """
   chex.assert_rank(probs, 2)
   return jax.vmap(_entropy_one)(probs)
+
+
+def least_confidence(probs: jax.Array) -> jax.Array:
+  """1 - max_c p_c (Settles 2009; Lewis & Gale 1994). probs [N, C] -> [N]."""
+  chex.assert_rank(probs, 2)
+  return jax.vmap(lambda p: 1.0 - jnp.max(p))(probs)
+
+
+def _margin_one(p: jax.Array) -> jax.Array:
+  top_two, _ = jax.lax.top_k(p, 2)
+  return -(top_two[0] - top_two[1])
+
+
+def margin(probs: jax.Array) -> jax.Array:
+  """-(p_(1) - p_(2)), minus the gap between the two largest probabilities.
+
+  Scheffer et al. 2001. probs [N, C] with C >= 2 -> [N].
+  """
+  chex.assert_rank(probs, 2)
+  if probs.shape[1] < 2:
+    raise ValueError(f"margin needs C >= 2 classes, got probs {probs.shape}")
+  return jax.vmap(_margin_one)(probs)
+
+
+def var_ratio(probs: jax.Array) -> jax.Array:
+  """Variation ratio (Freeman 1965; Gal et al. 2017).
+
+  Args:
+    probs: float[N, C]: ``1 - max_c p_c`` (the DeepAL+ / released AutoAL form, which orders
+      exactly like `least_confidence`); or MC probs float[T, N, C], T >= 2:
+      ``1 - (count of the modal predicted class over T) / T``.
+
+  Returns:
+    float[N].
+  """
+  if probs.ndim == 2:
+    return least_confidence(probs)
+  _check_mc(probs, "var_ratio")
+  num_passes, _, num_classes = probs.shape
+
+  def one(p):  # [T, C]
+    votes = jnp.sum(jax.nn.one_hot(jnp.argmax(p, -1), num_classes, dtype=jnp.float32), 0)
+    return 1.0 - jnp.max(votes) / num_passes
+
+  return jax.vmap(one, in_axes=1)(probs)
+
+
+def _bald_one(p: jax.Array) -> jax.Array:  # [T, C]
+  return _entropy_one(jnp.mean(p, 0)) - jnp.mean(jax.vmap(_entropy_one)(p))
+
+
+def bald(mc_probs: jax.Array) -> jax.Array:
+  """BALD: mutual information between the label and the weights under MC dropout.
+
+  ``H(mean_t p_t) - mean_t H(p_t)`` (Houlsby et al. 2011; Gal, Islam & Ghahramani 2017).
+
+  Args:
+    mc_probs: float[T, N, C], T >= 2.
+
+  Returns:
+    float[N], >= 0 up to rounding.
+  """
+  _check_mc(mc_probs, "bald")
+  return jax.vmap(_bald_one, in_axes=1)(mc_probs)
+
+
+def mean_std(mc_probs: jax.Array) -> jax.Array:
+  """Mean over classes of the standard deviation over T MC-dropout passes.
+
+  ``mean_c std_t p_t,c`` (population std, as DeepAL+'s numpy code; Kampffmeyer et al. 2016,
+  Kendall et al. 2017).
+
+  Args:
+    mc_probs: float[T, N, C], T >= 2.
+
+  Returns:
+    float[N].
+  """
+  _check_mc(mc_probs, "mean_std")
+  return jax.vmap(lambda p: jnp.mean(jnp.std(p, axis=0)), in_axes=1)(mc_probs)

@@ -3,9 +3,9 @@
 Command (also `make demo`):
   python -m experiments.main --config=experiments/configs/default.py --workdir=runs/default
 
-Expected runtime: about 7 minutes on 2 CPU cores (6 runs of 10 queries; see
-docs/results.md for the measured time). Expected result: entropy's AUBC above random's,
-the curves separating from about 400 labels on (docs/results.md has the measured table).
+Expected runtime: about 7 minutes on 2 CPU cores (6 runs of 11 trainings each).
+Expected result (docs/results.md): AUBC entropy 82.72 +- 0.12 vs random 82.64 +- 0.11, a
+tie; entropy ahead from about 3,250 labels, F-acc 85.81 +- 0.24 vs 84.95 +- 0.21.
 """
 
 import ml_collections

@@ -1,0 +1,294 @@
+r"""Time and peak memory of every strategy against a NumPy / scikit-learn reference.
+
+  python -m benchmarks.strategies                       # N=50k, D=512, C=10, T=10, k=1000
+  python -m benchmarks.strategies --memory_n=200000 --only=kcenter_greedy,badge
+  python -m benchmarks.strategies --decisions --model=small_cnn   # decisions vs passes
+
+Each (strategy, implementation) runs in a fresh subprocess that builds the inputs, notes
+its resident set size (RSS), runs the strategy and reports the wall time and the peak RSS
+above that baseline (for JAX: the best of a few calls after a warm-up that compiles; the
+compilation counts in its peak memory). The references are written the way the common
+PyTorch toolkits (DeepAL+, the AutoAL repository, BADGE's code) do it: NumPy on the full
+matrices, a full N x N distance matrix for k-center, scikit-learn's KMeans, BADGE's explicit
+N x (C*D) gradient embedding. Ratio = reference time / JAX time (> 1: JAX is faster).
+
+The inputs are synthetic but shaped like a real pool: embeddings from a 50-component
+Gaussian mixture, logits from a random linear head, MC probabilities from noisy logits,
+2% of the pool labeled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+flags.DEFINE_integer("n", 50_000, "Pool size N.")
+flags.DEFINE_integer("d", 512, "Embedding size D.")
+flags.DEFINE_integer("c", 10, "Classes C.")
+flags.DEFINE_integer("t", 10, "MC passes T.")
+flags.DEFINE_integer("k", 1000, "Picks k.")
+flags.DEFINE_integer("memory_n", 0, "If > 0, also run the memory check at this N.")
+flags.DEFINE_string("only", "", "Comma-separated strategies to run (default: all).")
+flags.DEFINE_bool("skip_reference", False, "Run the JAX implementations only.")
+flags.DEFINE_bool("decisions", False, "Time AutoAL's 7 decisions against the model passes.")
+flags.DEFINE_string("model", "small_cnn", "Task model for --decisions.")
+flags.DEFINE_string("worker", "", "Internal: 'strategy:impl' to run in this process.")
+FLAGS = flags.FLAGS
+
+STRATEGIES = [
+  "random",
+  "least_confidence",
+  "margin",
+  "entropy",
+  "var_ratio",
+  "bald",
+  "mean_std",
+  "kcenter_greedy",
+  "kmeans",
+  "badge",
+]
+KMEANS_ITERS = 10
+
+
+def _rss_mb() -> float:
+  with open("/proc/self/statm") as f:
+    return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _inputs(n, d, c, t, seed=0):
+  import numpy as np
+
+  rng = np.random.default_rng(seed)
+  centres = rng.normal(size=(50, d)).astype(np.float32) * 3
+  embeddings = centres[rng.integers(0, 50, n)] + rng.normal(size=(n, d)).astype(np.float32)
+  head = rng.normal(size=(d, c)).astype(np.float32) / np.sqrt(d)
+  logits = embeddings @ head
+  probs = np.exp(logits - logits.max(1, keepdims=True))
+  probs /= probs.sum(1, keepdims=True)
+  noisy = logits[None] + rng.normal(size=(t, n, c)).astype(np.float32)
+  mc = np.exp(noisy - noisy.max(2, keepdims=True))
+  mc /= mc.sum(2, keepdims=True)
+  labeled = np.zeros(n, bool)
+  labeled[rng.choice(n, n // 50, replace=False)] = True
+  return embeddings, probs.astype(np.float32), mc.astype(np.float32), labeled
+
+
+# ---------------------------------------------------------------------------- references
+
+
+def _reference(name, embeddings, probs, mc, labeled, k):
+  import numpy as np
+
+  candidates = np.flatnonzero(~labeled)
+
+  def top(scores):
+    return candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
+
+  if name == "random":
+    return np.random.default_rng(0).permutation(candidates)[:k]
+  if name in ("least_confidence", "var_ratio"):
+    return top(1 - probs.max(1))
+  if name == "margin":
+    s = np.sort(probs, axis=1)
+    return top(-(s[:, -1] - s[:, -2]))
+  if name == "entropy":
+    return top(-(probs * np.log(probs + 1e-12)).sum(1))
+  if name == "bald":
+    mean = mc.mean(0)
+    return top(-(mean * np.log(mean + 1e-12)).sum(1) + (mc * np.log(mc + 1e-12)).sum(2).mean(0))
+  if name == "mean_std":
+    return top(mc.std(0).mean(1))
+  if name == "kcenter_greedy":
+    # DeepAL+'s KCenterGreedy: the full N x N distance matrix (built in place to fit).
+    dist = embeddings @ embeddings.T
+    sq = np.diag(dist).copy()
+    dist *= -2
+    dist += sq[:, None]
+    dist += sq[None, :]
+    best = dist[:, labeled].min(1)
+    taken = labeled.copy()
+    picks = []
+    for _ in range(k):
+      j = int(np.argmax(np.where(taken, -np.inf, best)))
+      picks.append(j)
+      taken[j] = True
+      best = np.minimum(best, dist[j])
+    return np.asarray(picks)
+  if name == "kmeans":
+    from sklearn.cluster import KMeans
+
+    x = embeddings[candidates]
+    km = KMeans(n_clusters=k, init="k-means++", n_init=1, max_iter=KMEANS_ITERS, tol=0.0)
+    assign = km.fit_predict(x)
+    dis = ((x - km.cluster_centers_[assign]) ** 2).sum(1)
+    picks = [
+      np.flatnonzero(assign == i)[dis[assign == i].argmin()]
+      for i in range(k)
+      if (assign == i).any()
+    ]
+    return candidates[np.asarray(picks)]
+  if name == "badge":
+    # BADGE's code: the explicit gradient embedding and k-means++ on it.
+    onehot = np.eye(probs.shape[1], dtype=np.float32)[probs.argmax(1)]
+    g = ((probs - onehot)[:, :, None] * embeddings[:, None, :]).reshape(len(probs), -1)
+    g_sq = (g * g).sum(1)
+    x = g[candidates]
+    x_sq = g_sq[candidates]
+    first = int(np.argmax(x_sq))
+    picks = [first]
+    best = np.maximum(x_sq + x_sq[first] - 2 * x @ x[first], 0)
+    rng = np.random.default_rng(0)
+    while len(picks) < k:
+      j = int(rng.choice(len(x), p=best / best.sum()))
+      picks.append(j)
+      best = np.minimum(best, np.maximum(x_sq + x_sq[j] - 2 * x @ x[j], 0))
+    return candidates[np.asarray(picks)]
+  raise ValueError(name)
+
+
+# -------------------------------------------------------------------------------- JAX
+
+
+def _jax_fn(name, k):
+  import jax
+
+  from autoal_jax import strategies
+  from autoal_jax.types import PoolOutputs
+
+  def run(key, embeddings, probs, mc, labeled):
+    outputs = PoolOutputs(probs, probs, embeddings, mc)
+    return strategies.get(name).pick(key, outputs, ~labeled, k)
+
+  return jax.jit(run)
+
+
+def _worker(spec: str):
+  name, impl = spec.split(":")
+  embeddings, probs, mc, labeled = _inputs(FLAGS.n, FLAGS.d, FLAGS.c, FLAGS.t)
+  if impl == "jax":
+    import jax
+
+    args = [jax.device_put(x) for x in (embeddings, probs, mc, labeled)]
+    jax.block_until_ready(args)
+    base = _rss_mb()
+    fn = _jax_fn(name, FLAGS.k)
+    key = jax.random.key(0)
+    start = time.perf_counter()
+    jax.block_until_ready(fn(key, *args))
+    first = time.perf_counter() - start
+    times = []
+    for i in range(3 if first < 20 else 1):
+      start = time.perf_counter()
+      picks = jax.block_until_ready(fn(jax.random.key(i + 1), *args))
+      times.append(time.perf_counter() - start)
+    seconds, compile_s = min(times), max(first - min(times), 0.0)
+  else:
+    base = _rss_mb()
+    start = time.perf_counter()
+    picks = _reference(name, embeddings, probs, mc, labeled, FLAGS.k)
+    seconds, compile_s = time.perf_counter() - start, 0.0
+  import numpy as np
+
+  picks = np.asarray(picks)
+  ok = len(set(picks.tolist())) == FLAGS.k and not labeled[picks].any()
+  print(
+    json.dumps({"seconds": seconds, "compile": compile_s, "peak_mb": _peak_mb() - base, "ok": ok})
+  )
+
+
+def _spawn(spec: str, n: int) -> dict:
+  argv = [sys.executable, "-m", "benchmarks.strategies", f"--worker={spec}", f"--n={n}"]
+  argv += [f"--d={FLAGS.d}", f"--c={FLAGS.c}", f"--t={FLAGS.t}", f"--k={FLAGS.k}"]
+  out = subprocess.run(argv, capture_output=True, text=True)
+  if out.returncode != 0:
+    return {"error": (out.stderr.strip().splitlines() or ["?"])[-1][:60]}
+  return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _table(n: int, names: list[str], with_reference: bool) -> list[str]:
+  lines = [
+    f"N={n}, D={FLAGS.d}, C={FLAGS.c}, T={FLAGS.t}, k={FLAGS.k} (2% labeled)",
+    f"{'strategy':<17} {'jax s':>8} {'compile s':>9} {'jax MB':>8} {'ref s':>8} {'ref MB':>8}"
+    f" {'speed-up':>8} {'ok':>5}",
+  ]
+  for name in names:
+    ours = _spawn(f"{name}:jax", n)
+    ref = _spawn(f"{name}:ref", n) if with_reference else {}
+    if "error" in ours:
+      lines.append(f"{name:<17} error: {ours['error']}")
+      continue
+    ratio = ref["seconds"] / ours["seconds"] if "seconds" in ref else float("nan")
+    ref_s = f"{ref['seconds']:8.3f}" if "seconds" in ref else f"{ref.get('error', '-')[:8]:>8}"
+    ref_mb = f"{ref['peak_mb']:8.0f}" if "peak_mb" in ref else f"{'-':>8}"
+    ok = "yes" if ours["ok"] and ref.get("ok", True) else "NO"
+    lines.append(
+      f"{name:<17} {ours['seconds']:8.3f} {ours['compile']:9.2f} {ours['peak_mb']:8.0f} "
+      f"{ref_s} {ref_mb} {ratio:8.2f} {ok:>5}"
+    )
+    print(lines[-1], flush=True)
+  return lines
+
+
+def _decisions():
+  """AutoAL's 7 candidates' decisions against the forward + MC passes that feed them."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  from autoal_jax import models, strategies, train
+  from autoal_jax.types import DatasetInfo
+
+  shape = (28, 28, 1) if FLAGS.model == "small_cnn" else (32, 32, 3)
+  kwargs = {"embedding_dim": FLAGS.d} if FLAGS.model == "small_cnn" else {}
+  model = models.get_model(FLAGS.model, FLAGS.c, **kwargs)
+  info = DatasetInfo("synthetic", FLAGS.c, shape, (0.5,) * shape[2], (0.25,) * shape[2])
+  trainer = train.Trainer(model, info, train.TrainConfig(eval_chunk=1000))
+  state = trainer.init(jax.random.key(0))
+  images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (FLAGS.n, *shape)), jnp.uint8)
+  mask = jnp.asarray(np.random.default_rng(1).random(FLAGS.n) > 0.02)
+  names = list(strategies.AUTOAL_CANDIDATES)
+
+  def passes(key):
+    return trainer.pool_outputs(state, key, images, num_mc=FLAGS.t)
+
+  decide = jax.jit(lambda key, outputs: strategies.decisions(names, key, outputs, mask, FLAGS.k))
+
+  def timed(fn):
+    jax.block_until_ready(fn(jax.random.key(0)))  # compile
+    start = time.perf_counter()
+    jax.block_until_ready(fn(jax.random.key(1)))
+    return time.perf_counter() - start
+
+  t_passes = timed(passes)
+  t_all = timed(lambda key: decide(key, passes(key)))
+  print(f"model {FLAGS.model}, N={FLAGS.n}, T={FLAGS.t}, k={FLAGS.k}, devices {jax.devices()}")
+  print(f"{'forward + MC passes':<32} {t_passes:8.2f} s")
+  print(f"{'passes + 7 decisions':<32} {t_all:8.2f} s")
+  print(f"{'ratio (target <= 1.2)':<32} {t_all / t_passes:8.2f}")
+
+
+def main(argv):
+  del argv
+  if FLAGS.worker:
+    return _worker(FLAGS.worker)
+  if FLAGS.decisions:
+    return _decisions()
+  names = FLAGS.only.split(",") if FLAGS.only else STRATEGIES
+  _table(FLAGS.n, names, not FLAGS.skip_reference)
+  if FLAGS.memory_n:
+    print()
+    _table(FLAGS.memory_n, [n for n in names if n in ("kcenter_greedy", "badge")], False)
+
+
+if __name__ == "__main__":
+  app.run(main)
