@@ -18,7 +18,9 @@ P = np.array(
   np.float32,
 )
 # Two MC passes over the same five samples.
-MC = np.stack([P, np.array([[1, 0, 0], [1 / 3] * 3, [0, 1, 0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1]], np.float32)])
+MC = np.stack(
+  [P, np.array([[1, 0, 0], [1 / 3] * 3, [0, 1, 0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1]], np.float32)]
+)
 
 
 def _h(p):
@@ -44,7 +46,9 @@ def test_scores_hand_computed():
 def test_mc_scores_hand_computed():
   # var ratio over MC: modal class counts over T = 2 are 2, 2, 1, 1, 2.
   np.testing.assert_allclose(strategies.var_ratio(MC), [0, 0, 0.5, 0.5, 0], atol=1e-7)
-  expected_bald = [_h(MC[:, i].mean(0)) - np.mean([_h(MC[t, i]) for t in range(2)]) for i in range(5)]
+  expected_bald = [
+    _h(MC[:, i].mean(0)) - np.mean([_h(MC[t, i]) for t in range(2)]) for i in range(5)
+  ]
   np.testing.assert_allclose(strategies.bald(MC), expected_bald, atol=1e-6)
   # Two confident passes that disagree: BALD = H([.5, .5]) - 0 = log 2.
   disagree = np.array([[[1, 0, 0]], [[0, 1, 0]]], np.float32)
@@ -66,14 +70,18 @@ def test_scores_reject_bad_shapes_and_too_few_passes():
     strategies.margin(np.ones((3, 1), np.float32))
 
 
-@pytest.mark.parametrize("name", ["least_confidence", "margin", "entropy", "var_ratio", "bald", "mean_std"])
+@pytest.mark.parametrize(
+  "name", ["least_confidence", "margin", "entropy", "var_ratio", "bald", "mean_std"]
+)
 def test_scores_are_permutation_equivariant(name):
   outputs = _outputs()
   permutation = np.random.RandomState(0).permutation(64)
   arg = outputs.mc_probs if strategies.get(name).needs_mc else outputs.probs
-  fn = {"var_ratio": strategies.var_ratio, "bald": strategies.bald, "mean_std": strategies.mean_std}.get(
-    name, getattr(strategies, name)
-  )
+  fn = {
+    "var_ratio": strategies.var_ratio,
+    "bald": strategies.bald,
+    "mean_std": strategies.mean_std,
+  }.get(name, getattr(strategies, name))
   permuted = arg[:, permutation] if arg.ndim == 3 else arg[permutation]
   np.testing.assert_allclose(fn(permuted), np.asarray(fn(arg))[permutation], rtol=1e-6, atol=1e-7)
 
@@ -125,7 +133,9 @@ def test_pick_checks_its_inputs_outside_jit(key):
   with pytest.raises(ValueError, match="MC-dropout"):
     strategies.pick("bald", key, outputs._replace(mc_probs=None), mask, 2)
   with pytest.raises(ValueError, match="non-finite"):
-    strategies.pick("entropy", key, outputs._replace(probs=outputs.probs.at[3, 1].set(jnp.nan)), mask, 2)
+    strategies.pick(
+      "entropy", key, outputs._replace(probs=outputs.probs.at[3, 1].set(jnp.nan)), mask, 2
+    )
   with pytest.raises(ValueError, match="Unknown strategy 'badge2'.*'badge'"):
     strategies.pick("badge2", key, outputs, mask, 2)
 
@@ -164,7 +174,9 @@ def test_min_sq_dist_to_set_is_chunk_invariant():
   rng = np.random.RandomState(0)
   x = jnp.asarray(rng.randn(50, 3), jnp.float32)
   members = jnp.asarray(rng.rand(50) < 0.3)
-  brute = ((np.asarray(x)[:, None] - np.asarray(x)[None]) ** 2).sum(-1)[:, np.asarray(members)].min(1)
+  brute = (
+    ((np.asarray(x)[:, None] - np.asarray(x)[None]) ** 2).sum(-1)[:, np.asarray(members)].min(1)
+  )
   for chunk in (1, 7, 64):
     np.testing.assert_allclose(strategies.min_sq_dist_to_set(x, members, chunk), brute, atol=1e-4)
   assert np.isinf(np.asarray(strategies.min_sq_dist_to_set(x, jnp.zeros(50, bool)))).all()
@@ -211,7 +223,9 @@ def test_decisions_matrix(key):
   outputs = _outputs()
   mask = jnp.arange(64) >= 8
   names = list(strategies.AUTOAL_CANDIDATES)
-  a = np.asarray(jax.jit(lambda k, o, m: strategies.decisions(names, k, o, m, 6))(key, outputs, mask))
+  a = np.asarray(
+    jax.jit(lambda k, o, m: strategies.decisions(names, k, o, m, 6))(key, outputs, mask)
+  )
   assert a.shape == (64, 7) and set(np.unique(a)) <= {0.0, 1.0}
   np.testing.assert_array_equal(a.sum(0), 6)
   assert a[:8].sum() == 0
@@ -219,4 +233,6 @@ def test_decisions_matrix(key):
     picks = strategies.pick(name, jax.random.fold_in(key, j), outputs, mask, 6)
     assert sorted(np.flatnonzero(a[:, j]).tolist()) == sorted(np.asarray(picks).tolist())
   # The two forms of least confidence decide alike.
-  np.testing.assert_array_equal(a[:, names.index("var_ratio")], a[:, names.index("least_confidence")])
+  np.testing.assert_array_equal(
+    a[:, names.index("var_ratio")], a[:, names.index("least_confidence")]
+  )
