@@ -243,9 +243,16 @@ def train_steps(
     weights = (position < num_labeled).astype(jnp.float32)
     hyperparams = dict(state.opt_state.hyperparams)
     hyperparams["learning_rate"] = learning_rate_at(step, total_steps, config)
-    state = state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
+    scheduled = state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
     new_state, loss = train_step(
-      state, jax.random.fold_in(key, step), images[index], labels[index], weights, mean, std, config
+      scheduled,
+      jax.random.fold_in(key, step),
+      images[index],
+      labels[index],
+      weights,
+      mean,
+      std,
+      config,
     )
     live = step < total_steps
     state = jax.tree.map(lambda new, old: jnp.where(live, new, old), new_state, state)

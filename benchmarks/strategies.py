@@ -4,13 +4,14 @@ r"""Time and peak memory of every strategy against a NumPy / scikit-learn refere
   python -m benchmarks.strategies --memory_n=200000 --only=kcenter_greedy,badge
   python -m benchmarks.strategies --decisions --model=small_cnn   # decisions vs passes
 
-Each (strategy, implementation) runs in a fresh subprocess that builds the inputs, notes
-its resident set size (RSS), runs the strategy and reports the wall time and the peak RSS
-above that baseline (for JAX: the best of a few calls after a warm-up that compiles; the
-compilation counts in its peak memory). The references are written the way the common
-PyTorch toolkits (DeepAL+, the AutoAL repository, BADGE's code) do it: NumPy on the full
-matrices, a full N x N distance matrix for k-center, scikit-learn's KMeans, BADGE's explicit
-N x (C*D) gradient embedding. Ratio = reference time / JAX time (> 1: JAX is faster).
+Each (strategy, implementation) runs in a fresh subprocess that builds the inputs, resets
+the kernel's peak-RSS mark (/proc/self/clear_refs), runs the strategy and reports the wall
+time and the peak resident memory above the RSS it had before (for JAX: the best of a few
+calls after a warm-up that compiles; the compilation counts in its peak memory). The
+references are written the way the common PyTorch toolkits (DeepAL+, the AutoAL
+repository, BADGE's code) do it: NumPy on the full matrices, a full N x N distance matrix
+for k-center, scikit-learn's KMeans, BADGE's explicit N x (C*D) gradient embedding.
+Ratio = reference time / JAX time (> 1: JAX is faster).
 
 The inputs are synthetic but shaped like a real pool: embeddings from a 50-component
 Gaussian mixture, logits from a random linear head, MC probabilities from noisy logits,
@@ -20,8 +21,6 @@ Gaussian mixture, logits from a random linear head, MC probabilities from noisy 
 from __future__ import annotations
 
 import json
-import os
-import resource
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ STRATEGIES = [
   "margin",
   "entropy",
   "var_ratio",
+  "var_ratio_mc",
   "bald",
   "mean_std",
   "kcenter_greedy",
@@ -56,13 +56,23 @@ STRATEGIES = [
 KMEANS_ITERS = 10
 
 
-def _rss_mb() -> float:
-  with open("/proc/self/statm") as f:
-    return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_mb(field: str) -> float:
+  with open("/proc/self/status") as f:
+    for line in f:
+      if line.startswith(field + ":"):
+        return int(line.split()[1]) / 1024
+  raise KeyError(field)
+
+
+def _reset_peak() -> float:
+  """Resets the kernel's peak-RSS mark (VmHWM) and returns the current RSS in MB."""
+  with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+  return _status_mb("VmRSS")
 
 
 def _peak_mb() -> float:
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  return _status_mb("VmHWM")
 
 
 def _inputs(n, d, c, t, seed=0):
@@ -103,18 +113,24 @@ def _reference(name, embeddings, probs, mc, labeled, k):
     return top(-(s[:, -1] - s[:, -2]))
   if name == "entropy":
     return top(-(probs * np.log(probs + 1e-12)).sum(1))
+  if name == "var_ratio_mc":
+    votes = mc.argmax(2)
+    counts = np.stack([(votes == c).sum(0) for c in range(mc.shape[2])], 1)
+    return top(1 - counts.max(1) / mc.shape[0])
   if name == "bald":
     mean = mc.mean(0)
     return top(-(mean * np.log(mean + 1e-12)).sum(1) + (mc * np.log(mc + 1e-12)).sum(2).mean(0))
   if name == "mean_std":
     return top(mc.std(0).mean(1))
   if name == "kcenter_greedy":
-    # DeepAL+'s KCenterGreedy: the full N x N distance matrix (built in place to fit).
-    dist = embeddings @ embeddings.T
-    sq = np.diag(dist).copy()
-    dist *= -2
-    dist += sq[:, None]
-    dist += sq[None, :]
+    # DeepAL+'s KCenterGreedy: the full N x N distance matrix, filled in row blocks (one
+    # 50k x 50k product segfaults numpy's bundled BLAS: 2.5e9 outputs overflow an int32).
+    n = len(embeddings)
+    sq = (embeddings * embeddings).sum(1)
+    dist = np.empty((n, n), np.float32)
+    for i in range(0, n, 4096):
+      block = embeddings[i : i + 4096] @ embeddings.T
+      dist[i : i + 4096] = sq[i : i + 4096, None] + sq[None, :] - 2 * block
     best = dist[:, labeled].min(1)
     taken = labeled.copy()
     picks = []
@@ -180,7 +196,7 @@ def _worker(spec: str):
 
     args = [jax.device_put(x) for x in (embeddings, probs, mc, labeled)]
     jax.block_until_ready(args)
-    base = _rss_mb()
+    base = _reset_peak()
     fn = _jax_fn(name, FLAGS.k)
     key = jax.random.key(0)
     start = time.perf_counter()
@@ -193,7 +209,7 @@ def _worker(spec: str):
       times.append(time.perf_counter() - start)
     seconds, compile_s = min(times), max(first - min(times), 0.0)
   else:
-    base = _rss_mb()
+    base = _reset_peak()
     start = time.perf_counter()
     picks = _reference(name, embeddings, probs, mc, labeled, FLAGS.k)
     seconds, compile_s = time.perf_counter() - start, 0.0

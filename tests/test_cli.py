@@ -78,6 +78,23 @@ def test_smoke_run_writes_everything_and_resumes(tmp_path, npz):
     assert json.load(f)["runs"] == results["runs"]
 
 
+def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
+  from autoal_jax import strategies
+
+  workdir = str(tmp_path / "all")
+  names = ",".join(strategies.names())
+  result = _run(
+    workdir, npz, f"--config.strategies={names}", "--config.seeds=1", "--config.num_mc=3"
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(os.path.join(workdir, "results.json")) as f:
+    results = json.load(f)
+  assert sorted(results["summary"]) == strategies.names()
+  for run in results["runs"]:
+    flat = [i for p in run["picks"] for i in p]
+    assert len(set(flat)) == 50, run["strategy"]
+
+
 @pytest.mark.parametrize(
   "overrides, message",
   [

@@ -29,6 +29,15 @@ def _check_mc(mc_probs: jax.Array, what: str) -> None:
     raise ValueError(f"{what} needs T >= 2 MC-dropout passes, got mc_probs {mc_probs.shape}")
 
 
+def _mean_over_passes(x: jax.Array) -> jax.Array:
+  """Mean over the leading (T) axis as T - 1 fused adds.
+
+  XLA:CPU reduces a leading axis of [T, N, C] about 5x slower than NumPy; a sum of static
+  slices compiles to one fused elementwise loop (measured at N = 50,000, T = 10).
+  """
+  return sum(x[t] for t in range(x.shape[0])) / x.shape[0]
+
+
 def _entropy_one(p: jax.Array) -> jax.Array:
   # 0 log 0 = 0: xlogy is exact there, where p * log(p) would give NaN.
   return -jnp.sum(jax.scipy.special.xlogy(p, p))
@@ -83,17 +92,17 @@ def var_ratio(probs: jax.Array) -> jax.Array:
   if probs.ndim == 2:
     return least_confidence(probs)
   _check_mc(probs, "var_ratio")
-  num_passes, _, num_classes = probs.shape
+  num_classes = probs.shape[2]
 
   def one(p):  # [T, C]
-    votes = jnp.sum(jax.nn.one_hot(jnp.argmax(p, -1), num_classes, dtype=jnp.float32), 0)
-    return 1.0 - jnp.max(votes) / num_passes
+    votes = _mean_over_passes(jax.nn.one_hot(jnp.argmax(p, -1), num_classes, dtype=jnp.float32))
+    return 1.0 - jnp.max(votes)
 
   return jax.vmap(one, in_axes=1)(probs)
 
 
 def _bald_one(p: jax.Array) -> jax.Array:  # [T, C]
-  return _entropy_one(jnp.mean(p, 0)) - jnp.mean(jax.vmap(_entropy_one)(p))
+  return _entropy_one(_mean_over_passes(p)) - _mean_over_passes(jax.vmap(_entropy_one)(p))
 
 
 def bald(mc_probs: jax.Array) -> jax.Array:
@@ -124,4 +133,9 @@ def mean_std(mc_probs: jax.Array) -> jax.Array:
     float[N].
   """
   _check_mc(mc_probs, "mean_std")
-  return jax.vmap(lambda p: jnp.mean(jnp.std(p, axis=0)), in_axes=1)(mc_probs)
+
+  def one(p):  # [T, C]
+    mean = _mean_over_passes(p)
+    return jnp.mean(jnp.sqrt(_mean_over_passes((p - mean[None]) ** 2)))
+
+  return jax.vmap(one, in_axes=1)(mc_probs)

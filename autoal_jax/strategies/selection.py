@@ -8,30 +8,42 @@ import jax.numpy as jnp
 
 
 def top_k_masked(key: jax.Array, scores: jax.Array, candidate_mask: jax.Array, k: int) -> jax.Array:
-  """The k highest-scoring candidates; ties broken uniformly at random by ``key``.
+  """The k highest-scoring candidates; ties at the boundary broken at random by ``key``.
 
-  `lax.top_k` prefers the lower index among equal values, so the pool is first put in a
-  random order (a permutation drawn from ``key``) and the picks mapped back: every tie is
-  broken by that seeded permutation, and with the same key the picks are identical.
+  One `lax.top_k` finds the k-th best score s_k. Every candidate scoring above s_k is
+  picked; among the candidates scoring exactly s_k, the remaining slots go to a uniformly
+  random subset drawn from ``key`` (a second `top_k` over random keys of the tied samples).
+  That is exact random tie-breaking of the picked set at O(N) extra cost, where a random
+  permutation of the pool would sort it. Within the result, picks are in decreasing score,
+  equal scores above s_k by index.
 
   Args:
-    key: PRNG key for the tie-breaking permutation.
+    key: PRNG key for the tie-breaking.
     scores: float[N], higher first. NaN ranks with -inf, after every finite score
       (`registry.pick` refuses non-finite probabilities before it gets here).
     candidate_mask: bool[N], the samples that may be picked.
     k: the number of picks (static), 1 <= k <= N.
 
   Returns:
-    int32[k], distinct indices inside the mask, best first; -1 in the slots left over
-    when fewer than k samples are candidates (never an index outside the mask).
+    int32[k], distinct indices inside the mask; -1 in the slots left over when fewer than
+    k samples are candidates (never an index outside the mask).
   """
   chex.assert_rank([scores, candidate_mask], 1)
   chex.assert_equal_shape([scores, candidate_mask])
   if not 1 <= k <= scores.shape[0]:
     raise ValueError(f"k must be in [1, N={scores.shape[0]}], got {k}")
-  permutation = jax.random.permutation(key, scores.shape[0])
   values = jnp.where(jnp.isnan(scores), -jnp.inf, scores.astype(jnp.float32))
   # Candidates at -inf (a score of -inf, or NaN) must still beat the non-candidates.
   rank = jnp.where(candidate_mask, jnp.maximum(values, jnp.finfo(jnp.float32).min), -jnp.inf)
-  top, positions = jax.lax.top_k(rank[permutation], k)
-  return jnp.where(top > -jnp.inf, permutation[positions], -1).astype(jnp.int32)
+  # The barrier keeps XLA:CPU from turning top_k into a full sort of the pool once its
+  # values feed more arithmetic (measured: 8 ms instead of 0.4 ms at N = 50,000).
+  top, index = jax.lax.optimization_barrier(jax.lax.top_k(rank, k))
+  threshold = top[k - 1]
+  above = jnp.sum(rank > threshold)  # these are index[:above], as top_k sorts descending
+  tied = (rank == threshold) & (threshold > -jnp.inf)
+  _, tie_index = jax.lax.top_k(jnp.where(tied, jax.random.uniform(key, rank.shape), -1.0), k)
+  slot = jnp.arange(k)
+  from_ties = tie_index[jnp.clip(slot - above, 0, k - 1)]
+  valid_tie = tied[from_ties] & (slot - above < jnp.sum(tied))
+  picks = jnp.where(slot < above, index, jnp.where(valid_tie, from_ties, -1))
+  return picks.astype(jnp.int32)
