@@ -152,10 +152,17 @@ def decisions(
 
 
 def random_sampling(key: jax.Array, candidate_mask: jax.Array, k: int) -> jax.Array:
-  """k candidates uniformly at random without replacement: bool[N] -> int32[k]."""
-  score_key, tie_key = jax.random.split(key)
-  values = jax.random.uniform(score_key, candidate_mask.shape)
-  return selection.top_k_masked(tie_key, values, candidate_mask, k)
+  """k candidates uniformly at random without replacement: bool[N] -> int32[k].
+
+  The k largest of N i.i.d. uniform keys over the candidates (a uniformly random k-subset;
+  equal keys, which have probability ~0, go to the lower index). -1 fills the slots left
+  over when fewer than k samples are candidates.
+  """
+  if not 1 <= k <= candidate_mask.shape[0]:
+    raise ValueError(f"k must be in [1, N={candidate_mask.shape[0]}], got {k}")
+  values = jnp.where(candidate_mask, jax.random.uniform(key, candidate_mask.shape), -1.0)
+  top, index = jax.lax.top_k(values, k)
+  return jnp.where(top >= 0.0, index, -1).astype(jnp.int32)
 
 
 register(

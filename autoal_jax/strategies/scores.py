@@ -63,8 +63,11 @@ def least_confidence(probs: jax.Array) -> jax.Array:
 
 
 def _margin_one(p: jax.Array) -> jax.Array:
-  top_two, _ = jax.lax.top_k(p, 2)
-  return -(top_two[0] - top_two[1])
+  # The runner-up is the max once the argmax is masked; a per-row top_k(p, 2) would become
+  # a sort of every row on XLA:CPU (3x slower than NumPy at N = 50,000).
+  best = jnp.argmax(p)
+  runner_up = jnp.max(jnp.where(jnp.arange(p.shape[0]) == best, -jnp.inf, p))
+  return -(p[best] - runner_up)
 
 
 def margin(probs: jax.Array) -> jax.Array:
