@@ -140,6 +140,15 @@ def test_pick_checks_its_inputs_outside_jit(key):
     strategies.pick("badge2", key, outputs, mask, 2)
 
 
+def test_pick_under_jit_with_constant_inputs(key):
+  outputs, mask = _outputs(), jnp.arange(64) >= 4  # closed over: concrete inside the trace
+  fn = jax.jit(lambda key: strategies.pick("entropy", key, outputs, mask, 5))
+  assert np.asarray(mask)[np.asarray(fn(key))].all()
+  bad = jax.jit(lambda key: strategies.pick("entropy", key, outputs, mask, 61))
+  with pytest.raises(ValueError, match="k=61 picks asked from 60 candidates"):
+    bad(key)
+
+
 def test_random_sampling_is_uniform_over_the_candidates():
   mask = jnp.arange(10) < 5
   counts = np.zeros(10)

@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from autoal_jax.strategies import pickers, scores, selection
 from autoal_jax.types import PoolOutputs
@@ -113,8 +114,8 @@ def pick(name: str, key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Ar
   strategy = get(name)
   if strategy.needs_mc and (outputs.mc_probs is None or outputs.mc_probs.shape[0] < 2):
     raise ValueError(f"strategy {name!r} needs T >= 2 MC-dropout passes (num_mc >= 2)")
-  if _is_concrete(candidate_mask):
-    available = int(jnp.sum(candidate_mask))
+  if _is_concrete(candidate_mask):  # NumPy: jnp would trace even a constant under jit
+    available = int(np.sum(np.asarray(candidate_mask)))
     if not 1 <= k <= available:
       raise ValueError(f"{name}: k={k} picks asked from {available} candidates")
   if _is_concrete(outputs.probs):

@@ -18,8 +18,9 @@ import numpy as np
 
 def check_probs(probs, name: str = "probs") -> None:
   """Raises ValueError if ``probs`` holds NaN or Inf (a diverged model, say)."""
-  if not bool(jnp.all(jnp.isfinite(probs))):
-    bad = int(np.sum(~np.isfinite(np.asarray(probs))))
+  finite = np.isfinite(np.asarray(probs))  # NumPy, so that it also works on constants under jit
+  if not finite.all():
+    bad = int(np.sum(~finite))
     raise ValueError(f"{name} holds {bad} non-finite values: did the task model diverge?")
 
 
