@@ -48,30 +48,18 @@ def test_steps_past_the_end_leave_the_state_untouched(synthetic, key):
   state = trainer.init(key)
   labeled = _mask(400, np.arange(40))
   orders = jnp.stack([trainer.order(key, labeled)] * 5)
-  n, first = jnp.asarray(40, jnp.int32), jnp.asarray(0, jnp.int32)
-  after, losses = trainer.steps(
-    state,
-    key,
-    jnp.asarray(synthetic.train_images),
-    jnp.asarray(synthetic.train_labels),
-    orders,
-    n,
-    first,
-    jnp.asarray(0, jnp.int32),
-  )
-  assert np.isnan(np.asarray(losses)).all()
+  images, labels = jnp.asarray(synthetic.train_images), jnp.asarray(synthetic.train_labels)
+
+  def run(total_steps):
+    n, first, total = (jnp.asarray(v, jnp.int32) for v in (40, 0, total_steps))
+    after, losses = trainer.steps(state, key, images, labels, orders, n, first, total)
+    return after, np.asarray(losses)
+
+  after, losses = run(0)
+  assert np.isnan(losses).all()
   jax.tree.map(np.testing.assert_array_equal, after, state)  # params, optimiser, step
-  after, losses = trainer.steps(
-    state,
-    key,
-    jnp.asarray(synthetic.train_images),
-    jnp.asarray(synthetic.train_labels),
-    orders,
-    n,
-    first,
-    jnp.asarray(2, jnp.int32),
-  )
-  assert np.isfinite(np.asarray(losses)[:2]).all() and np.isnan(np.asarray(losses)[2:]).all()
+  after, losses = run(2)
+  assert np.isfinite(losses[:2]).all() and np.isnan(losses[2:]).all()
   assert int(after.step) == 2
 
 
