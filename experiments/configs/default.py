@@ -4,8 +4,8 @@ Command (also `make demo`):
   python -m experiments.main --config=experiments/configs/default.py --workdir=runs/default
 
 Expected runtime: about 7 minutes on 2 CPU cores (6 runs of 11 trainings each).
-Expected result (docs/results.md): AUBC entropy 82.72 +- 0.12 vs random 82.64 +- 0.11, a
-tie; entropy ahead from about 3,250 labels, F-acc 85.81 +- 0.24 vs 84.95 +- 0.21.
+Expected result (docs/results.md): AUBC entropy 82.93 +- 0.21 vs random 82.73 +- 0.18, a
+small edge; entropy ahead from about 2,750 labels, F-acc 85.59 +- 0.13 vs 84.80 +- 0.50.
 """
 
 import ml_collections
