@@ -16,6 +16,8 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from autoal_jax.strategies import selection
+
 _HIGHEST = jax.lax.Precision.HIGHEST  # distances, not features: keep float32 accuracy on TPU
 
 
@@ -36,8 +38,7 @@ def _sq_dist_to(x: jax.Array, sq: jax.Array, c: jax.Array) -> jax.Array:
 def _check(embeddings, mask, k):
   chex.assert_rank([embeddings, mask], [2, 1])
   chex.assert_equal_shape_prefix([embeddings, mask], 1)
-  if not 1 <= k <= mask.shape[0]:
-    raise ValueError(f"k must be in [1, N={mask.shape[0]}], got {k}")
+  selection.check_k(k, mask.shape[0])
 
 
 def min_sq_dist_to_set(embeddings: jax.Array, set_mask: jax.Array, chunk: int | None = None):

@@ -159,8 +159,7 @@ def random_sampling(key: jax.Array, candidate_mask: jax.Array, k: int) -> jax.Ar
   equal keys, which have probability ~0, go to the lower index). -1 fills the slots left
   over when fewer than k samples are candidates.
   """
-  if not 1 <= k <= candidate_mask.shape[0]:
-    raise ValueError(f"k must be in [1, N={candidate_mask.shape[0]}], got {k}")
+  selection.check_k(k, candidate_mask.shape[0])
   values = jnp.where(candidate_mask, jax.random.uniform(key, candidate_mask.shape), -1.0)
   top, index = jax.lax.top_k(values, k)
   return jnp.where(top >= 0.0, index, -1).astype(jnp.int32)

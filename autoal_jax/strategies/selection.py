@@ -7,6 +7,12 @@ import jax
 import jax.numpy as jnp
 
 
+def check_k(k: int, n: int) -> None:
+  """Raises ValueError unless 1 <= k <= n (k is static, so this runs at trace time)."""
+  if not 1 <= k <= n:
+    raise ValueError(f"k must be in [1, N={n}], got {k}")
+
+
 def top_k_masked(key: jax.Array, scores: jax.Array, candidate_mask: jax.Array, k: int) -> jax.Array:
   """The k highest-scoring candidates; ties at the boundary broken at random by ``key``.
 
@@ -30,8 +36,7 @@ def top_k_masked(key: jax.Array, scores: jax.Array, candidate_mask: jax.Array, k
   """
   chex.assert_rank([scores, candidate_mask], 1)
   chex.assert_equal_shape([scores, candidate_mask])
-  if not 1 <= k <= scores.shape[0]:
-    raise ValueError(f"k must be in [1, N={scores.shape[0]}], got {k}")
+  check_k(k, scores.shape[0])
   values = jnp.where(jnp.isnan(scores), -jnp.inf, scores.astype(jnp.float32))
   # Candidates at -inf (a score of -inf, or NaN) must still beat the non-candidates.
   rank = jnp.where(candidate_mask, jnp.maximum(values, jnp.finfo(jnp.float32).min), -jnp.inf)
