@@ -4,11 +4,12 @@ Shape alphabet used in every docstring: N pool samples, V validation samples, K 
 strategies, C classes, D embedding size, T Monte-Carlo samples, b query budget per round.
 """
 
-from autoal_jax import data, loop, metrics, models, strategies, train
+from autoal_jax import data, loop, metrics, models, relaxation, search, strategies, train
 from autoal_jax.data import DataNotFoundError, from_arrays, load_dataset
 from autoal_jax.loop import ActiveLearner, ALConfig, ALState, RoundLog
 from autoal_jax.metrics import aubc, final_accuracy
-from autoal_jax.models import MLP, ResNet18, SmallCNN, get_model
+from autoal_jax.models import MLP, LossNet, ResNet18, SearchNet, SmallCNN, get_model
+from autoal_jax.search import AutoAL, SearchConfig, SearchState
 from autoal_jax.train import TrainConfig, Trainer, TrainState
 from autoal_jax.types import Dataset, DatasetInfo, PoolOutputs
 
@@ -18,13 +19,18 @@ __all__ = [
   "ALConfig",
   "ALState",
   "ActiveLearner",
+  "AutoAL",
   "DataNotFoundError",
   "Dataset",
   "DatasetInfo",
+  "LossNet",
   "MLP",
   "PoolOutputs",
   "ResNet18",
   "RoundLog",
+  "SearchConfig",
+  "SearchNet",
+  "SearchState",
   "SmallCNN",
   "TrainConfig",
   "TrainState",
@@ -38,6 +44,8 @@ __all__ = [
   "loop",
   "metrics",
   "models",
+  "relaxation",
+  "search",
   "strategies",
   "train",
 ]

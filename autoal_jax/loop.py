@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +23,7 @@ import numpy as np
 
 from autoal_jax import data as data_lib
 from autoal_jax import metrics, strategies
+from autoal_jax import search as search_lib
 from autoal_jax.train import Trainer
 from autoal_jax.types import Dataset
 
@@ -62,6 +63,8 @@ class ALState(NamedTuple):
     num_labels: int32[R + 1], the labeled-set size at each round's training.
     accuracy: float32[R + 1], test accuracy at each round (NaN until measured).
     picks: int32[R, b], the indices bought by each query (-1 where none).
+    search: the `search.SearchState` carried across rounds by AutoAL's strategies (None
+      for every other strategy, and before the first search).
   """
 
   labeled: jax.Array
@@ -70,10 +73,16 @@ class ALState(NamedTuple):
   num_labels: jax.Array
   accuracy: jax.Array
   picks: jax.Array
+  search: Any = None
 
 
 class RoundLog(NamedTuple):
-  """What one round did, for logs and results (host values)."""
+  """What one round did, for logs and results (host values).
+
+  ``query_seconds`` is the sum of scoring the pool (the task model's passes), the search
+  (AutoAL only) and the pick. ``search`` holds AutoAL's per-round metrics: the mean
+  strategy weight over the picks (``weights``, by column name) and `search.METRICS`.
+  """
 
   round: int
   num_labels: int
@@ -81,6 +90,10 @@ class RoundLog(NamedTuple):
   train_seconds: float
   query_seconds: float
   picks: np.ndarray
+  score_seconds: float = 0.0
+  search_seconds: float = 0.0
+  pick_seconds: float = 0.0
+  search: dict | None = None
 
 
 def validate_budget(num_pool: int, config: ALConfig) -> None:
@@ -140,24 +153,53 @@ class ActiveLearner:
     dataset: the `Dataset` (its train split is the pool).
     trainer: a `Trainer` for the task model on this dataset.
     config: the `ALConfig`.
+    search_config: the `search.SearchConfig` of AutoAL's strategies (``autoal``,
+      ``autoal-code``, which overrides its relaxation); default `SearchConfig()`.
   """
 
-  def __init__(self, dataset: Dataset, trainer: Trainer, config: ALConfig):
+  def __init__(
+    self,
+    dataset: Dataset,
+    trainer: Trainer,
+    config: ALConfig,
+    search_config: search_lib.SearchConfig | None = None,
+  ):
     data_lib.check_dataset(dataset)
     validate_budget(dataset.train_labels.shape[0], config)
     self.dataset, self.trainer, self.config = dataset, trainer, config
+    self.search_config = search_config or search_lib.SearchConfig()
     self.images = jnp.asarray(dataset.train_images)
     self.labels = jnp.asarray(dataset.train_labels)
     self.test_images = jnp.asarray(dataset.test_images)
     self.test_labels = jnp.asarray(dataset.test_labels)
     self._picks = {}
+    self._searchers = {}
 
   def check_strategy(self, name: str) -> strategies.Strategy:
     """The registered strategy ``name``, checked against this learner's config."""
     strategy = strategies.get(name)
     if strategy.needs_mc and self.config.num_mc < 2:
       raise ValueError(f"strategy {name!r} needs num_mc >= 2, got {self.config.num_mc}")
+    if strategy.search is not None:
+      self.searcher(name)
     return strategy
+
+  def searcher(self, name: str) -> search_lib.AutoAL:
+    """The `search.AutoAL` of the search strategy ``name``, built once."""
+    if name not in self._searchers:
+      overrides = strategies.get(name).search
+      config = self.search_config._replace(**overrides)
+      self._searchers[name] = search_lib.AutoAL(
+        self.trainer.model,
+        self.dataset.info,
+        config,
+        num_pool=self.labels.shape[0],
+        query_size=self.config.query_size,
+        capacity=math.ceil((self.config.num_initial + self.config.quota) / 2),
+        num_mc=self.config.num_mc,
+        eval_chunk=self.trainer.config.eval_chunk,
+      )
+    return self._searchers[name]
 
   def _pick_fn(self, name: str, k: int):
     if (name, k) not in self._picks:
@@ -193,7 +235,7 @@ class ActiveLearner:
     r = int(state.round)
     if r > self.config.num_rounds:
       raise ValueError(f"the run is finished ({self.config.num_rounds} rounds)")
-    self.check_strategy(strategy)
+    is_search = self.check_strategy(strategy).search is not None
     train_key, mc_key, pick_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
     num_labeled = int(jnp.sum(state.labeled))
 
@@ -209,23 +251,57 @@ class ActiveLearner:
     )
 
     picks = np.zeros(0, np.int32)
-    query_seconds = 0.0
+    seconds = {"score": 0.0, "search": 0.0, "pick": 0.0}
+    search_log = None
     if r < self.config.num_rounds:
       start = time.perf_counter()
       k = self.config.round_size(r)
-      num_mc = self.config.num_mc if strategies.get(strategy).needs_mc else 0
+      searcher = self.searcher(strategy) if is_search else None
+      mc = strategies.get(strategy).needs_mc or (is_search and searcher.num_mc > 0)
+      num_mc = self.config.num_mc if mc else 0
       outputs = self.trainer.pool_outputs(model_state, mc_key, self.images, num_mc=num_mc)
       # Inside the jitted pick a NaN would silently rank last: refuse it here instead.
       strategies.check_probs(outputs.probs, f"round {r} pool probabilities")
-      chosen = self._pick_fn(strategy, k)(pick_key, outputs, ~state.labeled)
+      seconds["score"] = time.perf_counter() - start
+      if is_search:
+        search_key, pick_key = jax.random.split(pick_key)
+        init_key, search_key = jax.random.split(search_key)
+        if state.search is None:
+          state = state._replace(search=searcher.init(init_key))
+        start = time.perf_counter()
+        search_state, search_log = searcher.search(
+          state.search, search_key, self.images, self.labels, state.labeled, num_labeled
+        )
+        state = state._replace(search=search_state)
+        seconds["search"] = time.perf_counter() - start
+        start = time.perf_counter()
+        chosen, weights = searcher.query(
+          search_state, pick_key, self.images, outputs, ~state.labeled, k
+        )
+        names = searcher.config.column_names
+        search_log["weights"] = dict(zip(names, weights.tolist(), strict=True))
+      else:
+        start = time.perf_counter()
+        chosen = self._pick_fn(strategy, k)(pick_key, outputs, ~state.labeled)
       picks = np.asarray(chosen)
-      query_seconds = time.perf_counter() - start
+      seconds["pick"] = time.perf_counter() - start
       # A wrong pick would silently corrupt every later round: check the contract here.
       if len(np.unique(picks)) != k or bool(np.asarray(state.labeled)[picks].any()):
         raise RuntimeError(f"strategy {strategy!r} broke the pick contract at round {r}: {picks}")
       state = add_picks(state, chosen)
     state = state._replace(round=state.round + 1)
-    log = RoundLog(r, num_labeled, accuracy, train_seconds, query_seconds, picks)
+    log = RoundLog(
+      r,
+      num_labeled,
+      accuracy,
+      train_seconds,
+      sum(seconds.values()),
+      picks,
+      seconds["score"],
+      seconds["search"],
+      seconds["pick"],
+      search_log,
+    )
     return state, log
 
   def run(

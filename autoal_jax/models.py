@@ -9,6 +9,11 @@ Contract shared by all task models (the strategies and the AutoAL search rely on
 - Dropout sits between the embedding and the head, so the embedding is deterministic and
   MC passes differ only in the head.
 - Input size and class count come from the data: nothing is tied to 28x28 or 32x32.
+- ``return_features=True`` also returns the intermediate feature maps (a tuple, input side
+  first): the search network exposes them to LossNet (Yoo & Kweon 2019).
+
+This module also holds AutoAL's SearchNet (a task-model backbone with a K-way head) and
+LossNet (the loss-prediction module on SearchNet's feature maps).
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ class _DropoutHead(nn.Module):
     return nn.Dense(self.num_classes, name="logits")(x)
 
 
+def _outputs(logits, embedding, maps, return_features: bool):
+  return (logits, embedding, tuple(maps)) if return_features else (logits, embedding)
+
+
 class SmallCNN(nn.Module):
   """The CPU default: conv-pool stages, a dense embedding, dropout, a dense head.
 
@@ -51,14 +60,20 @@ class SmallCNN(nn.Module):
   dropout_rate: float = 0.3
 
   @nn.compact
-  def __call__(self, x, train: bool = False, mc_dropout: bool = False):
+  def __call__(
+    self, x, train: bool = False, mc_dropout: bool = False, return_features: bool = False
+  ):
+    maps = []
     for width in self.features:
       x = nn.relu(nn.Conv(width, (3, 3))(x))
       x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      maps.append(x)
     x = x.reshape((x.shape[0], -1))
     embedding = nn.relu(nn.Dense(self.embedding_dim)(x))
-    logits = _DropoutHead(self.num_classes, self.dropout_rate)(embedding, train or mc_dropout)
-    return logits, embedding
+    logits = _DropoutHead(self.num_classes, self.dropout_rate, name="head")(
+      embedding, train or mc_dropout
+    )
+    return _outputs(logits, embedding, maps, return_features)
 
 
 class MLP(nn.Module):
@@ -75,12 +90,16 @@ class MLP(nn.Module):
   dropout_rate: float = 0.3
 
   @nn.compact
-  def __call__(self, x, train: bool = False, mc_dropout: bool = False):
+  def __call__(
+    self, x, train: bool = False, mc_dropout: bool = False, return_features: bool = False
+  ):
     x = x.reshape((x.shape[0], -1))
+    maps = []
     for width in self.hidden:
       x = nn.relu(nn.Dense(width)(x))
-    logits = _DropoutHead(self.num_classes, self.dropout_rate)(x, train or mc_dropout)
-    return logits, x
+      maps.append(x)
+    logits = _DropoutHead(self.num_classes, self.dropout_rate, name="head")(x, train or mc_dropout)
+    return _outputs(logits, x, maps, return_features)
 
 
 class _BasicBlock(nn.Module):
@@ -118,20 +137,44 @@ class ResNet18(nn.Module):
   dropout_rate: float = 0.3
 
   @nn.compact
-  def __call__(self, x, train: bool = False, mc_dropout: bool = False):
+  def __call__(
+    self, x, train: bool = False, mc_dropout: bool = False, return_features: bool = False
+  ):
     norm = lambda **kw: nn.BatchNorm(use_running_average=not train, momentum=0.9, **kw)  # noqa: E731
     x = nn.Conv(self.widths[0], (3, 3), use_bias=False, name="stem")(x)
     x = nn.relu(norm()(x))
+    maps = []
     for stage, width in enumerate(self.widths):
       for block in range(2):
         strides = 2 if stage > 0 and block == 0 else 1
         x = _BasicBlock(width, strides, norm)(x)
+      maps.append(x)
     embedding = jnp.mean(x, axis=(1, 2))
-    logits = _DropoutHead(self.num_classes, self.dropout_rate)(embedding, train or mc_dropout)
-    return logits, embedding
+    logits = _DropoutHead(self.num_classes, self.dropout_rate, name="head")(
+      embedding, train or mc_dropout
+    )
+    return _outputs(logits, embedding, maps, return_features)
 
 
 MODELS = {"small_cnn": SmallCNN, "resnet18": ResNet18, "mlp": MLP}
+
+
+def mc_head(model: nn.Module) -> Callable | None:
+  """The stochastic part of a task model alone, for cheap MC-dropout passes.
+
+  Every model here puts dropout between a deterministic embedding and the dense head, so T
+  MC passes need one backbone pass and T head passes (T x fewer convolutions). Returns
+  ``head(params, embedding[B, D], key) -> logits[B, C]`` for the models of this module,
+  None for any other flax module (whose MC passes then run the whole network).
+  """
+  if type(model) not in MODELS.values():
+    return None
+  head = _DropoutHead(model.num_classes, model.dropout_rate)
+
+  def apply(params, embedding, key):
+    return head.apply({"params": params["head"]}, embedding, True, rngs={"dropout": key})
+
+  return apply
 
 
 def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
@@ -141,3 +184,52 @@ def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
   if num_classes < 2:
     raise ValueError(f"num_classes must be >= 2, got {num_classes}")
   return MODELS[name](num_classes=num_classes, **kwargs)
+
+
+class SearchNet(nn.Module):
+  """AutoAL's search network: a task-model backbone with a K-way head (Wang et al. 2025).
+
+  One logit per candidate strategy per sample; the relaxation (`autoal_jax.relaxation`)
+  turns them into per-sample strategy weights. The backbone is any registered task model
+  (the small CNN by default, ResNet-18 on GPU/TPU) with ``num_classes = K``.
+
+  Attributes:
+    num_strategies: K (the candidates, plus one column when loss prediction is used).
+    backbone: a name in `MODELS`.
+    backbone_kwargs: extra attributes of the backbone (widths, dropout_rate, ...), as a
+      tuple of (name, value) pairs so that the module stays hashable.
+
+  Returns from ``__call__(x, train=False)``: (logits[B, K], feature maps, input side first).
+  """
+
+  num_strategies: int
+  backbone: str = "small_cnn"
+  backbone_kwargs: tuple = ()
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    net = get_model(self.backbone, self.num_strategies, **dict(self.backbone_kwargs))
+    logits, _, maps = net(x, train=train, return_features=True)
+    return logits, maps
+
+
+class LossNet(nn.Module):
+  """The loss-prediction module of Yoo & Kweon 2019 (LL4AL) on a network's feature maps.
+
+  Each map is global-average-pooled (rank-4 maps; rank-2 ones are used as they are), sent
+  through its own dense layer of ``hidden`` units and a ReLU; the concatenation goes
+  through one dense layer to a predicted loss per sample.
+
+  Attributes:
+    hidden: units per feature map (128 in the paper).
+
+  Returns from ``__call__(maps)``: float32[B], the predicted loss.
+  """
+
+  hidden: int = 128
+
+  @nn.compact
+  def __call__(self, maps: Sequence[jnp.ndarray]):
+    pooled = [jnp.mean(m, axis=(1, 2)) if m.ndim == 4 else m for m in maps]
+    hidden = [nn.relu(nn.Dense(self.hidden)(p)) for p in pooled]
+    return nn.Dense(1)(jnp.concatenate(hidden, axis=-1))[:, 0]

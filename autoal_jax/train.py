@@ -22,6 +22,7 @@ import optax
 from flax.training import train_state
 
 from autoal_jax import data as data_lib
+from autoal_jax import models
 from autoal_jax.types import DatasetInfo, PoolOutputs
 
 
@@ -305,12 +306,15 @@ def pool_outputs(
   std,
   chunk: int,
   num_mc: int = 0,
+  head: Callable | None = None,
 ) -> PoolOutputs:
   """One chunked pass over the pool, plus ``num_mc`` MC-dropout passes when asked.
 
   MC passes keep BatchNorm in inference mode and draw an independent dropout mask per
   pass and per sample: pass t of chunk j uses ``fold_in(fold_in(key, t), j)``, so the masks
   are reproducible for a given key and chunk size (a different chunk size draws others).
+  With ``head`` (`models.mc_head`) a pass re-runs only the dropout head on the embedding,
+  which is the same computation when dropout sits after the embedding, T times cheaper.
 
   Args:
     state: the trained task model.
@@ -319,6 +323,7 @@ def pool_outputs(
     mean, std: normalisation statistics.
     chunk: examples per chunk.
     num_mc: T, the number of MC-dropout passes (0: none).
+    head: ``head(params, embedding, key) -> logits`` or None (whole-network passes).
 
   Returns:
     `PoolOutputs` with logits, probs [N, C], embeddings [N, D], mc_probs [T, N, C] or None.
@@ -337,12 +342,11 @@ def pool_outputs(
 
     def mc_pass(pass_key):
       # A key per chunk, so that chunks do not repeat each other's masks.
+      chunk_key = jax.random.fold_in(pass_key, index)
+      if head is not None:
+        return jax.nn.softmax(head(variables["params"], embedding, chunk_key), -1)
       mc_logits, _ = state.apply_fn(
-        variables,
-        x,
-        train=False,
-        mc_dropout=True,
-        rngs={"dropout": jax.random.fold_in(pass_key, index)},
+        variables, x, train=False, mc_dropout=True, rngs={"dropout": chunk_key}
       )
       return jax.nn.softmax(mc_logits, -1)
 
@@ -395,7 +399,7 @@ class Trainer:
     self.steps = jax.jit(functools.partial(train_steps, **stats, config=config))
     self.evaluate = jax.jit(functools.partial(evaluate, **stats, chunk=config.eval_chunk))
     self.pool_outputs = jax.jit(
-      functools.partial(pool_outputs, **stats, chunk=config.eval_chunk),
+      functools.partial(pool_outputs, **stats, chunk=config.eval_chunk, head=models.mc_head(model)),
       static_argnames="num_mc",
     )
 

@@ -4,8 +4,9 @@ r"""Runs an active-learning experiment: every strategy x every seed, then the AU
       --config.strategies=random,entropy --config.seeds=3
 
 Writes to the workdir, atomically and after every finished run: results.json, curves.csv
-and learning_curve.png. Running the same command again skips the finished runs; a workdir
-holding results of another config is refused before any training.
+and learning_curve.png (and strategy_weights.png when AutoAL's strategies run). Running
+the same command again skips the finished runs; a workdir holding results of another
+config is refused before any training.
 """
 
 from __future__ import annotations
@@ -73,6 +74,52 @@ def _parse_strategies(text: str) -> list[str]:
   return names
 
 
+def _search_config(config, train_config):
+  """The `SearchConfig` described by ``config.search``."""
+  from autoal_jax import search, train
+
+  c = config.search
+
+  def net(optimizer, learning_rate):
+    return train.TrainConfig(
+      optimizer=optimizer,
+      learning_rate=learning_rate,
+      weight_decay=c.weight_decay,
+      schedule="constant",
+      eval_chunk=train_config.eval_chunk,
+    )
+
+  return search.SearchConfig(
+    candidates=tuple(n.strip() for n in c.candidates.split(",") if n.strip()),
+    relaxation=c.relaxation,
+    hard=c.hard,
+    candidate_signal=c.candidate_signal,
+    use_loss_prediction=c.use_loss_prediction,
+    order=c.order,
+    tau=c.tau,
+    tau_final=c.tau_final,
+    tau_s=c.tau_s,
+    lambda_fit=c.lambda_fit,
+    lambda_search=c.lambda_search,
+    steps=c.steps,
+    batch_size=c.batch_size,
+    warmup=train_config._replace(
+      epochs=1,
+      min_steps=c.warmup_steps,
+      optimizer="adam",
+      learning_rate=c.warmup_learning_rate,
+      weight_decay=0.0,
+      schedule="constant",
+    ),
+    fit=net(c.fit_optimizer, c.fit_learning_rate),
+    search_net=net(c.search_optimizer, c.search_learning_rate),
+    loss_net=net(c.loss_optimizer, c.loss_learning_rate),
+    unroll_learning_rate=c.unroll_learning_rate,
+    backbone=c.backbone,
+    steps_per_call=c.steps_per_call,
+  )
+
+
 def _check(condition: bool, message: str) -> None:
   if not condition:
     raise SystemExit(f"error: {message}")
@@ -111,11 +158,21 @@ def _run_one(learner, name: str, seed: int) -> dict:
       f"accuracy {log.accuracy:.4f}, train {log.train_seconds:.1f}s, "
       f"query {log.query_seconds:.1f}s{bought}"
     )
+    if log.search is not None:
+      s = log.search
+      weights = ", ".join(f"{k} {v:.2f}" for k, v in s["weights"].items())
+      rounds.write(
+        f"  search {log.search_seconds:.1f}s: FitNet loss {s['fit_loss']:.3f}, SearchNet "
+        f"loss {s['search_loss']:.4f}, LossNet ranking accuracy {s['rank_accuracy']:.2f}, "
+        f"soft-selected {s['soft_count_v']:.1f} of |V| = {s['size_v']} (target "
+        f"{s['target_count_v']:.1f}); weights over the picks: {weights}"
+      )
     rounds.update(1)
 
   state, logs = learner.run(jax.random.key(seed), name, on_round, progress)
   rounds.close()
   result = loop.summarize(state)
+  searched = [log.search for log in logs if log.search is not None]
   return {
     "strategy": name,
     "seed": seed,
@@ -126,8 +183,12 @@ def _run_one(learner, name: str, seed: int) -> dict:
     "seconds": {
       "train": [log.train_seconds for log in logs],
       "query": [log.query_seconds for log in logs],
+      "score": [log.score_seconds for log in logs],
+      "search": [log.search_seconds for log in logs],
+      "pick": [log.pick_seconds for log in logs],
     },
     "picks": [log.picks.tolist() for log in logs[:-1]],
+    **({"search": searched} if searched else {}),
   }
 
 
@@ -144,7 +205,7 @@ def main(argv):
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(config.jax_cache_dir))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
-  from autoal_jax import data, loop, models, train
+  from autoal_jax import data, loop, models, search, strategies, train
   from experiments import reporting
 
   names = _parse_strategies(config.strategies)
@@ -156,6 +217,9 @@ def main(argv):
   train_config = train.TrainConfig(**config.train.to_dict())
   try:
     train.make_optimizer(train_config)  # checks the optimizer and schedule names
+    search_config = _search_config(config, train_config)
+    if any(strategies.get(name).search is not None for name in names):
+      search.check_config(search_config)
   except ValueError as e:
     raise SystemExit(f"error: {e}") from None
   os.makedirs(workdir, exist_ok=True)
@@ -173,7 +237,7 @@ def main(argv):
   try:
     model = models.get_model(config.model, dataset.info.num_classes)
     trainer = train.Trainer(model, dataset.info, train_config, config.steps_per_call or None)
-    learner = loop.ActiveLearner(dataset, trainer, al_config)
+    learner = loop.ActiveLearner(dataset, trainer, al_config, search_config)
     for name in names:
       learner.check_strategy(name)
   except (ValueError, TypeError) as e:
@@ -195,6 +259,8 @@ def main(argv):
   def save():
     summary = reporting.write_results(workdir, config_dict, runs)
     reporting.plot_learning_curves(os.path.join(workdir, "learning_curve.png"), runs, title)
+    if any("search" in run for run in runs):
+      reporting.plot_strategy_weights(os.path.join(workdir, "strategy_weights.png"), runs, title)
     return summary
 
   start_all = time.perf_counter()

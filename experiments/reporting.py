@@ -74,13 +74,26 @@ def write_results(workdir: str, config: dict, runs: list[dict]) -> dict:
   return summary
 
 
-def plot_learning_curves(path: str, runs: list[dict], title: str = "") -> None:
-  """Test accuracy against labels: per strategy the mean over seeds and a +-1 std band."""
+def _pyplot():
   import matplotlib
 
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
+  return plt
+
+
+def _save_figure(plt, fig, path: str) -> None:
+  fig.tight_layout()
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format="png", dpi=120)
+  plt.close(fig)
+  atomic_write(path, buffer.getvalue())
+
+
+def plot_learning_curves(path: str, runs: list[dict], title: str = "") -> None:
+  """Test accuracy against labels: per strategy the mean over seeds and a +-1 std band."""
+  plt = _pyplot()
   fig, ax = plt.subplots(figsize=(7, 4.5))
   for strategy in dict.fromkeys(run["strategy"] for run in runs):
     chosen = [run for run in runs if run["strategy"] == strategy]
@@ -94,11 +107,31 @@ def plot_learning_curves(path: str, runs: list[dict], title: str = "") -> None:
   ax.set_title(title or "Active learning curves (mean +- 1 std over seeds)")
   ax.grid(alpha=0.3)
   ax.legend()
-  fig.tight_layout()
-  buffer = io.BytesIO()
-  fig.savefig(buffer, format="png", dpi=120)
-  plt.close(fig)
-  atomic_write(path, buffer.getvalue())
+  _save_figure(plt, fig, path)
+
+
+def plot_strategy_weights(path: str, runs: list[dict], title: str = "") -> None:
+  """AutoAL's mean strategy weight over each round's picks (mean over seeds), per round.
+
+  One panel per search strategy (autoal, autoal-code), one line per candidate column.
+  """
+  plt = _pyplot()
+  searched = list(dict.fromkeys(run["strategy"] for run in runs if "search" in run))
+  fig, axes = plt.subplots(1, len(searched), figsize=(7 * len(searched), 4.5), squeeze=False)
+  for ax, strategy in zip(axes[0], searched, strict=True):
+    chosen = [run for run in runs if run["strategy"] == strategy]
+    columns = list(chosen[0]["search"][0]["weights"])
+    labels = np.asarray(chosen[0]["labels"][: len(chosen[0]["search"])])
+    for column in columns:
+      weights = np.asarray([[r["weights"][column] for r in run["search"]] for run in chosen])
+      ax.plot(labels, weights.mean(0), marker="o", markersize=3, label=column)
+    ax.axhline(1 / len(columns), color="grey", linestyle=":", label="uniform")
+    ax.set_xlabel("labeled samples at the search")
+    ax.set_ylabel("mean weight over the picks")
+    ax.set_title(f"{strategy} (n={len(chosen)})" + (f", {title}" if title else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+  _save_figure(plt, fig, path)
 
 
 def format_table(summary: dict) -> str:

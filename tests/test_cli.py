@@ -93,6 +93,15 @@ def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
   for run in results["runs"]:
     flat = [i for p in run["picks"] for i in p]
     assert len(set(flat)) == 50, run["strategy"]
+    if run["strategy"].startswith("autoal"):
+      assert len(run["search"]) == 3  # one search per query
+      for entry in run["search"]:
+        assert len(entry["weights"]) == 8 and abs(sum(entry["weights"].values()) - 1) < 1e-4
+        assert entry["soft_count_v"] >= 0 and entry["target_count_v"] > 0
+    else:
+      assert "search" not in run
+  assert os.path.getsize(os.path.join(workdir, "strategy_weights.png")) > 0
+  assert "weights over the picks" in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize(
@@ -103,6 +112,8 @@ def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
     (["--config.model=vgg"], "Valid models"),
     (["--config.train.optimizer=lamb"], "Valid optimizers"),
     (["--config.qutoa=3"], "qutoa"),
+    (["--config.strategies=autoal", "--config.search.relaxation=hard"], "Unknown relaxation"),
+    (["--config.strategies=autoal", "--config.search.candidates=autoal"], "search strategy"),
   ],
 )
 def test_bad_invocations_change_nothing(tmp_path, npz, overrides, message):

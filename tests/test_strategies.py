@@ -104,7 +104,7 @@ def test_top_k_masked_breaks_ties_with_the_key():
   assert set(a.tolist()) != set(b.tolist())
 
 
-@pytest.mark.parametrize("name", strategies.names())
+@pytest.mark.parametrize("name", strategies.names(include_search=False))
 def test_every_registered_strategy_keeps_the_pick_contract(name, key):
   outputs = _outputs()
   mask = jax.random.bernoulli(jax.random.key(3), 0.5, (64,))
@@ -245,3 +245,33 @@ def test_decisions_matrix(key):
   np.testing.assert_array_equal(
     a[:, names.index("var_ratio")], a[:, names.index("least_confidence")]
   )
+
+
+@pytest.mark.parametrize("name", strategies.names(include_search=False))
+def test_picks_with_a_traced_count_equal_the_picks_of_that_count(name, key):
+  outputs = _outputs()
+  # Quantised MC passes: var_ratio_mc then has many ties, which must stay random ties.
+  outputs = outputs._replace(mc_probs=jax.nn.one_hot(jnp.argmax(outputs.mc_probs, -1), 5))
+  mask = jnp.arange(64) % 3 != 0
+  pick_n = jax.jit(strategies.get(name).pick_n, static_argnums=3)
+  for n in (1, 4, 7):
+    got = np.asarray(pick_n(key, outputs, mask, 10, jnp.int32(n)))
+    want = np.asarray(strategies.pick(name, key, outputs, mask, n))
+    assert (got[n:] == -1).all()
+    assert sorted(got[:n].tolist()) == sorted(want.tolist())
+  assert pick_n._cache_size() == 1
+
+
+def test_decisions_with_ranks_and_a_traced_count(key):
+  outputs = _outputs()
+  mask = jnp.arange(64) >= 8
+  names = ["entropy", "kmeans"]
+  a = np.asarray(strategies.decisions(names, key, outputs, mask, 10, jnp.int32(4), "ranks"))
+  entropy = np.asarray(strategies.entropy(outputs.probs))[8:]
+  # Score strategies: ranks scaled to [0, 1] among the candidates, 0 outside.
+  np.testing.assert_allclose(a[8:, 0], np.argsort(np.argsort(entropy)) / 55, atol=1e-6)
+  assert a[:8].sum() == 0
+  # Set pickers stay 0/1, with the traced count.
+  assert set(np.unique(a[:, 1])) <= {0.0, 1.0} and a[:, 1].sum() == 4
+  with pytest.raises(ValueError, match="Valid signals"):
+    strategies.decisions(names, key, outputs, mask, 10, signal="scores")

@@ -68,15 +68,19 @@ def test_fit_learns_and_compiles_once_for_every_labeled_size(synthetic, key):
   images, labels = jnp.asarray(synthetic.train_images), jnp.asarray(synthetic.train_labels)
   test_x, test_y = jnp.asarray(synthetic.test_images), jnp.asarray(synthetic.test_labels)
   seen = []
+  jitted = [trainer.steps, trainer.init, trainer.order, trainer.evaluate]
+  sizes = None
   for n in (5, 37, 150):
     labeled = _mask(400, np.arange(n))
     state = trainer.fit(key, images, labels, labeled, n, lambda e, t, loss: seen.append((e, t)))
     assert int(state.step) == train.num_epochs(CONFIG, n) * -(-n // CONFIG.batch_size)
     assert seen[-1][0] == seen[-1][1]  # the progress reached the last epoch
+    assert float(trainer.evaluate(state, test_x, test_y)) >= 0.0
+    # jit caches are shared per function (another test may have compiled it too): the
+    # first size may compile, the later ones must not.
+    sizes = sizes or [f._cache_size() for f in jitted]
+    assert [f._cache_size() for f in jitted] == sizes
   assert float(trainer.evaluate(state, test_x, test_y)) > 0.9
-  assert trainer.steps._cache_size() == 1
-  assert trainer.init._cache_size() == 1 and trainer.order._cache_size() == 1
-  assert trainer.evaluate._cache_size() == 1
 
 
 def test_fit_is_deterministic_given_the_key(synthetic, key):
@@ -147,6 +151,24 @@ def test_pool_outputs_shapes_chunks_and_mc(synthetic, key):
   np.testing.assert_allclose(outputs.embeddings, embeddings, rtol=1e-5, atol=1e-5)
   assert not np.allclose(outputs.mc_probs[0], outputs.mc_probs[1])  # independent passes
   assert trainer.pool_outputs(state, None, images, num_mc=0).mc_probs is None
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5])
+def test_mc_passes_through_the_head_alone_match_whole_network_passes(synthetic, rate, key):
+  model = models.SmallCNN(num_classes=4, features=(8,), embedding_dim=16, dropout_rate=rate)
+  trainer = train.Trainer(model, synthetic.info, CONFIG)
+  state = trainer.init(key)
+  images = jnp.asarray(synthetic.train_images[:64])
+  kw = dict(mean=trainer.info.mean, std=trainer.info.std, chunk=64, num_mc=300)
+  fast = train.pool_outputs(state, key, images, head=models.mc_head(model), **kw)
+  slow = train.pool_outputs(state, key, images, **kw)
+  np.testing.assert_allclose(fast.probs, slow.probs, rtol=1e-6)
+  if rate == 0.0:  # no dropout: every pass is the deterministic one
+    np.testing.assert_allclose(fast.mc_probs, jnp.broadcast_to(fast.probs, (300, 64, 4)), 1e-5)
+  # Other masks (flax derives them from the module path), the same distribution.
+  np.testing.assert_allclose(fast.mc_probs.mean(0), slow.mc_probs.mean(0), atol=0.03)
+  np.testing.assert_allclose(fast.mc_probs.std(0), slow.mc_probs.std(0), atol=0.03)
+  assert models.mc_head(models.SearchNet(3)) is None  # other modules: whole-network passes
 
 
 def test_cosine_schedule_values():

@@ -12,6 +12,7 @@ from autoal_jax.strategies.pickers import (
 )
 from autoal_jax.strategies.registry import (
   AUTOAL_CANDIDATES,
+  SIGNALS,
   Strategy,
   decisions,
   get,
@@ -20,6 +21,7 @@ from autoal_jax.strategies.registry import (
   random_sampling,
   register,
   register_score,
+  scaled_ranks,
 )
 from autoal_jax.strategies.scores import (
   bald,
@@ -34,6 +36,7 @@ from autoal_jax.strategies.selection import top_k_masked
 
 __all__ = [
   "AUTOAL_CANDIDATES",
+  "SIGNALS",
   "Strategy",
   "badge",
   "bald",
@@ -52,6 +55,7 @@ __all__ = [
   "random_sampling",
   "register",
   "register_score",
+  "scaled_ranks",
   "top_k_masked",
   "var_ratio",
 ]

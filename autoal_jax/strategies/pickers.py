@@ -133,10 +133,15 @@ def _d2_seeding(key, first, dist_to, candidates, k):
   return jax.lax.fori_loop(1, k, body, (dist_to(first), taken, chosen))[2]
 
 
-def _assign(x, sq, centres, rows: int):
-  """Nearest centre of every row, in chunks of rows: (int32[N], float32[N] squared dist)."""
+def _assign(x, sq, centres, rows: int, active=None):
+  """Nearest centre of every row, in chunks of rows: (int32[N], float32[N] squared dist).
+
+  ``active`` (bool[k], optional) leaves the other centres out.
+  """
   n = x.shape[0]
   c_sq = _sq_norms(centres)
+  if active is not None:
+    c_sq = jnp.where(active, c_sq, jnp.inf)
   padded = jnp.pad(x, ((0, -n % rows), (0, 0)))
   padded_sq = jnp.pad(sq, (0, -n % rows))
 
@@ -157,6 +162,7 @@ def kmeans_sampling(
   k: int,
   num_iters: int = 10,
   rows: int | None = None,
+  num_clusters: jax.Array | None = None,
 ):
   """k-means over the candidates; per cluster the member nearest its centre.
 
@@ -172,6 +178,9 @@ def kmeans_sampling(
     k: the number of clusters and picks (static).
     num_iters: Lloyd steps.
     rows: pool rows per chunk of the assignment (static); default keeps [rows, k] small.
+    num_clusters: a traced count n <= k (default k): k-means with n clusters computed in
+      shapes of k, so that one compiled program serves every n; slots from n on are -1.
+      The seeding draws its centres in order, so its first n equal an n-centre seeding.
 
   Returns:
     int32[k], distinct indices inside the mask; ties go to the lowest index.
@@ -188,20 +197,23 @@ def kmeans_sampling(
   )
   centres = x[seeds]
   weights = candidate_mask.astype(jnp.float32)
+  active = None if num_clusters is None else jnp.arange(k) < num_clusters
 
   def lloyd(_, centres):
-    a, _ = _assign(x, sq, centres, rows)
+    a, _ = _assign(x, sq, centres, rows, active)
     sums = jax.ops.segment_sum(x * weights[:, None], a, num_segments=k)
     counts = jax.ops.segment_sum(weights, a, num_segments=k)
     return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], centres)
 
   centres = jax.lax.fori_loop(0, num_iters, lloyd, centres)
-  a, d = _assign(x, sq, centres, rows)
+  a, d = _assign(x, sq, centres, rows, active)
   d = jnp.where(candidate_mask, d, jnp.inf)
   nearest = jax.ops.segment_min(d, a, num_segments=k)
   index = jnp.arange(n, dtype=jnp.int32)
   is_best = candidate_mask & (d == nearest[a])
   best = jax.ops.segment_min(jnp.where(is_best, index, n), a, num_segments=k)
+  if active is not None:
+    best = jnp.where(active, best, -1)
   empty = best >= n
   taken = jnp.zeros(n, bool).at[jnp.where(empty, n, best)].set(True, mode="drop")
   spare = jnp.where(candidate_mask & ~taken, d, -jnp.inf)

@@ -22,6 +22,8 @@ several strategies on the same outputs and returns AutoAL's 0/1 decision matrix.
 | kmeans | cluster centres' nearest members | (DeepAL+'s KMeansSampling) |
 | kcenter_greedy | farthest-first from the labeled set | Sener & Savarese 2018 |
 | badge | k-means++ on gradient embeddings | Ash et al. 2020 |
+| autoal | the learned mixture of candidates (`autoal_jax.search`) | Wang et al. 2025 |
+| autoal-code | the same with the released code's selection rule (no gradient) | |
 """
 
 from __future__ import annotations
@@ -58,38 +60,78 @@ class Strategy(NamedTuple):
     pick: ``pick(key, outputs, candidate_mask, k) -> int32[k]``.
     needs_mc: whether ``outputs.mc_probs`` must be present (T >= 2 MC-dropout passes).
     doc: one line for listings.
+    score: ``score(outputs) -> float32[N]`` for score strategies (higher first), else None.
+    pick_n: ``pick_n(key, outputs, candidate_mask, k, n) -> int32[k]`` with a traced count
+      n <= k: the first n entries are the strategy's n picks, the rest -1. One compiled
+      program then serves every n (AutoAL's decisions on a growing validation half).
+    search: for AutoAL's search strategies (`autoal_jax.search`), the overrides of the
+      search config they run with (a dict, possibly empty); None for every other strategy.
+      Their picks need the labeled data and a search state, so ``pick`` refuses them.
   """
 
   name: str
   pick: PickFn
   needs_mc: bool
   doc: str
+  score: Callable | None = None
+  pick_n: Callable | None = None
+  search: dict | None = None
 
 
 _REGISTRY: dict[str, Strategy] = {}
 
 
-def register(name: str, pick_fn: PickFn, needs_mc: bool = False, doc: str = "") -> Strategy:
-  """Adds a strategy to the registry (names are unique)."""
+def _prefix(pick_fn: PickFn) -> Callable:
+  """``pick_n`` of a strategy whose picks come in order (its first n of k are its n picks)."""
+
+  def pick_n(key, outputs, candidate_mask, k, n):
+    chosen = pick_fn(key, outputs, candidate_mask, k)
+    return jnp.where(jnp.arange(k) < n, chosen, -1)
+
+  return pick_n
+
+
+def register(
+  name: str,
+  pick_fn: PickFn,
+  needs_mc: bool = False,
+  doc: str = "",
+  score: Callable | None = None,
+  pick_n: Callable | None = None,
+  search: dict | None = None,
+) -> Strategy:
+  """Adds a strategy to the registry (names are unique).
+
+  ``pick_n`` defaults to the first n of ``pick_fn``'s k picks, which is right for every
+  picker whose picks come in order (scores by rank, greedy and seeding pickers); give
+  one when that is not so (k-means: k clusters are not n clusters).
+  """
   if name in _REGISTRY:
     raise ValueError(f"strategy {name!r} is already registered")
-  _REGISTRY[name] = Strategy(name, pick_fn, needs_mc, doc)
+  _REGISTRY[name] = Strategy(
+    name, pick_fn, needs_mc, doc, score, pick_n or _prefix(pick_fn), search
+  )
   return _REGISTRY[name]
 
 
 def register_score(name: str, score_fn: Callable, needs_mc: bool = False, doc: str = ""):
   """Registers a score strategy: its picks are the top-k scores among the candidates."""
 
+  def score(outputs):
+    return score_fn(outputs.mc_probs if needs_mc else outputs.probs)
+
   def pick_fn(key, outputs, candidate_mask, k):
-    values = score_fn(outputs.mc_probs if needs_mc else outputs.probs)
-    return selection.top_k_masked(key, values, candidate_mask, k)
+    return selection.top_k_masked(key, score(outputs), candidate_mask, k)
 
-  return register(name, pick_fn, needs_mc, doc)
+  def pick_n(key, outputs, candidate_mask, k, n):
+    return selection.top_k_masked(key, score(outputs), candidate_mask, k, num=n)
+
+  return register(name, pick_fn, needs_mc, doc, score=score, pick_n=pick_n)
 
 
-def names() -> list[str]:
-  """The registered strategy names, sorted."""
-  return sorted(_REGISTRY)
+def names(include_search: bool = True) -> list[str]:
+  """The registered strategy names, sorted (without AutoAL's search strategies if asked)."""
+  return sorted(n for n, s in _REGISTRY.items() if include_search or s.search is None)
 
 
 def get(name: str) -> Strategy:
@@ -112,6 +154,17 @@ def pick(name: str, key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Ar
   an index outside the mask.
   """
   strategy = get(name)
+  _check_inputs(strategy, outputs, candidate_mask, k)
+  return strategy.pick(key, outputs, candidate_mask, k)
+
+
+def _check_inputs(strategy: Strategy, outputs: PoolOutputs, candidate_mask, k: int) -> None:
+  name = strategy.name
+  if strategy.search is not None:
+    raise ValueError(
+      f"{name!r} is a search strategy: it needs the labeled data and a search state, so "
+      "it runs through ActiveLearner (autoal_jax.loop), not pick()"
+    )
   if strategy.needs_mc and (outputs.mc_probs is None or outputs.mc_probs.shape[0] < 2):
     raise ValueError(f"strategy {name!r} needs T >= 2 MC-dropout passes (num_mc >= 2)")
   if _is_concrete(candidate_mask):  # NumPy: jnp would trace even a constant under jit
@@ -122,11 +175,36 @@ def pick(name: str, key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Ar
     scores.check_probs(outputs.probs, "outputs.probs")
     if strategy.needs_mc:
       scores.check_probs(outputs.mc_probs, "outputs.mc_probs")
-  return strategy.pick(key, outputs, candidate_mask, k)
+
+
+SIGNALS = ("picks", "ranks")
+
+
+def scaled_ranks(values: jax.Array, candidate_mask: jax.Array) -> jax.Array:
+  """Each candidate's rank among the candidates, scaled to [0, 1] (1 = highest value).
+
+  Ties are ranked by index (a stable sort); non-candidates get 0. float[N] -> float32[N].
+  """
+  n = values.shape[0]
+  rank = jnp.where(candidate_mask, values.astype(jnp.float32), -jnp.inf)
+  position = (
+    jnp.zeros(n, jnp.float32)
+    .at[jnp.argsort(rank, stable=True)]
+    .set(jnp.arange(n, dtype=jnp.float32))
+  )
+  count = jnp.sum(candidate_mask).astype(jnp.float32)
+  scaled = (position - (n - count)) / jnp.maximum(count - 1.0, 1.0)
+  return jnp.where(candidate_mask, jnp.clip(scaled, 0.0, 1.0), 0.0)
 
 
 def decisions(
-  names_: Sequence[str], key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Array, k: int
+  names_: Sequence[str],
+  key: jax.Array,
+  outputs: PoolOutputs,
+  candidate_mask: jax.Array,
+  k: int,
+  num_picks: jax.Array | None = None,
+  signal: str = "picks",
 ) -> jax.Array:
   """AutoAL's decision matrix: A[i, j] = 1 iff strategy j picks sample i among its top k.
 
@@ -139,14 +217,29 @@ def decisions(
     outputs: `PoolOutputs` of the pool (with mc_probs if any strategy needs them).
     candidate_mask: bool[N].
     k: picks per strategy (static).
+    num_picks: a traced n <= k: each strategy picks n (its ``pick_n``), so that one compiled
+      program serves a count that changes from round to round. Default k.
+    signal: ``picks`` (0/1 decisions) or ``ranks``: score strategies give their scaled rank
+      among the candidates (`scaled_ranks`), set pickers still give 0/1 picks.
 
   Returns:
-    float32[N, K] of 0/1; each column sums to k (fewer only if picks were missing, -1).
+    float32[N, K]; with ``picks`` each column sums to n (fewer only if picks were missing).
   """
+  if signal not in SIGNALS:
+    raise ValueError(f"Unknown candidate signal {signal!r}. Valid signals: {list(SIGNALS)}")
   n = candidate_mask.shape[0]
   columns = []
   for j, name in enumerate(names_):
-    chosen = pick(name, jax.random.fold_in(key, j), outputs, candidate_mask, k)
+    strategy = get(name)
+    if signal == "ranks" and strategy.score is not None:
+      columns.append(scaled_ranks(strategy.score(outputs), candidate_mask))
+      continue
+    subkey = jax.random.fold_in(key, j)
+    if num_picks is None:
+      chosen = pick(name, subkey, outputs, candidate_mask, k)
+    else:
+      _check_inputs(strategy, outputs, candidate_mask, 1)  # n is traced: k is only a cap
+      chosen = strategy.pick_n(subkey, outputs, candidate_mask, k, num_picks)
     chosen = jnp.where(chosen < 0, n, chosen)  # -1 (missing) falls outside and is dropped
     columns.append(jnp.zeros(n, jnp.float32).at[chosen].set(1.0, mode="drop"))
   return jnp.stack(columns, axis=1)
@@ -183,6 +276,9 @@ register(
   "kmeans",
   lambda key, outputs, mask, k: pickers.kmeans_sampling(key, outputs.embeddings, mask, k),
   doc="k-means on embeddings, nearest member per cluster",
+  pick_n=lambda key, outputs, mask, k, n: pickers.kmeans_sampling(
+    key, outputs.embeddings, mask, k, num_clusters=n
+  ),
 )
 register(
   "kcenter_greedy",
@@ -193,4 +289,22 @@ register(
   "badge",
   lambda key, outputs, mask, k: pickers.badge(key, outputs.embeddings, outputs.probs, mask, k),
   doc="k-means++ on gradient embeddings (Ash et al. 2020)",
+)
+
+
+def _search_only(key, outputs, mask, k):
+  raise ValueError("search strategies run through ActiveLearner (autoal_jax.loop)")
+
+
+register(
+  "autoal",
+  _search_only,
+  doc="AutoAL: a searched per-sample mixture of candidates (Wang et al. 2025)",
+  search={},
+)
+register(
+  "autoal-code",
+  _search_only,
+  doc="AutoAL with the released code's selection rule (SearchNet gets zero gradient)",
+  search={"relaxation": "code"},
 )

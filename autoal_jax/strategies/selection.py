@@ -13,7 +13,13 @@ def check_k(k: int, n: int) -> None:
     raise ValueError(f"k must be in [1, N={n}], got {k}")
 
 
-def top_k_masked(key: jax.Array, scores: jax.Array, candidate_mask: jax.Array, k: int) -> jax.Array:
+def top_k_masked(
+  key: jax.Array,
+  scores: jax.Array,
+  candidate_mask: jax.Array,
+  k: int,
+  num: jax.Array | None = None,
+) -> jax.Array:
   """The k highest-scoring candidates; ties at the boundary broken at random by ``key``.
 
   One `lax.top_k` finds the k-th best score s_k. Every candidate scoring above s_k is
@@ -29,6 +35,8 @@ def top_k_masked(key: jax.Array, scores: jax.Array, candidate_mask: jax.Array, k
       (`registry.pick` refuses non-finite probabilities before it gets here).
     candidate_mask: bool[N], the samples that may be picked.
     k: the number of picks (static), 1 <= k <= N.
+    num: a traced count n <= k: the top n (same tie rule), slots from n on -1; one
+      compiled program serves every n.
 
   Returns:
     int32[k], distinct indices inside the mask; -1 in the slots left over when fewer than
@@ -43,7 +51,8 @@ def top_k_masked(key: jax.Array, scores: jax.Array, candidate_mask: jax.Array, k
   # The barrier keeps XLA:CPU from turning top_k into a full sort of the pool once its
   # values feed more arithmetic (measured: 8 ms instead of 0.4 ms at N = 50,000).
   top, index = jax.lax.optimization_barrier(jax.lax.top_k(rank, k))
-  threshold = top[k - 1]
+  last = k - 1 if num is None else jnp.clip(num - 1, 0, k - 1)
+  threshold = top[last]
   above = jnp.sum(rank > threshold)  # these are index[:above], as top_k sorts descending
   tied = (rank == threshold) & (threshold > -jnp.inf)
   _, tie_index = jax.lax.top_k(jnp.where(tied, jax.random.uniform(key, rank.shape), -1.0), k)
@@ -51,4 +60,6 @@ def top_k_masked(key: jax.Array, scores: jax.Array, candidate_mask: jax.Array, k
   from_ties = tie_index[jnp.clip(slot - above, 0, k - 1)]
   valid_tie = tied[from_ties] & (slot - above < jnp.sum(tied))
   picks = jnp.where(slot < above, index, jnp.where(valid_tie, from_ties, -1))
+  if num is not None:
+    picks = jnp.where(slot < num, picks, -1)
   return picks.astype(jnp.int32)

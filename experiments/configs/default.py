@@ -44,6 +44,36 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.eval_chunk = 2048
   config.steps_per_call = 0  # steps per jitted call (a lax.scan); 0: 1 on CPU, 16 on GPU/TPU
 
+  # AutoAL's search (strategies 'autoal' and 'autoal-code'; autoal_jax.search.SearchConfig).
+  config.search = ml_collections.ConfigDict()
+  config.search.candidates = (
+    "least_confidence,margin,entropy,kmeans,bald,var_ratio_mc,mean_std"  # any registered
+  )
+  config.search.relaxation = "gumbel"  # gumbel | softmax | code
+  config.search.hard = False  # straight-through one-hot Gumbel samples
+  config.search.candidate_signal = "picks"  # picks (0/1 decisions) | ranks
+  config.search.use_loss_prediction = True  # LossNet's predicted loss as one more column
+  config.search.order = 1  # 1: alternating first order; 2: through one unrolled FitNet step
+  config.search.tau = 1.0  # Gumbel-softmax temperature at the first step of a round ...
+  config.search.tau_final = 1.0  # ... annealed geometrically to this at the last
+  config.search.tau_s = 0.1  # soft-selection temperature
+  config.search.lambda_fit = 1.0  # size-loss weights
+  config.search.lambda_search = 1.0
+  config.search.steps = 150  # bi-level steps per round (the released code: 400)
+  config.search.batch_size = 64
+  config.search.warmup_steps = 100  # FitNet warm-up on the train half (the code: 200)
+  config.search.warmup_learning_rate = 1e-3  # Adam
+  config.search.fit_optimizer = "adam"  # the released code's Adam lr 0.05 diverges here
+  config.search.fit_learning_rate = 1e-3
+  config.search.search_optimizer = "adam"
+  config.search.search_learning_rate = 1e-3
+  config.search.loss_optimizer = "adam"
+  config.search.loss_learning_rate = 1e-3
+  config.search.weight_decay = 0.0  # coupled L2 of the three bi-level optimisers
+  config.search.unroll_learning_rate = 1e-3  # order 2's inner SGD step
+  config.search.backbone = "small_cnn"  # SearchNet's backbone (resnet18 on GPU/TPU)
+  config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
+
   # Persistent XLA compilation cache ('' disables): cuts start-up on later runs.
   config.jax_cache_dir = "~/.cache/autoal_jax/jax"
   return config

@@ -25,4 +25,8 @@ def get_config():
   config.train.epochs = 2
   config.train.min_steps = 8
   config.train.eval_chunk = 256
+  config.search.backbone = "mlp"
+  config.search.steps = 12
+  config.search.batch_size = 32
+  config.search.warmup_steps = 10
   return config

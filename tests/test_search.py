@@ -1,0 +1,308 @@
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from autoal_jax import data, loop, models, search, strategies, train
+from autoal_jax.types import PoolOutputs
+
+MLP_KW = (("hidden", (32, 16)), ("dropout_rate", 0.0))
+SMALL = search.SearchConfig(
+  candidates=("entropy", "margin", "least_confidence", "random"),
+  backbone="mlp",
+  backbone_kwargs=MLP_KW,
+  steps=300,
+  batch_size=64,
+  use_loss_prediction=False,
+)
+
+
+def _task(seed, n=400, num_v=200, picks=20, k=4):
+  """Two classes, each lighting its own quadrant; V is the last half. ``picks`` samples of
+  V get flipped labels, so they are exactly V's high-loss samples once FitNet has learnt
+  the task. Column 0 of A picks them; the other columns pick random samples."""
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, 2, n).astype(np.int32)
+  images = rng.integers(0, 100, (n, 8, 8, 1))
+  images[labels == 0, :4, :4] += 150
+  images[labels == 1, 4:, 4:] += 150
+  images = images.astype(np.uint8)
+  v = np.arange(n - num_v, n)
+  noisy = rng.choice(num_v, picks, replace=False)
+  labels[v[noisy]] = 1 - labels[v[noisy]]
+  decisions = np.zeros((num_v, k), np.float32)
+  decisions[noisy, 0] = 1.0
+  for j in range(1, k):
+    decisions[rng.choice(num_v, picks, replace=False), j] = 1.0
+  dataset = data.from_arrays(images, labels, images[:50], labels[:50], name="flipped")
+  return dataset, v, decisions, noisy
+
+
+def _bilevel(seed, config, dtype=None):
+  dataset, v, decisions, noisy = _task(seed)
+  model = models.MLP(2, hidden=(32, 16), dropout_rate=0.0)
+  trainer = train.Trainer(
+    model,
+    dataset.info,
+    train.TrainConfig(batch_size=32, epochs=1, min_steps=100, schedule="constant"),
+  )
+  key = jax.random.key(seed)
+  images, labels = jnp.asarray(dataset.train_images), jnp.asarray(dataset.train_labels)
+  fit = trainer.fit(key, images, labels, jnp.zeros(400, bool).at[:200].set(True), 200)
+  fit = fit.replace(tx=train.make_optimizer(config.fit), opt_state=None)
+  state = search.init_search_state(jax.random.fold_in(key, 1), config, dataset.info.image_shape)
+  nets = search.BilevelState(fit, state.search, state.loss)
+  if dtype is not None:
+    nets = jax.tree.map(
+      lambda x: (
+        x.astype(dtype) if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating) else x
+      ),
+      nets,
+    )
+  nets = nets._replace(
+    fit=nets.fit.replace(opt_state=nets.fit.tx.init(nets.fit.params)),
+    search=nets.search.replace(opt_state=nets.search.tx.init(nets.search.params)),
+    loss=nets.loss.replace(opt_state=nets.loss.tx.init(nets.loss.params)),
+  )
+  mask = jnp.ones(len(v), bool)
+  d = search.SearchData(jnp.asarray(v, jnp.int32), mask, jnp.asarray(decisions), jnp.float32(0.1))
+  stats = dict(mean=tuple(dataset.info.mean), std=tuple(dataset.info.std))
+  return nets, d, images, labels, stats, noisy
+
+
+@pytest.mark.parametrize("relaxation", ["gumbel", "softmax", "code"])
+def test_searchnet_gradient_is_nonzero_except_in_code_mode(relaxation):
+  sgd = train.TrainConfig(optimizer="sgd", momentum=0.0, learning_rate=1.0, schedule="constant")
+  config = SMALL._replace(relaxation=relaxation, search_net=sgd)
+  nets, d, images, labels, stats, _ = _bilevel(0, config)
+  # Leave the uniform start so that the mixed scores differ between samples.
+  nets = nets._replace(
+    search=nets.search.replace(
+      params=jax.tree.map(
+        lambda p: (
+          p + 0.1 * jnp.ones_like(p) * jnp.cos(jnp.arange(p.size).reshape(p.shape).astype(p.dtype))
+        ),
+        nets.search.params,
+      )
+    )
+  )
+  step = jax.jit(functools.partial(search.bilevel_step, **stats, config=config, branch=1))
+  after, metrics = step(nets, jax.random.key(0), d, images, labels, jnp.int32(1))
+  grads = jax.tree.map(lambda a, b: a - b, nets.search.params, after.search.params)  # SGD, lr 1
+  flat = np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads)])
+  assert np.isfinite(flat).all() and np.isfinite(float(metrics[1]))
+  if relaxation == "code":
+    assert np.all(flat == 0.0)
+  else:
+    assert np.abs(flat).max() > 1e-6
+
+
+def test_order_2_hypergradient_matches_central_finite_differences():
+  with jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):  # float32 images
+    sgd = train.TrainConfig(optimizer="sgd", momentum=0.0, learning_rate=1.0, schedule="constant")
+    config = SMALL._replace(
+      relaxation="softmax", order=2, search_net=sgd, unroll_learning_rate=0.5, tau_s=0.5
+    )
+    nets, d, images, labels, stats, _ = _bilevel(0, config, dtype=jnp.float64)
+    base = jax.tree.map(
+      lambda p: p + 0.3 * jnp.sin(jnp.arange(p.size).reshape(p.shape).astype(p.dtype)),
+      nets.search.params,
+    )
+    nets = nets._replace(search=nets.search.replace(params=base))
+    theta = jnp.float64(0.3)  # held fixed: it is a stop-gradient of the batch
+    step = jax.jit(
+      functools.partial(search.bilevel_step, **stats, config=config, branch=1, theta=theta)
+    )
+    key = jax.random.key(0)
+
+    def loss(params):
+      moved = nets._replace(search=nets.search.replace(params=params))
+      return step(moved, key, d, images, labels, jnp.int32(1))
+
+    after, _ = loss(base)
+    grad = jax.tree.map(lambda a, b: a - b, base, after.search.params)
+    rng = np.random.default_rng(0)
+    eps = 1e-5
+    for _ in range(3):
+      direction = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape)), base)
+      plus = jax.tree.map(lambda p, u: p + eps * u, base, direction)
+      minus = jax.tree.map(lambda p, u: p - eps * u, base, direction)
+      numeric = (float(loss(plus)[1][1]) - float(loss(minus)[1][1])) / (2 * eps)
+      analytic = sum(
+        float(jnp.vdot(g, u))
+        for g, u in zip(jax.tree.leaves(grad), jax.tree.leaves(direction), strict=True)
+      )
+      assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+    # The unrolled step matters: first order gives another gradient.
+    step1 = jax.jit(
+      functools.partial(
+        search.bilevel_step, **stats, config=config._replace(order=1), branch=1, theta=theta
+      )
+    )
+    first, _ = step1(nets, key, d, images, labels, jnp.int32(1))
+    grad1 = jax.tree.map(lambda a, b: a - b, base, first.search.params)
+    diff = max(
+      float(jnp.abs(a - b).max())
+      for a, b in zip(jax.tree.leaves(grad), jax.tree.leaves(grad1), strict=True)
+    )
+    assert diff > 1e-8
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_search_learns_the_candidate_that_picks_the_high_loss_samples(seed):
+  config = SMALL
+  nets, d, images, labels, stats, noisy = _bilevel(seed, config)
+  steps = [
+    jax.jit(functools.partial(search.bilevel_step, **stats, config=config, branch=b))
+    for b in range(2)
+  ]
+  key = jax.random.key(seed)
+  start = search.query_scores(
+    search.SearchState(nets.search, nets.loss),
+    images[d.index],
+    d.decisions,
+    d.mask,
+    jnp.int32(20),
+    **stats,
+    chunk=256,
+    config=config,
+  )[1]
+  np.testing.assert_allclose(start, 0.25, rtol=1e-6)  # a uniform start
+  for i in range(config.steps):
+    nets, _ = steps[i % 2](nets, key, d, images, labels, jnp.int32(i))
+  state = search.SearchState(nets.search, nets.loss)
+  mixed, weights = search.query_scores(
+    state, images[d.index], d.decisions, d.mask, jnp.int32(20), **stats, chunk=256, config=config
+  )
+  top = np.argsort(-np.asarray(mixed))[:20]
+  assert float(np.mean(np.asarray(weights)[top, 0])) > 0.8
+  # The soft-selected count on V tracks r |V| = 20.
+  count = float(search.soft_count(state, images, d, **stats, chunk=256, config=config))
+  assert count == pytest.approx(20.0, abs=4.0)
+
+
+def test_host_dispatch_and_scan_with_switch_run_the_same_steps():
+  config = SMALL._replace(use_loss_prediction=True, backbone_kwargs=MLP_KW)
+  nets, d, images, labels, stats, _ = _bilevel(0, config)
+  key = jax.random.key(3)
+  scan = jax.jit(functools.partial(search.bilevel_steps, **stats, config=config, num_steps=6))
+  scanned, metrics = scan(nets, key, d, images, labels, jnp.int32(0))
+  steps = [
+    jax.jit(functools.partial(search.bilevel_step, **stats, config=config, branch=b))
+    for b in range(3)
+  ]
+  one = nets
+  rows = []
+  for i in range(6):
+    one, m = steps[i % 3](one, key, d, images, labels, jnp.int32(i))
+    rows.append(m)
+  for a, b in zip(jax.tree.leaves(scanned), jax.tree.leaves(one), strict=True):
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+  np.testing.assert_allclose(metrics, np.stack(rows), rtol=2e-5, atol=1e-6)
+  assert np.isfinite(np.asarray(metrics)[2::3, 2]).all()  # LossNet's ranking accuracy
+
+
+def test_split_labeled_halves_are_disjoint_and_padded(key):
+  labeled = jnp.zeros(50, bool).at[jnp.arange(0, 50, 2)].set(True)  # 25 labeled
+  train_mask, v_index, v_mask = search.split_labeled(key, labeled, 16)
+  v = np.asarray(v_index)[np.asarray(v_mask)]
+  t = np.flatnonzero(np.asarray(train_mask))
+  assert len(v) == 12 and len(t) == 13 and not set(v) & set(t)
+  assert set(v) | set(t) == set(range(0, 50, 2))
+  assert int(v_mask.sum()) == 12 and np.asarray(labeled)[np.asarray(v_index)].all()
+
+
+def _learner(dataset, config):
+  model = models.get_model("mlp", dataset.info.num_classes, hidden=(32,))
+  trainer = train.Trainer(
+    model, dataset.info, train.TrainConfig(batch_size=16, epochs=2, min_steps=8, eval_chunk=100)
+  )
+  al = loop.ALConfig(num_initial=20, query_size=15, quota=40, num_mc=3)  # 15, 15, 10
+  return loop.ActiveLearner(dataset, trainer, al, config)
+
+
+@pytest.mark.parametrize("name", ["autoal", "autoal-code"])
+def test_two_rounds_end_to_end_and_the_second_compiles_nothing(synthetic, key, name):
+  config = search.SearchConfig(
+    backbone="mlp",
+    backbone_kwargs=(("hidden", (16,)),),
+    steps=7,
+    batch_size=16,
+    warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=4, schedule="constant"),
+  )
+  learner = _learner(synthetic, config)
+  state = learner.init(key)
+  state, log = learner.round(state, name)
+  searcher = learner.searcher(name)
+  assert searcher.config.relaxation == ("code" if name == "autoal-code" else "gumbel")
+  assert log.search is not None and len(log.search["weights"]) == 8  # 7 + loss prediction
+  assert sum(log.search["weights"].values()) == pytest.approx(1.0, abs=1e-5)
+  jitted = [
+    searcher._split,
+    searcher._gather,
+    searcher._v_decisions,
+    searcher._pool_decisions,
+    searcher._query_scores,
+    searcher._soft_count,
+    searcher._top,
+    searcher._fit_opt_init,
+    *searcher._branch_steps,
+    searcher.fit_trainer.steps,
+    searcher.fit_trainer.pool_outputs,
+    learner.trainer.steps,
+    learner.trainer.pool_outputs,
+  ]
+  sizes = [f._cache_size() for f in jitted]
+  before = np.asarray(state.labeled)
+  state, log = learner.round(state, name)
+  assert [f._cache_size() for f in jitted] == sizes
+  after = np.asarray(state.labeled)
+  assert after.sum() - before.sum() == 15 and not before[log.picks].any()
+  state, log = learner.round(state, name)  # the partial last round: 10 picks
+  assert len(log.picks) == 10 and len(set(log.picks.tolist())) == 10
+  assert [f._cache_size() for f in jitted] == sizes
+
+
+def test_query_returns_b_distinct_unlabeled_indices(synthetic, key):
+  config = SMALL._replace(
+    steps=3, batch_size=16, warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3)
+  )
+  learner = _learner(synthetic, config._replace(candidates=("entropy", "kmeans", "random")))
+  searcher = learner.searcher("autoal")
+  state = searcher.init(key)
+  labeled = jnp.zeros(400, bool).at[:40].set(True)
+  state, _ = searcher.search(state, key, learner.images, learner.labels, labeled, 40)
+  model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
+  outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
+  picks, weights = searcher.query(state, key, learner.images, outputs, ~labeled, 15)
+  picks = np.asarray(picks)
+  assert picks.shape == (15,) and len(set(picks.tolist())) == 15 and (picks >= 40).all()
+  assert weights.shape == (3,) and weights.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+  "change, message",
+  [
+    (dict(relaxation="hard"), "Unknown relaxation"),
+    (dict(candidate_signal="scores"), "Unknown candidate_signal"),
+    (dict(order=3), "order must be 1 or 2"),
+    (dict(candidates=("entropy", "autoal")), "search strategy"),
+    (dict(candidates=("entropy", "entropy")), "twice"),
+    (dict(candidates=("nope",)), "Valid strategies"),
+    (dict(tau=0.0), "tau"),
+    (dict(backbone="vgg"), "Unknown backbone"),
+  ],
+)
+def test_bad_search_configs_fail_before_compute(synthetic, change, message):
+  with pytest.raises(ValueError, match=message):
+    _learner(synthetic, search.SearchConfig(**change)).check_strategy("autoal")
+
+
+def test_search_strategies_refuse_the_plain_pick(key):
+  probs = jnp.full((10, 2), 0.5)
+  with pytest.raises(ValueError, match="ActiveLearner"):
+    strategies.pick("autoal", key, PoolOutputs(probs, probs, probs), jnp.ones(10, bool), 2)
+  assert "autoal" not in strategies.names(include_search=False)
+  assert {"autoal", "autoal-code"} <= set(strategies.names())
