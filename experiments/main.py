@@ -74,52 +74,6 @@ def _parse_strategies(text: str) -> list[str]:
   return names
 
 
-def _search_config(config, train_config):
-  """The `SearchConfig` described by ``config.search``."""
-  from autoal_jax import search, train
-
-  c = config.search
-
-  def net(optimizer, learning_rate):
-    return train.TrainConfig(
-      optimizer=optimizer,
-      learning_rate=learning_rate,
-      weight_decay=c.weight_decay,
-      schedule="constant",
-      eval_chunk=train_config.eval_chunk,
-    )
-
-  return search.SearchConfig(
-    candidates=tuple(n.strip() for n in c.candidates.split(",") if n.strip()),
-    relaxation=c.relaxation,
-    hard=c.hard,
-    candidate_signal=c.candidate_signal,
-    use_loss_prediction=c.use_loss_prediction,
-    order=c.order,
-    tau=c.tau,
-    tau_final=c.tau_final,
-    tau_s=c.tau_s,
-    lambda_fit=c.lambda_fit,
-    lambda_search=c.lambda_search,
-    steps=c.steps,
-    batch_size=c.batch_size,
-    warmup=train_config._replace(
-      epochs=1,
-      min_steps=c.warmup_steps,
-      optimizer="adam",
-      learning_rate=c.warmup_learning_rate,
-      weight_decay=0.0,
-      schedule="constant",
-    ),
-    fit=net(c.fit_optimizer, c.fit_learning_rate),
-    search_net=net(c.search_optimizer, c.search_learning_rate),
-    loss_net=net(c.loss_optimizer, c.loss_learning_rate),
-    unroll_learning_rate=c.unroll_learning_rate,
-    backbone=c.backbone,
-    steps_per_call=c.steps_per_call,
-  )
-
-
 def _check(condition: bool, message: str) -> None:
   if not condition:
     raise SystemExit(f"error: {message}")
@@ -206,7 +160,7 @@ def main(argv):
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
   from autoal_jax import data, loop, models, search, strategies, train
-  from experiments import reporting
+  from experiments import common, reporting
 
   names = _parse_strategies(config.strategies)
   _check(config.seeds >= 1, f"seeds must be >= 1, got {config.seeds}")
@@ -217,7 +171,7 @@ def main(argv):
   train_config = train.TrainConfig(**config.train.to_dict())
   try:
     train.make_optimizer(train_config)  # checks the optimizer and schedule names
-    search_config = _search_config(config, train_config)
+    search_config = common.search_config(config, train_config)
     if any(strategies.get(name).search is not None for name in names):
       search.check_config(search_config)
   except ValueError as e:

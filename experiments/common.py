@@ -1,0 +1,42 @@
+"""Turning an experiment config into the library's config objects (shared by the CLI and
+the benchmarks; library modules never read configs)."""
+
+from __future__ import annotations
+
+
+def search_config(config, train_config):
+  """The `SearchConfig` described by ``config.search``."""
+  from autoal_jax import search, train
+
+  c = config.search
+
+  def net(optimizer, learning_rate):
+    return train.TrainConfig(
+      optimizer=optimizer,
+      learning_rate=learning_rate,
+      weight_decay=c.weight_decay,
+      schedule="constant",
+      eval_chunk=train_config.eval_chunk,
+    )
+
+  # Config keys that are SearchConfig fields of the same name and meaning.
+  same = (
+    "relaxation", "hard", "candidate_signal", "use_loss_prediction", "order", "tau",
+    "tau_final", "tau_s", "lambda_fit", "lambda_search", "steps", "batch_size",
+    "unroll_learning_rate", "backbone", "steps_per_call",
+  )  # fmt: skip
+  return search.SearchConfig(
+    **{key: c[key] for key in same},
+    candidates=tuple(n.strip() for n in c.candidates.split(",") if n.strip()),
+    warmup=train_config._replace(
+      epochs=1,
+      min_steps=c.warmup_steps,
+      optimizer="adam",
+      learning_rate=c.warmup_learning_rate,
+      weight_decay=0.0,
+      schedule="constant",
+    ),
+    fit=net(c.fit_optimizer, c.fit_learning_rate),
+    search_net=net(c.search_optimizer, c.search_learning_rate),
+    loss_net=net(c.loss_optimizer, c.loss_learning_rate),
+  )
