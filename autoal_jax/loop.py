@@ -235,7 +235,8 @@ class ActiveLearner:
     r = int(state.round)
     if r > self.config.num_rounds:
       raise ValueError(f"the run is finished ({self.config.num_rounds} rounds)")
-    is_search = self.check_strategy(strategy).search is not None
+    spec = self.check_strategy(strategy)
+    is_search = spec.search is not None
     train_key, mc_key, pick_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
     num_labeled = int(jnp.sum(state.labeled))
 
@@ -257,7 +258,7 @@ class ActiveLearner:
       start = time.perf_counter()
       k = self.config.round_size(r)
       searcher = self.searcher(strategy) if is_search else None
-      mc = strategies.get(strategy).needs_mc or (is_search and searcher.num_mc > 0)
+      mc = spec.needs_mc or (is_search and searcher.num_mc > 0)
       num_mc = self.config.num_mc if mc else 0
       outputs = self.trainer.pool_outputs(model_state, mc_key, self.images, num_mc=num_mc)
       # Inside the jitted pick a NaN would silently rank last: refuse it here instead.

@@ -235,8 +235,16 @@ def code_select(
     (s float32[V], p float32[V], theta float32 scalar).
   """
   p = code_scores(logits, decisions, mask)
-  gmm = fit_gaussian_mixture(jax.lax.stop_gradient(p), mask)
-  draws = sample_gaussian_mixture(key, gmm, num_samples)
-  theta = jax.lax.stop_gradient(jnp.quantile(draws, 1.0 - ratio))
+  theta = code_threshold(key, p, mask, ratio, num_samples)
   s = jax.nn.sigmoid(slope * (p - theta))
   return jnp.where(mask, s, 0.0), p, theta
+
+
+def code_threshold(
+  key: jax.Array, p: jax.Array, mask: jax.Array, ratio, num_samples: int = 10_000
+) -> jax.Array:
+  """The released rule's threshold: the (1 - r) percentile of ``num_samples`` draws from
+  a 5-component Gaussian mixture fitted to ``p[mask]`` (a stop-gradient scalar)."""
+  gmm = fit_gaussian_mixture(jax.lax.stop_gradient(p), mask)
+  draws = sample_gaussian_mixture(key, gmm, num_samples)
+  return jax.lax.stop_gradient(jnp.quantile(draws, 1.0 - ratio))

@@ -248,37 +248,8 @@ def ranking_loss(pred: jax.Array, target: jax.Array, weight: jax.Array, margin: 
   return loss, jnp.sum(pair * correct) / count
 
 
-def _variables(params, batch_stats):
-  return {"params": params, "batch_stats": batch_stats} if batch_stats else {"params": params}
-
-
-def _apply(state: TrainState, params, x, train: bool, key=None, **kwargs):
-  """Applies a network; in training mode with dropout and BatchNorm updates.
-
-  Returns:
-    (outputs, new batch_stats).
-  """
-  variables = _variables(params, state.batch_stats)
-  if not train:
-    return state.apply_fn(variables, x, **kwargs), state.batch_stats
-  rngs = {"dropout": key}
-  if state.batch_stats:
-    out, updates = state.apply_fn(
-      variables, x, train=True, rngs=rngs, mutable=["batch_stats"], **kwargs
-    )
-    return out, updates["batch_stats"]
-  return state.apply_fn(variables, x, train=True, rngs=rngs, **kwargs), state.batch_stats
-
-
-def _update(state: TrainState, grads, batch_stats) -> TrainState:
-  # optax's adam is not clean under jax_numpy_dtype_promotion='strict' (see train_step).
-  with jax.numpy_dtype_promotion("standard"):
-    state = state.apply_gradients(grads=grads)
-  return state.replace(batch_stats=batch_stats)
-
-
 def _ce(state: TrainState, params, x, y, train: bool, key=None):
-  (logits, _), batch_stats = _apply(state, params, x, train, key)
+  (logits, _), batch_stats = train_lib.apply_model(state, params, x, train, key)
   return optax.softmax_cross_entropy_with_integer_labels(logits, y), batch_stats
 
 
@@ -310,10 +281,6 @@ def select(
   mixed = jnp.sum(weights * decisions, axis=1)
   s, _ = relaxation.soft_select(mixed, mask, ratio, config.tau_s, theta)
   return s, weights
-
-
-def _masked_mean(x, weight):
-  return jnp.sum(weight * x) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
 def bilevel_step(
@@ -371,7 +338,9 @@ def bilevel_step(
     return jnp.concatenate([decisions, jax.lax.stop_gradient(column)[:, None]], axis=1)
 
   def selection(search_params, search_train, st):
-    (logits, maps), search_stats = _apply(st.search, search_params, x, search_train, dropout_key)
+    (logits, maps), search_stats = train_lib.apply_model(
+      st.search, search_params, x, search_train, dropout_key
+    )
     s, _ = select(gumbel_key, logits, columns(st.loss, maps), valid, ratio, tau, config, theta)
     return s, maps, search_stats
 
@@ -384,11 +353,11 @@ def bilevel_step(
 
     def loss_fn(params):
       ce, stats = _ce(st.fit, params, x, y, True, dropout_key)
-      return _masked_mean(s * ce, weight) + config.lambda_fit * size(s), stats
+      return train_lib.weighted_mean(s * ce, weight) + config.lambda_fit * size(s), stats
 
     (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.fit.params)
     metrics = jnp.stack([loss, nan, nan, jnp.sum(s), target])
-    return st._replace(fit=_update(st.fit, grads, stats)), metrics
+    return st._replace(fit=train_lib.apply_updates(st.fit, grads, stats)), metrics
 
   def search_update(st: BilevelState):
     def loss_fn(params):
@@ -398,7 +367,7 @@ def bilevel_step(
         # DARTS: one differentiable FitNet step on the selection, then CE at its result.
         def inner(p):
           ce, _ = _ce(st.fit, p, x, y, False)
-          return _masked_mean(s * ce, weight)
+          return train_lib.weighted_mean(s * ce, weight)
 
         grads = jax.grad(inner)(fit_params)
         fit_params = jax.tree.map(
@@ -407,14 +376,14 @@ def bilevel_step(
         ce, _ = _ce(st.fit, fit_params, x, y, False)
       else:
         ce = jax.lax.stop_gradient(_ce(st.fit, fit_params, x, y, False)[0])
-      return -_masked_mean(s * ce, weight) + config.lambda_search * size(s), (stats, s)
+      return -train_lib.weighted_mean(s * ce, weight) + config.lambda_search * size(s), (stats, s)
 
     (loss, (stats, s)), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.search.params)
     metrics = jnp.stack([nan, loss, nan, jnp.sum(s), target])
-    return st._replace(search=_update(st.search, grads, stats)), metrics
+    return st._replace(search=train_lib.apply_updates(st.search, grads, stats)), metrics
 
   def loss_update(st: BilevelState):
-    (_, maps), _ = _apply(st.search, st.search.params, x, False)
+    (_, maps), _ = train_lib.apply_model(st.search, st.search.params, x, False)
     maps = jax.lax.stop_gradient(maps)
     ce = jax.lax.stop_gradient(_ce(st.fit, st.fit.params, x, y, False)[0])
 
@@ -424,7 +393,7 @@ def bilevel_step(
 
     (_, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.loss.params)
     metrics = jnp.stack([nan, nan, accuracy, nan, nan])
-    return st._replace(loss=_update(st.loss, grads, st.loss.batch_stats)), metrics
+    return st._replace(loss=train_lib.apply_updates(st.loss, grads, st.loss.batch_stats)), metrics
 
   updates = [fit_update, search_update] + ([loss_update] if config.use_loss_prediction else [])
   if branch is not None:
@@ -491,13 +460,14 @@ def query_scores(
 
   def forward(_, x):
     x = data_lib.normalize(x, mean, std)
-    (logits, maps), _ = _apply(state.search, state.search.params, x, False)
-    predicted = state.loss.apply_fn({"params": state.loss.params}, maps)
-    return logits, predicted
+    (logits, maps), _ = train_lib.apply_model(state.search, state.search.params, x, False)
+    if not config.use_loss_prediction:
+      return (logits,)
+    return logits, state.loss.apply_fn({"params": state.loss.params}, maps)
 
-  logits, predicted = train_lib._chunked(forward, images, chunk)
+  logits, *predicted = train_lib._chunked(forward, images, chunk)
   if config.use_loss_prediction:
-    column = signal_column(predicted, mask, num, config.candidate_signal)
+    column = signal_column(predicted[0], mask, num, config.candidate_signal)
     decisions = jnp.concatenate([decisions, column[:, None]], axis=1)
   weights = jax.nn.softmax(logits, -1)
   if config.relaxation == "code":
@@ -527,14 +497,9 @@ def soft_count(
     chunk,
     config,
   )
-  if config.relaxation == "code":
-    s, _, _ = relaxation.code_select(
-      jax.random.key(0),
-      jnp.log(jnp.maximum(m, 1e-30))[:, None],
-      jnp.ones_like(m)[:, None],
-      data.mask,
-      data.ratio,
-    )
+  if config.relaxation == "code":  # m is the code's p; its GMM draws from a fixed key
+    theta = relaxation.code_threshold(jax.random.key(0), m, data.mask, data.ratio)
+    s = jnp.where(data.mask, jax.nn.sigmoid(1e11 * (m - theta)), 0.0)
   else:
     s, _ = relaxation.soft_select(m, data.mask, data.ratio, config.tau_s)
   return jnp.sum(s)
@@ -633,9 +598,8 @@ class AutoAL:
     self._pool_decisions = jax.jit(
       functools.partial(strategies.decisions, config.candidates, k=query_size, signal=signal)
     )
-    fit_tx = train_lib.make_optimizer(config.fit)
-    self._fit_tx = fit_tx
-    self._fit_opt_init = jax.jit(fit_tx.init)
+    self._fit_tx = train_lib.make_optimizer(config.fit)
+    self._fit_opt_init = jax.jit(self._fit_tx.init)
     step = functools.partial(bilevel_step, **stats, config=config)
     self._branch_steps = [
       jax.jit(functools.partial(step, branch=b)) for b in range(num_branches(config))

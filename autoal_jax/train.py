@@ -117,10 +117,40 @@ def init_train_state(
   )
 
 
-def _variables(state: TrainState) -> dict:
+def _variables(params, batch_stats) -> dict:
+  return {"params": params, "batch_stats": batch_stats} if batch_stats else {"params": params}
+
+
+def apply_model(state: TrainState, params, x, train: bool, key=None, **kwargs):
+  """Applies ``state``'s network with ``params``: (outputs, BatchNorm statistics after).
+
+  In training mode dropout draws from ``key`` and BatchNorm uses (and updates) batch
+  statistics; otherwise the statistics come back unchanged.
+  """
+  variables = _variables(params, state.batch_stats)
+  if not train:
+    return state.apply_fn(variables, x, **kwargs), state.batch_stats
+  rngs = {"dropout": key}
   if state.batch_stats:
-    return {"params": state.params, "batch_stats": state.batch_stats}
-  return {"params": state.params}
+    out, updates = state.apply_fn(
+      variables, x, train=True, rngs=rngs, mutable=["batch_stats"], **kwargs
+    )
+    return out, updates["batch_stats"]
+  return state.apply_fn(variables, x, train=True, rngs=rngs, **kwargs), state.batch_stats
+
+
+def apply_updates(state: TrainState, grads, batch_stats) -> TrainState:
+  """One optimiser step with ``grads``, then the new BatchNorm statistics."""
+  # optax's bias correction raises a Python float to an int32 power, which users running
+  # with jax_numpy_dtype_promotion='strict' (as our tests do) would otherwise see fail.
+  with jax.numpy_dtype_promotion("standard"):
+    state = state.apply_gradients(grads=grads)
+  return state.replace(batch_stats=batch_stats)
+
+
+def weighted_mean(x: jax.Array, weights: jax.Array) -> jax.Array:
+  """sum(weights * x) / sum(weights), 0 when every weight is 0 (an all-padding batch)."""
+  return jnp.sum(weights * x) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
 def train_step(
@@ -155,27 +185,12 @@ def train_step(
     x = data_lib.augment(augment_key, x, config.crop_padding, flip=True)
 
   def loss_fn(params):
-    variables = {"params": params}
-    if state.batch_stats:
-      variables["batch_stats"] = state.batch_stats
-      (logits, _), updates = state.apply_fn(
-        variables, x, train=True, rngs={"dropout": dropout_key}, mutable=["batch_stats"]
-      )
-    else:
-      logits, _ = state.apply_fn(variables, x, train=True, rngs={"dropout": dropout_key})
-      updates = {}
+    (logits, _), batch_stats = apply_model(state, params, x, True, dropout_key)
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    loss = jnp.sum(weights * ce) / jnp.maximum(jnp.sum(weights), 1.0)
-    return loss, updates
+    return weighted_mean(ce, weights), batch_stats
 
-  (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  # optax's bias correction raises a Python float to an int32 power, which users running
-  # with jax_numpy_dtype_promotion='strict' (as our tests do) would otherwise see fail.
-  with jax.numpy_dtype_promotion("standard"):
-    state = state.apply_gradients(grads=grads)
-  if updates:
-    state = state.replace(batch_stats=updates["batch_stats"])
-  return state, loss
+  (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  return apply_updates(state, grads, batch_stats), loss
 
 
 def epoch_order(key: jax.Array, labeled: jax.Array) -> jax.Array:
@@ -283,7 +298,7 @@ def _chunked(fn: Callable, x: jax.Array, chunk: int):
 def predict(state: TrainState, images: jax.Array, mean, std, chunk: int):
   """Deterministic forward pass in chunks: uint8[N, H, W, Ch] -> (logits[N, C], emb[N, D])."""
   chex.assert_rank(images, 4)
-  variables = _variables(state)
+  variables = _variables(state.params, state.batch_stats)
 
   def forward(_, x):
     return state.apply_fn(variables, data_lib.normalize(x, mean, std), train=False)
@@ -329,7 +344,7 @@ def pool_outputs(
     `PoolOutputs` with logits, probs [N, C], embeddings [N, D], mc_probs [T, N, C] or None.
   """
   chex.assert_rank(images, 4)
-  variables = _variables(state)
+  variables = _variables(state.params, state.batch_stats)
   mc_keys = (
     None if num_mc == 0 else jax.vmap(lambda t: jax.random.fold_in(key, t))(jnp.arange(num_mc))
   )
