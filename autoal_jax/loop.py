@@ -12,6 +12,7 @@ picks), so it can be checkpointed and compared as a whole.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -63,8 +64,9 @@ class ALState(NamedTuple):
     num_labels: int32[R + 1], the labeled-set size at each round's training.
     accuracy: float32[R + 1], test accuracy at each round (NaN until measured).
     picks: int32[R, b], the indices bought by each query (-1 where none).
-    search: the `search.SearchState` carried across rounds by AutoAL's strategies (None
-      for every other strategy, and before the first search).
+    search: the state a strategy carries across rounds: AutoAL's `search.SearchState`,
+      ALBL's `strategies.albl.ALBLState`; None for every other strategy, and before the
+      first query.
   """
 
   labeled: jax.Array
@@ -81,7 +83,9 @@ class RoundLog(NamedTuple):
 
   ``query_seconds`` is the sum of scoring the pool (the task model's passes), the search
   (AutoAL only) and the pick. ``search`` holds AutoAL's per-round metrics: the mean
-  strategy weight over the picks (``weights``, by column name) and `search.METRICS`.
+  strategy weight over the picks (``weights``, by column name) and `search.METRICS`; for
+  ALBL the arm probabilities of the draw (``weights``), the ``arm`` drawn and the
+  ``reward`` given to the previous arm.
   """
 
   round: int
@@ -154,7 +158,8 @@ class ActiveLearner:
     trainer: a `Trainer` for the task model on this dataset.
     config: the `ALConfig`.
     search_config: the `search.SearchConfig` of AutoAL's strategies (``autoal``,
-      ``autoal-code``, which overrides its relaxation); default `SearchConfig()`.
+      ``autoal-code``, which overrides its relaxation); default `SearchConfig()`. Its
+      ``candidates`` are also those of the other mixtures (``uniform-mix``, ``albl``).
   """
 
   def __init__(
@@ -175,10 +180,18 @@ class ActiveLearner:
     self._picks = {}
     self._searchers = {}
 
+  def needs_mc(self, strategy: strategies.Strategy) -> bool:
+    """Whether ``strategy`` needs MC passes (a mixture: whether a configured candidate does)."""
+    if strategy.candidates:
+      return strategies.candidates_need_mc(self.search_config.candidates)
+    return strategy.needs_mc
+
   def check_strategy(self, name: str) -> strategies.Strategy:
     """The registered strategy ``name``, checked against this learner's config."""
     strategy = strategies.get(name)
-    if strategy.needs_mc and self.config.num_mc < 2:
+    if strategy.candidates:
+      strategies.check_candidates(self.search_config.candidates)
+    if self.needs_mc(strategy) and self.config.num_mc < 2:
       raise ValueError(f"strategy {name!r} needs num_mc >= 2, got {self.config.num_mc}")
     if strategy.search is not None:
       self.searcher(name)
@@ -204,9 +217,16 @@ class ActiveLearner:
   def _pick_fn(self, name: str, k: int):
     if (name, k) not in self._picks:
       strategy = self.check_strategy(name)
-      self._picks[name, k] = jax.jit(
-        lambda key, outputs, mask: strategy.pick(key, outputs, mask, k)
-      )
+      pick = strategy.pick
+      if strategy.candidates:
+        pick = functools.partial(pick, candidates=self.search_config.candidates)
+      if strategy.stateful:  # ALBL: (state, key, outputs, labels, labeled) -> (state, ...)
+        pick = functools.partial(
+          strategies.albl.query, k=k, candidates=self.search_config.candidates
+        )
+        self._picks[name, k] = jax.jit(pick)
+      else:
+        self._picks[name, k] = jax.jit(lambda key, outputs, mask: pick(key, outputs, mask, k))
     return self._picks[name, k]
 
   def init(self, key: jax.Array) -> ALState:
@@ -258,8 +278,7 @@ class ActiveLearner:
       start = time.perf_counter()
       k = self.config.round_size(r)
       searcher = self.searcher(strategy) if is_search else None
-      mc = spec.needs_mc or (is_search and searcher.num_mc > 0)
-      num_mc = self.config.num_mc if mc else 0
+      num_mc = self.config.num_mc if self.needs_mc(spec) else 0
       outputs = self.trainer.pool_outputs(model_state, mc_key, self.images, num_mc=num_mc)
       # Inside the jitted pick a NaN would silently rank last: refuse it here instead.
       strategies.check_probs(outputs.probs, f"round {r} pool probabilities")
@@ -281,6 +300,21 @@ class ActiveLearner:
         )
         names = searcher.config.column_names
         search_log["weights"] = dict(zip(names, weights.tolist(), strict=True))
+      elif spec.stateful:
+        start = time.perf_counter()
+        if state.search is None:
+          arms = strategies.albl.arms(self.search_config.candidates)
+          state = state._replace(search=strategies.albl.init(len(arms), state.labeled))
+        bandit, chosen, probs, reward = self._pick_fn(strategy, k)(
+          state.search, pick_key, outputs, self.labels, state.labeled
+        )
+        state = state._replace(search=bandit)
+        arms = strategies.albl.arms(self.search_config.candidates)
+        search_log = {
+          "weights": dict(zip(arms, np.asarray(probs).tolist(), strict=True)),
+          "arm": arms[int(bandit.arm)],
+          "reward": float(reward),
+        }
       else:
         start = time.perf_counter()
         chosen = self._pick_fn(strategy, k)(pick_key, outputs, ~state.labeled)

@@ -46,18 +46,8 @@ from autoal_jax import train as train_lib
 from autoal_jax.train import TrainConfig, TrainState
 from autoal_jax.types import DatasetInfo, PoolOutputs
 
-# The paper's candidates in the released code's order, with the real MC-dropout variation
-# ratio in VarRatio's place: the released [N, C] form (1 - max p) decides exactly like
-# least_confidence, which would make two of the seven columns identical.
-DEFAULT_CANDIDATES = (
-  "least_confidence",
-  "margin",
-  "entropy",
-  "kmeans",
-  "bald",
-  "var_ratio_mc",
-  "mean_std",
-)
+# The paper's seven with the MC-dropout variation ratio (see `strategies.DEFAULT_CANDIDATES`).
+DEFAULT_CANDIDATES = strategies.DEFAULT_CANDIDATES
 
 METRICS = ("fit_loss", "search_loss", "rank_accuracy", "soft_count", "target_count")
 
@@ -136,13 +126,7 @@ def check_config(config: SearchConfig) -> None:
     )
   if config.order not in (1, 2):
     raise ValueError(f"order must be 1 or 2, got {config.order}")
-  if not config.candidates:
-    raise ValueError("the search needs at least one candidate strategy")
-  if len(set(config.candidates)) != len(config.candidates):
-    raise ValueError(f"a candidate is listed twice: {config.candidates}")
-  for name in config.candidates:
-    if strategies.get(name).search is not None:
-      raise ValueError(f"{name!r} is a search strategy and cannot be a candidate")
+  strategies.check_candidates(config.candidates)
   for name, value in (("tau", config.tau), ("tau_final", config.tau_final)):
     if not value > 0:
       raise ValueError(f"{name} must be > 0, got {value}")
@@ -160,7 +144,7 @@ def check_config(config: SearchConfig) -> None:
 
 def needs_mc(config: SearchConfig) -> bool:
   """Whether any candidate needs MC-dropout passes."""
-  return any(strategies.get(name).needs_mc for name in config.candidates)
+  return strategies.candidates_need_mc(config.candidates)
 
 
 class SearchState(NamedTuple):

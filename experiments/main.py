@@ -112,7 +112,11 @@ def _run_one(learner, name: str, seed: int) -> dict:
       f"accuracy {log.accuracy:.4f}, train {log.train_seconds:.1f}s, "
       f"query {log.query_seconds:.1f}s{bought}"
     )
-    if log.search is not None:
+    if log.search is not None and "arm" in log.search:  # ALBL's bandit
+      s = log.search
+      probs = ", ".join(f"{k} {v:.2f}" for k, v in s["weights"].items())
+      rounds.write(f"  albl drew {s['arm']} (reward {s['reward']:.3f}); arm probabilities: {probs}")
+    elif log.search is not None:
       s = log.search
       weights = ", ".join(f"{k} {v:.2f}" for k, v in s["weights"].items())
       rounds.write(

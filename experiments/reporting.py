@@ -111,9 +111,10 @@ def plot_learning_curves(path: str, runs: list[dict], title: str = "") -> None:
 
 
 def plot_strategy_weights(path: str, runs: list[dict], title: str = "") -> None:
-  """AutoAL's mean strategy weight over each round's picks (mean over seeds), per round.
+  """The weight of each candidate per round (mean over seeds), one panel per mixture.
 
-  One panel per search strategy (autoal, autoal-code), one line per candidate column.
+  AutoAL's strategies (autoal, autoal-code): the mean strategy weight over the round's
+  picks, one line per column. ALBL: the bandit's probability of each arm at the draw.
   """
   plt = _pyplot()
   searched = list(dict.fromkeys(run["strategy"] for run in runs if "search" in run))
@@ -127,23 +128,36 @@ def plot_strategy_weights(path: str, runs: list[dict], title: str = "") -> None:
       ax.plot(labels, weights.mean(0), marker="o", markersize=3, label=column)
     ax.axhline(1 / len(columns), color="grey", linestyle=":", label="uniform")
     ax.set_xlabel("labeled samples at the search")
-    ax.set_ylabel("mean weight over the picks")
+    albl = "arm" in chosen[0]["search"][0]
+    ax.set_ylabel("arm probability at the draw" if albl else "mean weight over the picks")
     ax.set_title(f"{strategy} (n={len(chosen)})" + (f", {title}" if title else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
   _save_figure(plt, fig, path)
 
 
-def format_table(summary: dict) -> str:
-  """The AUBC table, best mean first: strategy, AUBC and F-acc as mean +- std (%)."""
+def format_table(summary: dict, focus: str = "autoal") -> str:
+  """The AUBC table, best mean first: rank, strategy, AUBC and F-acc as mean +- std (%).
+
+  When ``focus`` ran (and others did), a last line gives its rank and the best of the
+  others, with the difference in mean AUBC.
+  """
   rows = sorted(summary.items(), key=lambda item: -item[1]["aubc_mean"])
   width = max([len("strategy")] + [len(name) for name, _ in rows])
   lines = [
-    f"{'strategy':<{width}}  {'seeds':>5}  {'AUBC (%)':>15}  {'F-acc (%)':>15}",
-    "-" * (width + 41),
+    f"{'rank':>4}  {'strategy':<{width}}  {'seeds':>5}  {'AUBC (%)':>15}  {'F-acc (%)':>15}",
+    "-" * (width + 47),
   ]
-  for name, entry in rows:
+  for rank, (name, entry) in enumerate(rows, 1):
     aubc = f"{100 * entry['aubc_mean']:.2f} +- {100 * entry['aubc_std']:.2f}"
     f_acc = f"{100 * entry['f_acc_mean']:.2f} +- {100 * entry['f_acc_std']:.2f}"
-    lines.append(f"{name:<{width}}  {len(entry['seeds']):>5}  {aubc:>15}  {f_acc:>15}")
+    lines.append(f"{rank:>4}  {name:<{width}}  {len(entry['seeds']):>5}  {aubc:>15}  {f_acc:>15}")
+  names = [name for name, _ in rows]
+  if focus in summary and len(rows) > 1:
+    best = next(name for name in names if name != focus)
+    gap = 100 * (summary[focus]["aubc_mean"] - summary[best]["aubc_mean"])
+    lines.append(
+      f"{focus}: rank {names.index(focus) + 1} of {len(rows)} by mean AUBC; the best other "
+      f"strategy is {best} ({gap:+.2f} points)"
+    )
   return "\n".join(lines)

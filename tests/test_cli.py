@@ -70,7 +70,7 @@ def test_smoke_run_writes_everything_and_resumes(tmp_path, npz):
   # The table is printed last, best AUBC first.
   table = first.stdout.strip().splitlines()[-2:]
   best = max(results["summary"], key=lambda s: results["summary"][s]["aubc_mean"])
-  assert table[0].startswith(best)
+  assert table[0].split()[:2] == ["1", best]
 
   again = _run(workdir, npz)
   assert again.returncode == 0 and "already in" in again.stdout
@@ -98,10 +98,37 @@ def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
       for entry in run["search"]:
         assert len(entry["weights"]) == 8 and abs(sum(entry["weights"].values()) - 1) < 1e-4
         assert entry["soft_count_v"] >= 0 and entry["target_count_v"] > 0
+    elif run["strategy"] == "albl":
+      assert len(run["search"]) == 3
+      for entry in run["search"]:  # 7 candidates + random, probabilities of the draw
+        assert len(entry["weights"]) == 8 and abs(sum(entry["weights"].values()) - 1) < 1e-5
+        assert entry["arm"] in entry["weights"] and min(entry["weights"].values()) >= 1 / 80
+      assert run["search"][0]["reward"] == 0 and run["search"][1]["reward"] > 0
     else:
       assert "search" not in run
   assert os.path.getsize(os.path.join(workdir, "strategy_weights.png")) > 0
-  assert "weights over the picks" in result.stderr + result.stdout
+  out = result.stderr + result.stdout
+  assert "weights over the picks" in out and "albl drew" in out
+
+
+def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
+  from experiments.configs import compare
+
+  workdir = str(tmp_path / "compare")
+  result = _run(workdir, npz, config="experiments/configs/compare.py:smoke")
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = _check_results(workdir, compare.STRATEGIES, 2)
+  assert os.path.getsize(os.path.join(workdir, "strategy_weights.png")) > 0
+  lines = result.stdout.strip().splitlines()
+  # The table, best mean AUBC first, then autoal's rank.
+  summary = results["summary"]
+  ranked = sorted(summary, key=lambda s: -summary[s]["aubc_mean"])
+  rows = lines[-len(ranked) - 1 : -1]
+  assert [row.split()[1] for row in rows] == ranked
+  assert [row.split()[0] for row in rows] == [str(i) for i in range(1, len(ranked) + 1)]
+  rank = ranked.index("autoal") + 1
+  assert lines[-1].startswith(f"autoal: rank {rank} of {len(ranked)} by mean AUBC")
+  assert all(summary[s]["seeds"] == [0, 1] for s in ranked)
 
 
 @pytest.mark.parametrize(

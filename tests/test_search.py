@@ -288,7 +288,7 @@ def test_query_returns_b_distinct_unlabeled_indices(synthetic, key):
     (dict(relaxation="hard"), "Unknown relaxation"),
     (dict(candidate_signal="scores"), "Unknown candidate_signal"),
     (dict(order=3), "order must be 1 or 2"),
-    (dict(candidates=("entropy", "autoal")), "search strategy"),
+    (dict(candidates=("entropy", "autoal")), "cannot be a candidate"),
     (dict(candidates=("entropy", "entropy")), "twice"),
     (dict(candidates=("nope",)), "Valid strategies"),
     (dict(tau=0.0), "tau"),

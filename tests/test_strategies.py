@@ -121,6 +121,11 @@ def test_every_registered_strategy_keeps_the_pick_contract(name, key):
   everything = int(mask.sum())
   all_picks = np.asarray(strategies.pick(name, key, outputs, mask, everything))
   assert sorted(all_picks.tolist()) == np.flatnonzero(np.asarray(mask)).tolist()
+  # Under jit k is not checked against the mask: too few candidates give -1, never a
+  # sample outside the mask.
+  few = jnp.arange(64) >= 60
+  short = np.asarray(fn(key, outputs, few))
+  assert sorted(short[short >= 0].tolist()) == [60, 61, 62, 63] and (short[4:] == -1).all()
 
 
 def test_pick_checks_its_inputs_outside_jit(key):
@@ -275,3 +280,77 @@ def test_decisions_with_ranks_and_a_traced_count(key):
   assert set(np.unique(a[:, 1])) <= {0.0, 1.0} and a[:, 1].sum() == 4
   with pytest.raises(ValueError, match="Valid signals"):
     strategies.decisions(names, key, outputs, mask, 10, signal="scores")
+
+
+def test_uniform_mix_buys_the_samples_most_candidates_pick(key):
+  outputs = _outputs()
+  mask = jnp.ones(64, bool)
+  # One candidate: the mixture is that candidate's pick set.
+  alone = strategies.uniform_mix(key, outputs, mask, 8, candidates=("entropy",))
+  entropy = strategies.pick("entropy", key, outputs, mask, 8)
+  assert set(np.asarray(alone).tolist()) == set(np.asarray(entropy).tolist())
+  # Three candidates: every sample picked by all three is bought before any picked by fewer.
+  names = ("entropy", "margin", "least_confidence")
+  votes = np.asarray(strategies.decisions(names, jax.random.split(key)[0], outputs, mask, 8))
+  votes = votes.sum(1)
+  picks = np.asarray(strategies.uniform_mix(key, outputs, mask, 8, candidates=names))
+  assert len(set(picks.tolist())) == 8
+  assert votes[picks].min() >= np.sort(votes)[-8]  # the 8 most-voted (ties at random)
+  with pytest.raises(ValueError, match="cannot be a candidate"):
+    strategies.check_candidates(("entropy", "uniform-mix"))
+
+
+def test_albl_bandit_update_by_hand():
+  albl = strategies.albl
+  k_arms = 3  # two candidates + random: pmin = 1 / 30, uniform p = 1 / 3
+  labeled = jnp.asarray([True, True, True, True, False, False])
+  state = albl.init(k_arms, labeled)
+  np.testing.assert_allclose(albl.probabilities(state.log_weights), [1 / 3] * 3, rtol=1e-6)
+  # Samples 2 and 3 were bought by arm 1 at p = 1/3; 0 and 1 are the initial set.
+  state = state._replace(
+    importance=state.importance.at[2:4].set(1 / 3), arm=jnp.int32(1), arm_prob=jnp.float32(1 / 3)
+  )
+  correct = jnp.asarray([True, False, True, True, False, True])  # 5 is unlabeled: ignored
+  reward = float(albl.reward(correct, labeled, state.importance))
+  assert reward == pytest.approx((1 + 0 + 3 + 3) / 4, rel=1e-6)  # IW-ACC = 1.75
+  state = albl.update(state, jnp.float32(reward))
+  step = (1 / 30) / 2 * (1.75 + np.sqrt(np.log(3 / 0.1) / 3) / (1 / 3))  # = 0.0824051
+  np.testing.assert_allclose(np.exp(state.log_weights), [1, np.exp(step), 1], rtol=1e-6)
+  w = np.array([1, np.exp(step), 1])
+  expected = 0.9 * w / w.sum() + 1 / 30
+  np.testing.assert_allclose(albl.probabilities(state.log_weights), expected, rtol=1e-6)
+  np.testing.assert_allclose(expected, [0.3249829, 0.3500343, 0.3249829], atol=1e-7)
+  # Before the first draw (arm -1) an update changes nothing.
+  fresh = albl.init(k_arms, labeled)
+  np.testing.assert_array_equal(albl.update(fresh, jnp.float32(5.0)).log_weights, 0.0)
+
+
+def test_albl_query_keeps_the_pick_contract_and_records_the_arm():
+  albl = strategies.albl
+  outputs = _outputs(n=200)
+  labels = jnp.asarray(np.random.RandomState(0).randint(0, 5, 200), jnp.int32)
+  labeled = jnp.arange(200) < 20
+  candidates = ("entropy", "kmeans", "bald")
+  query = jax.jit(
+    lambda s, key, labeled: albl.query(s, key, outputs, labels, labeled, 10, candidates)
+  )
+  state = albl.init(4, labeled)
+  drawn = set()
+  for seed in range(12):  # several queries: several arms, a reward from the second on
+    key = jax.random.key(seed)
+    new, picks, probs, reward = query(state, key, labeled)
+    picks = np.asarray(picks)
+    assert len(set(picks.tolist())) == 10 and not np.asarray(labeled)[picks].any()
+    arm = int(new.arm)
+    # The drawn arm's own picks, with the same key the query hands it.
+    name = albl.arms(candidates)[arm]
+    pick = jax.jit(lambda key, mask, name=name: strategies.pick(name, key, outputs, mask, 10))
+    expected = pick(jax.random.split(key)[1], ~labeled)
+    np.testing.assert_array_equal(picks, expected, err_msg=name)
+    np.testing.assert_allclose(np.asarray(new.importance)[picks], float(probs[arm]))
+    assert float(new.arm_prob) == pytest.approx(float(probs[arm]))
+    assert (float(reward) > 0) == (seed > 0)
+    drawn.add(arm)
+    state, labeled = new, labeled.at[picks].set(True)
+  assert len(drawn) >= 2
+  assert query._cache_size() == 1

@@ -116,7 +116,8 @@ def _d2_seeding(key, first, dist_to, candidates, k):
 
   Each next centre is a free candidate drawn with probability proportional to its squared
   distance to the nearest centre so far; if every free candidate sits on a centre
-  (duplicates), uniformly among them. Returns int32[k].
+  (duplicates), uniformly among them. Returns int32[k]; -1 in the slots left over when
+  fewer than k samples are candidates (possible only under jit, where k is not checked).
   """
   taken = jnp.zeros_like(candidates).at[first].set(True)
   chosen = jnp.zeros(k, jnp.int32).at[0].set(first)
@@ -128,7 +129,9 @@ def _d2_seeding(key, first, dist_to, candidates, k):
     weighted = jnp.where(positive, jnp.log(jnp.where(positive, best, 1.0)), -jnp.inf)
     logits = jnp.where(jnp.any(positive), weighted, jnp.where(free, 0.0, -jnp.inf))
     j = jax.random.categorical(jax.random.fold_in(key, i), logits).astype(jnp.int32)
-    return jnp.minimum(best, dist_to(j)), taken.at[j].set(True), chosen.at[i].set(j)
+    ok = jnp.any(free)
+    best = jnp.where(ok, jnp.minimum(best, dist_to(j)), best)
+    return best, taken.at[j].set(taken[j] | ok), chosen.at[i].set(jnp.where(ok, j, -1))
 
   return jax.lax.fori_loop(1, k, body, (dist_to(first), taken, chosen))[2]
 
@@ -183,7 +186,8 @@ def kmeans_sampling(
       The seeding draws its centres in order, so its first n equal an n-centre seeding.
 
   Returns:
-    int32[k], distinct indices inside the mask; ties go to the lowest index.
+    int32[k], distinct indices inside the mask; ties go to the lowest index. Under jit
+    with fewer than k candidates the slots left over are -1.
   """
   _check(embeddings, candidate_mask, k)
   x = embeddings.astype(jnp.float32)
@@ -195,7 +199,7 @@ def kmeans_sampling(
   seeds = _d2_seeding(
     seeding_key, first.astype(jnp.int32), lambda j: _sq_dist_to(x, sq, x[j]), candidate_mask, k
   )
-  centres = x[seeds]
+  centres = x[jnp.where(seeds < 0, seeds[0], seeds)]  # a missing seed repeats the first
   weights = candidate_mask.astype(jnp.float32)
   active = None if num_clusters is None else jnp.arange(k) < num_clusters
 
@@ -217,9 +221,10 @@ def kmeans_sampling(
   empty = best >= n
   taken = jnp.zeros(n, bool).at[jnp.where(empty, n, best)].set(True, mode="drop")
   spare = jnp.where(candidate_mask & ~taken, d, -jnp.inf)
-  _, fill = jax.lax.top_k(spare, k)
-  slot = jnp.cumsum(empty) - 1
-  return jnp.where(empty, fill[jnp.clip(slot, 0, k - 1)], best).astype(jnp.int32)
+  spare_top, fill = jax.lax.top_k(spare, k)
+  slot = jnp.clip(jnp.cumsum(empty) - 1, 0, k - 1)
+  fill = jnp.where(spare_top[slot] > -jnp.inf, fill[slot], -1)  # none left: -1
+  return jnp.where(empty, fill, best).astype(jnp.int32)
 
 
 def badge(
@@ -242,7 +247,8 @@ def badge(
     k: the number of picks (static).
 
   Returns:
-    int32[k], distinct indices inside the mask, in seeding order.
+    int32[k], distinct indices inside the mask, in seeding order (-1 in the slots left
+    over when, under jit, fewer than k samples are candidates).
   """
   _check(embeddings, candidate_mask, k)
   chex.assert_rank(probs, 2)

@@ -22,8 +22,13 @@ several strategies on the same outputs and returns AutoAL's 0/1 decision matrix.
 | kmeans | cluster centres' nearest members | (DeepAL+'s KMeansSampling) |
 | kcenter_greedy | farthest-first from the labeled set | Sener & Savarese 2018 |
 | badge | k-means++ on gradient embeddings | Ash et al. 2020 |
+| uniform-mix | the candidates' 0/1 decisions summed with equal weights (no search) | |
+| albl | an Exp4.P bandit over the candidates and random (`albl`) | Hsu & Lin 2015 |
 | autoal | the learned mixture of candidates (`autoal_jax.search`) | Wang et al. 2025 |
 | autoal-code | the same with the released code's selection rule (no gradient) | |
+
+The mixtures (uniform-mix, albl, autoal, autoal-code) combine a list of candidate
+strategies, `DEFAULT_CANDIDATES` unless the loop passes another (`check_candidates`).
 """
 
 from __future__ import annotations
@@ -51,6 +56,19 @@ AUTOAL_CANDIDATES = (
   "mean_std",
 )
 
+# The candidates the mixtures combine by default: the paper's seven with the real MC-dropout
+# variation ratio in VarRatio's place (the released [N, C] form, 1 - max p, decides exactly
+# like least_confidence, which would make two of the seven columns identical).
+DEFAULT_CANDIDATES = (
+  "least_confidence",
+  "margin",
+  "entropy",
+  "kmeans",
+  "bald",
+  "var_ratio_mc",
+  "mean_std",
+)
+
 
 class Strategy(NamedTuple):
   """A registered strategy.
@@ -67,6 +85,11 @@ class Strategy(NamedTuple):
     search: for AutoAL's search strategies (`autoal_jax.search`), the overrides of the
       search config they run with (a dict, possibly empty); None for every other strategy.
       Their picks need the labeled data and a search state, so ``pick`` refuses them.
+    candidates: whether the strategy combines candidate strategies: its ``pick`` takes a
+      keyword ``candidates`` (a tuple of names; default `DEFAULT_CANDIDATES`) and the loop
+      passes the configured list. Its ``needs_mc`` is that of the default list.
+    stateful: whether its picks need a state carried across rounds and the labels (ALBL's
+      bandit): the loop runs it (`autoal_jax.loop`), ``pick`` refuses it.
   """
 
   name: str
@@ -76,6 +99,8 @@ class Strategy(NamedTuple):
   score: Callable | None = None
   pick_n: Callable | None = None
   search: dict | None = None
+  candidates: bool = False
+  stateful: bool = False
 
 
 _REGISTRY: dict[str, Strategy] = {}
@@ -99,6 +124,8 @@ def register(
   score: Callable | None = None,
   pick_n: Callable | None = None,
   search: dict | None = None,
+  candidates: bool = False,
+  stateful: bool = False,
 ) -> Strategy:
   """Adds a strategy to the registry (names are unique).
 
@@ -109,7 +136,7 @@ def register(
   if name in _REGISTRY:
     raise ValueError(f"strategy {name!r} is already registered")
   _REGISTRY[name] = Strategy(
-    name, pick_fn, needs_mc, doc, score, pick_n or _prefix(pick_fn), search
+    name, pick_fn, needs_mc, doc, score, pick_n or _prefix(pick_fn), search, candidates, stateful
   )
   return _REGISTRY[name]
 
@@ -130,8 +157,35 @@ def register_score(name: str, score_fn: Callable, needs_mc: bool = False, doc: s
 
 
 def names(include_search: bool = True) -> list[str]:
-  """The registered strategy names, sorted (without AutoAL's search strategies if asked)."""
-  return sorted(n for n, s in _REGISTRY.items() if include_search or s.search is None)
+  """The registered strategy names, sorted; ``include_search=False`` leaves out those that
+  run only through the loop (AutoAL's search strategies and ALBL: `pick` refuses them)."""
+  return sorted(
+    n for n, s in _REGISTRY.items() if include_search or (s.search is None and not s.stateful)
+  )
+
+
+def is_mixture(strategy: Strategy) -> bool:
+  """Whether ``strategy`` combines candidates (and so cannot be one)."""
+  return strategy.candidates or strategy.stateful or strategy.search is not None
+
+
+def check_candidates(candidates: Sequence[str]) -> tuple:
+  """The candidate list of a mixture, checked: non-empty, registered, no repeats, none a
+  mixture itself. Returns it as a tuple; raises ValueError otherwise."""
+  candidates = tuple(candidates)
+  if not candidates:
+    raise ValueError("a mixture needs at least one candidate strategy")
+  if len(set(candidates)) != len(candidates):
+    raise ValueError(f"a candidate is listed twice: {candidates}")
+  for name in candidates:
+    if is_mixture(get(name)):
+      raise ValueError(f"{name!r} combines strategies itself and cannot be a candidate")
+  return candidates
+
+
+def candidates_need_mc(candidates: Sequence[str]) -> bool:
+  """Whether any of the candidates needs MC-dropout passes."""
+  return any(get(name).needs_mc for name in candidates)
 
 
 def get(name: str) -> Strategy:
@@ -160,10 +214,10 @@ def pick(name: str, key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Ar
 
 def _check_inputs(strategy: Strategy, outputs: PoolOutputs, candidate_mask, k: int) -> None:
   name = strategy.name
-  if strategy.search is not None:
+  if strategy.search is not None or strategy.stateful:
     raise ValueError(
-      f"{name!r} is a search strategy: it needs the labeled data and a search state, so "
-      "it runs through ActiveLearner (autoal_jax.loop), not pick()"
+      f"{name!r} needs the labels and a state carried across rounds, so it runs through "
+      "ActiveLearner (autoal_jax.loop), not pick()"
     )
   if strategy.needs_mc and (outputs.mc_probs is None or outputs.mc_probs.shape[0] < 2):
     raise ValueError(f"strategy {name!r} needs T >= 2 MC-dropout passes (num_mc >= 2)")
@@ -292,6 +346,54 @@ register(
 )
 
 
+def uniform_mix(
+  key: jax.Array,
+  outputs: PoolOutputs,
+  candidate_mask: jax.Array,
+  k: int,
+  candidates: Sequence[str] = DEFAULT_CANDIDATES,
+) -> jax.Array:
+  """The candidates' decisions summed with equal weights, no search: int32[k].
+
+  Every candidate picks k (`decisions`, one shared set of outputs); the samples picked
+  by the most candidates are bought, ties (many: the votes are small integers) broken
+  uniformly at random by ``key`` (`selection.top_k_masked`). With one candidate this is
+  that candidate's pick set.
+  """
+  return _uniform_mix_n(key, outputs, candidate_mask, k, None, candidates)
+
+
+def _uniform_mix_n(key, outputs, candidate_mask, k, n, candidates=DEFAULT_CANDIDATES):
+  """`uniform_mix` of n <= k picks (traced n; each candidate picks n)."""
+  decision_key, tie_key = jax.random.split(key)
+  votes = decisions(candidates, decision_key, outputs, candidate_mask, k, num_picks=n)
+  return selection.top_k_masked(tie_key, votes.sum(axis=1), candidate_mask, k, num=n)
+
+
+register(
+  "uniform-mix",
+  uniform_mix,
+  pick_n=_uniform_mix_n,
+  needs_mc=candidates_need_mc(DEFAULT_CANDIDATES),
+  doc="the candidates' 0/1 decisions summed with equal weights (no search)",
+  candidates=True,
+)
+
+
+def _loop_only(key, outputs, mask, k):
+  raise ValueError("this strategy runs through ActiveLearner (autoal_jax.loop)")
+
+
+register(
+  "albl",
+  _loop_only,
+  needs_mc=candidates_need_mc(DEFAULT_CANDIDATES),
+  doc="Exp4.P bandit over the candidates and random (Hsu & Lin 2015; autoal_jax.strategies.albl)",
+  candidates=True,
+  stateful=True,
+)
+
+
 def _search_only(key, outputs, mask, k):
   raise ValueError("search strategies run through ActiveLearner (autoal_jax.loop)")
 
@@ -299,12 +401,16 @@ def _search_only(key, outputs, mask, k):
 register(
   "autoal",
   _search_only,
+  needs_mc=candidates_need_mc(DEFAULT_CANDIDATES),
   doc="AutoAL: a searched per-sample mixture of candidates (Wang et al. 2025)",
+  candidates=True,
   search={},
 )
 register(
   "autoal-code",
   _search_only,
+  needs_mc=candidates_need_mc(DEFAULT_CANDIDATES),
   doc="AutoAL with the released code's selection rule (SearchNet gets zero gradient)",
+  candidates=True,
   search={"relaxation": "code"},
 )

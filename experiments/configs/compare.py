@@ -1,0 +1,50 @@
+"""The comparison suite: every strategy, AutoAL against its candidates and the baselines.
+
+Random, the seven AutoAL candidates, k-center, BADGE, ALBL, the uniform mixture and the
+two AutoAL variants, over 3 seeds, with the default config's data, model and budget.
+
+Commands (the two scenarios of docs/results.md):
+  python -m experiments.main --config=experiments/configs/compare.py --workdir=runs/compare
+  python -m experiments.main --config=experiments/configs/compare.py \
+      --config.imbalance_ratio=10 --workdir=runs/compare_imbalanced
+
+A smoke size (the smoke config's data, model and budget; 2 seeds; under two minutes):
+  python -m experiments.main --config=experiments/configs/compare.py:smoke --workdir=/tmp/c
+
+Another dataset: --config.dataset=mnist (tfds; see the README), --config.dataset=npz:PATH.
+Expected runtime on 2 CPU cores: about 40 minutes per scenario (14 strategies x 3 seeds;
+an AutoAL run costs about 2.5 times a single strategy's). Seeds run one after another (see
+docs/results.md).
+Expected result: docs/results.md.
+"""
+
+from experiments.configs import default, smoke
+
+STRATEGIES = (
+  "random",
+  "least_confidence",
+  "margin",
+  "entropy",
+  "kmeans",
+  "bald",
+  "var_ratio_mc",
+  "mean_std",
+  "kcenter_greedy",
+  "badge",
+  "albl",
+  "uniform-mix",
+  "autoal-code",
+  "autoal",
+)
+
+
+def get_config(size: str = ""):
+  """The suite at the default config's size, or at the smoke config's (``size='smoke'``)."""
+  sizes = {"": (default, 3), "smoke": (smoke, 2)}
+  if size not in sizes:
+    raise ValueError(f"Unknown size {size!r}. Valid: {sorted(sizes)}")
+  base, seeds = sizes[size]
+  config = base.get_config()
+  config.strategies = ",".join(STRATEGIES)
+  config.seeds = seeds
+  return config
