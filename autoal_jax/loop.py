@@ -179,6 +179,22 @@ class ActiveLearner:
     self.test_labels = jnp.asarray(dataset.test_labels)
     self._picks = {}
     self._searchers = {}
+    self._loss_trainer = None
+
+  def trainer_for(self, strategy: strategies.Strategy) -> Trainer:
+    """The trainer of ``strategy``'s task model: this learner's, or (built once) the same
+    with a LossNet when the strategy (or a configured candidate of a mixture) reads
+    predicted losses (LL4AL)."""
+    needs_loss = strategy.needs_loss or (
+      strategy.candidates and strategies.candidates_need_loss(self.search_config.candidates)
+    )
+    if not needs_loss or self.trainer.config.loss_prediction:
+      return self.trainer
+    if self._loss_trainer is None:
+      t = self.trainer
+      config = t.config._replace(loss_prediction=True)
+      self._loss_trainer = Trainer(t.model, t.info, config, t.steps_per_call)
+    return self._loss_trainer
 
   def needs_mc(self, strategy: strategies.Strategy) -> bool:
     """Whether ``strategy`` needs MC passes (a mixture: whether a configured candidate does)."""
@@ -260,11 +276,12 @@ class ActiveLearner:
     train_key, mc_key, pick_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
     num_labeled = int(jnp.sum(state.labeled))
 
+    trainer = self.trainer_for(spec)
     start = time.perf_counter()
-    model_state = self.trainer.fit(
+    model_state = trainer.fit(
       train_key, self.images, self.labels, state.labeled, num_labeled, progress
     )
-    accuracy = float(self.trainer.evaluate(model_state, self.test_images, self.test_labels))
+    accuracy = float(trainer.evaluate(model_state, self.test_images, self.test_labels))
     train_seconds = time.perf_counter() - start
     state = state._replace(
       num_labels=state.num_labels.at[r].set(num_labeled),
@@ -279,7 +296,7 @@ class ActiveLearner:
       k = self.config.round_size(r)
       searcher = self.searcher(strategy) if is_search else None
       num_mc = self.config.num_mc if self.needs_mc(spec) else 0
-      outputs = self.trainer.pool_outputs(model_state, mc_key, self.images, num_mc=num_mc)
+      outputs = trainer.pool_outputs(model_state, mc_key, self.images, num_mc=num_mc)
       # Inside the jitted pick a NaN would silently rank last: refuse it here instead.
       strategies.check_probs(outputs.probs, f"round {r} pool probabilities")
       seconds["score"] = time.perf_counter() - start

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 
@@ -167,6 +168,11 @@ def mc_head(model: nn.Module) -> Callable | None:
   ``head(params, embedding[B, D], key) -> logits[B, C]`` for the models of this module,
   None for any other flax module (whose MC passes then run the whole network).
   """
+  if isinstance(model, WithLossNet):
+    inner = mc_head(model.model)
+    if inner is None:
+      return None
+    return lambda params, embedding, key: inner(params["model"], embedding, key)
   if type(model) not in MODELS.values():
     return None
   head = _DropoutHead(model.num_classes, model.dropout_rate)
@@ -233,3 +239,43 @@ class LossNet(nn.Module):
     pooled = [jnp.mean(m, axis=(1, 2)) if m.ndim == 4 else m for m in maps]
     hidden = [nn.relu(nn.Dense(self.hidden)(p)) for p in pooled]
     return nn.Dense(1)(jnp.concatenate(hidden, axis=-1))[:, 0]
+
+
+class WithLossNet(nn.Module):
+  """A task model trained together with a LossNet on its feature maps (LL4AL).
+
+  Yoo & Kweon 2019: the LossNet predicts each sample's loss from the task model's
+  intermediate maps; the active-learning score is the predicted loss. Called like the task
+  model it returns (logits, embedding); with ``predict_loss=True`` also the predicted loss.
+  ``loss_gate`` scales the gradient that reaches the task model through the maps (1: the
+  joint training of the paper's first epochs; 0: detached, its last ones) without
+  changing the forward values, so one traced scalar switches it without recompiling.
+
+  Attributes:
+    model: the task model (any module with ``return_features``).
+    hidden: LossNet's units per map.
+
+  Parameters: ``{"model": task model, "loss_net": LossNet}``.
+  """
+
+  model: nn.Module
+  hidden: int = 128
+
+  @nn.compact
+  def __call__(
+    self,
+    x,
+    train: bool = False,
+    mc_dropout: bool = False,
+    predict_loss: bool = False,
+    loss_gate=1.0,
+  ):
+    logits, embedding, maps = self.model(
+      x, train=train, mc_dropout=mc_dropout, return_features=True
+    )
+    if not (predict_loss or self.is_initializing()):
+      return logits, embedding
+    gate = jnp.asarray(loss_gate, jnp.float32)
+    gated = [jax.lax.stop_gradient(m) + gate * (m - jax.lax.stop_gradient(m)) for m in maps]
+    loss = LossNet(self.hidden, name="loss_net")(gated)
+    return logits, embedding, loss

@@ -127,6 +127,11 @@ def check_config(config: SearchConfig) -> None:
   if config.order not in (1, 2):
     raise ValueError(f"order must be 1 or 2, got {config.order}")
   strategies.check_candidates(config.candidates)
+  if strategies.candidates_need_loss(config.candidates):
+    raise ValueError(
+      "the search's FitNet has no LossNet: use use_loss_prediction for a loss-prediction "
+      f"column instead of a loss candidate in {config.candidates}"
+    )
   for name, value in (("tau", config.tau), ("tau_final", config.tau_final)):
     if not value > 0:
       raise ValueError(f"{name} must be > 0, got {value}")
@@ -214,22 +219,8 @@ def signal_column(values: jax.Array, mask: jax.Array, num: jax.Array, signal: st
   return (mask & (position >= count - num.astype(jnp.float32) - 0.5)).astype(jnp.float32)
 
 
-def ranking_loss(pred: jax.Array, target: jax.Array, weight: jax.Array, margin: float = 1.0):
-  """LL4AL's pairwise loss (Yoo & Kweon 2019): the batch's halves form the pairs.
-
-  ``max(0, -sign(l_i - l_j) (p_i - p_j) + margin)``, averaged over pairs of valid samples.
-
-  Returns:
-    (loss, ranking accuracy: the fraction of pairs ordered like the targets).
-  """
-  half = pred.shape[0] // 2
-  sign = jnp.sign(target[:half] - target[half : 2 * half])
-  diff = pred[:half] - pred[half : 2 * half]
-  pair = weight[:half] * weight[half : 2 * half]
-  count = jnp.maximum(jnp.sum(pair), 1.0)
-  loss = jnp.sum(pair * jnp.maximum(0.0, -sign * diff + margin)) / count
-  correct = (jnp.sign(diff) == sign).astype(jnp.float32)
-  return loss, jnp.sum(pair * correct) / count
+# LL4AL's pairwise ranking loss, shared with the task model's loss prediction.
+ranking_loss = train_lib.ranking_loss
 
 
 def _ce(state: TrainState, params, x, y, train: bool, key=None):

@@ -44,6 +44,14 @@ class TrainConfig(NamedTuple):
     augment: random crop and horizontal flip during training.
     crop_padding: padding of the random crop.
     eval_chunk: examples per chunk of the evaluation and pool forward passes.
+    loss_prediction: train a LossNet with the task model (LL4AL, Yoo & Kweon 2019;
+      `models.WithLossNet`): the loss is ``CE + loss_weight * ranking_loss`` and the pool
+      passes also predict each sample's loss (`PoolOutputs.losses`).
+    loss_weight: lambda of the ranking loss (1 in the paper).
+    loss_margin: the ranking loss's margin (1 in the paper).
+    loss_detach: the fraction of the run's steps after which the ranking loss's gradient
+      no longer reaches the task model (the paper: epoch 120 of 200, 0.6).
+    loss_hidden: LossNet's units per feature map (128 in the paper).
   """
 
   batch_size: int = 64
@@ -57,6 +65,11 @@ class TrainConfig(NamedTuple):
   augment: bool = False
   crop_padding: int = 4
   eval_chunk: int = 1024
+  loss_prediction: bool = False
+  loss_weight: float = 1.0
+  loss_margin: float = 1.0
+  loss_detach: float = 0.6
+  loss_hidden: int = 128
 
 
 class TrainState(train_state.TrainState):
@@ -153,6 +166,24 @@ def weighted_mean(x: jax.Array, weights: jax.Array) -> jax.Array:
   return jnp.sum(weights * x) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
+def ranking_loss(pred: jax.Array, target: jax.Array, weight: jax.Array, margin: float = 1.0):
+  """LL4AL's pairwise loss (Yoo & Kweon 2019): the batch's halves form the pairs.
+
+  ``max(0, -sign(l_i - l_j) (p_i - p_j) + margin)``, averaged over pairs of valid samples.
+
+  Returns:
+    (loss, ranking accuracy: the fraction of pairs ordered like the targets).
+  """
+  half = pred.shape[0] // 2
+  sign = jnp.sign(target[:half] - target[half : 2 * half])
+  diff = pred[:half] - pred[half : 2 * half]
+  pair = weight[:half] * weight[half : 2 * half]
+  count = jnp.maximum(jnp.sum(pair), 1.0)
+  loss = jnp.sum(pair * jnp.maximum(0.0, -sign * diff + margin)) / count
+  correct = (jnp.sign(diff) == sign).astype(jnp.float32)
+  return loss, jnp.sum(pair * correct) / count
+
+
 def train_step(
   state: TrainState,
   key: jax.Array,
@@ -162,6 +193,7 @@ def train_step(
   mean,
   std,
   config: TrainConfig,
+  loss_gate: jax.Array | float = 1.0,
 ) -> tuple[TrainState, jax.Array]:
   """One optimiser step on a weighted batch.
 
@@ -174,9 +206,11 @@ def train_step(
       mean, so padding changes nothing but BatchNorm's batch statistics (see `train_epoch`).
     mean, std: per-channel normalisation statistics.
     config: `TrainConfig`.
+    loss_gate: with ``config.loss_prediction``, how much of the ranking loss's gradient
+      reaches the task model (`models.WithLossNet`; `train_steps` sets 1, then 0).
 
   Returns:
-    (new state, the batch loss).
+    (new state, the batch loss: CE, plus the weighted ranking loss with loss prediction).
   """
   chex.assert_rank([images, labels, weights], [4, 1, 1])
   dropout_key, augment_key = jax.random.split(key)
@@ -185,9 +219,17 @@ def train_step(
     x = data_lib.augment(augment_key, x, config.crop_padding, flip=True)
 
   def loss_fn(params):
-    (logits, _), batch_stats = apply_model(state, params, x, True, dropout_key)
+    if not config.loss_prediction:
+      (logits, _), batch_stats = apply_model(state, params, x, True, dropout_key)
+      ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+      return weighted_mean(ce, weights), batch_stats
+    (logits, _, predicted), batch_stats = apply_model(
+      state, params, x, True, dropout_key, predict_loss=True, loss_gate=loss_gate
+    )
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    return weighted_mean(ce, weights), batch_stats
+    target = jax.lax.stop_gradient(ce)
+    ranking, _ = ranking_loss(predicted, target, weights, config.loss_margin)
+    return weighted_mean(ce, weights) + config.loss_weight * ranking, batch_stats
 
   (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   return apply_updates(state, grads, batch_stats), loss
@@ -260,6 +302,7 @@ def train_steps(
     hyperparams = dict(state.opt_state.hyperparams)
     hyperparams["learning_rate"] = learning_rate_at(step, total_steps, config)
     scheduled = state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
+    joint = step.astype(jnp.float32) < config.loss_detach * total_steps.astype(jnp.float32)
     new_state, loss = train_step(
       scheduled,
       jax.random.fold_in(key, step),
@@ -269,6 +312,7 @@ def train_steps(
       mean,
       std,
       config,
+      loss_gate=joint.astype(jnp.float32),
     )
     live = step < total_steps
     state = jax.tree.map(lambda new, old: jnp.where(live, new, old), new_state, state)
@@ -322,6 +366,7 @@ def pool_outputs(
   chunk: int,
   num_mc: int = 0,
   head: Callable | None = None,
+  predict_loss: bool = False,
 ) -> PoolOutputs:
   """One chunked pass over the pool, plus ``num_mc`` MC-dropout passes when asked.
 
@@ -339,9 +384,11 @@ def pool_outputs(
     chunk: examples per chunk.
     num_mc: T, the number of MC-dropout passes (0: none).
     head: ``head(params, embedding, key) -> logits`` or None (whole-network passes).
+    predict_loss: the model is a `models.WithLossNet`: also its predicted losses.
 
   Returns:
-    `PoolOutputs` with logits, probs [N, C], embeddings [N, D], mc_probs [T, N, C] or None.
+    `PoolOutputs` with logits, probs [N, C], embeddings [N, D], mc_probs [T, N, C] or None,
+    losses [N] or None.
   """
   chex.assert_rank(images, 4)
   variables = _variables(state.params, state.batch_stats)
@@ -351,9 +398,13 @@ def pool_outputs(
 
   def forward(index, x):
     x = data_lib.normalize(x, mean, std)
-    logits, embedding = state.apply_fn(variables, x, train=False)
+    if predict_loss:
+      logits, embedding, losses = state.apply_fn(variables, x, train=False, predict_loss=True)
+      extra = (losses,)
+    else:
+      (logits, embedding), extra = state.apply_fn(variables, x, train=False), ()
     if num_mc == 0:
-      return logits, embedding
+      return logits, embedding, *extra
 
     def mc_pass(pass_key):
       # A key per chunk, so that chunks do not repeat each other's masks.
@@ -365,11 +416,13 @@ def pool_outputs(
       )
       return jax.nn.softmax(mc_logits, -1)
 
-    return logits, embedding, jnp.swapaxes(jax.vmap(mc_pass)(mc_keys), 0, 1)  # [chunk, T, C]
+    mc = jnp.swapaxes(jax.vmap(mc_pass)(mc_keys), 0, 1)  # [chunk, T, C]
+    return logits, embedding, *extra, mc
 
-  logits, embeddings, *mc = _chunked(forward, images, chunk)
-  mc_probs = jnp.swapaxes(mc[0], 0, 1) if mc else None
-  return PoolOutputs(logits, jax.nn.softmax(logits, -1), embeddings, mc_probs)
+  logits, embeddings, *rest = _chunked(forward, images, chunk)
+  losses = rest.pop(0) if predict_loss else None
+  mc_probs = jnp.swapaxes(rest[0], 0, 1) if rest else None
+  return PoolOutputs(logits, jax.nn.softmax(logits, -1), embeddings, mc_probs, losses)
 
 
 def num_epochs(config: TrainConfig, num_labeled: int) -> int:
@@ -385,7 +438,8 @@ class Trainer:
   every round and every seed reuses them (no recompilation as the labeled set grows).
 
   Args:
-    model: a task model (see `autoal_jax.models`).
+    model: a task model (see `autoal_jax.models`). With ``config.loss_prediction`` the
+      trained network is ``models.WithLossNet(model)`` (``self.network``).
     info: the dataset's `DatasetInfo` (input shape, normalisation).
     config: `TrainConfig`.
     steps_per_call: training steps per jitted call (one `lax.scan`); None picks 1 on CPU,
@@ -407,14 +461,24 @@ class Trainer:
     self.steps_per_call = steps_per_call
     tx = make_optimizer(config)
     stats = dict(mean=tuple(info.mean), std=tuple(info.std))
+    network = model
+    if config.loss_prediction:
+      network = models.WithLossNet(model, config.loss_hidden)
+    self.network = network
     self.init = jax.jit(
-      functools.partial(init_train_state, model=model, tx=tx, image_shape=info.image_shape)
+      functools.partial(init_train_state, model=network, tx=tx, image_shape=info.image_shape)
     )
     self.order = jax.jit(epoch_order)
     self.steps = jax.jit(functools.partial(train_steps, **stats, config=config))
     self.evaluate = jax.jit(functools.partial(evaluate, **stats, chunk=config.eval_chunk))
     self.pool_outputs = jax.jit(
-      functools.partial(pool_outputs, **stats, chunk=config.eval_chunk, head=models.mc_head(model)),
+      functools.partial(
+        pool_outputs,
+        **stats,
+        chunk=config.eval_chunk,
+        head=models.mc_head(network),
+        predict_loss=config.loss_prediction,
+      ),
       static_argnames="num_mc",
     )
 

@@ -60,9 +60,12 @@ class PoolOutputs(NamedTuple):
     embeddings: float32[N, D], the penultimate features (before dropout).
     mc_probs: float32[T, N, C] from T MC-dropout passes (BatchNorm in inference mode),
       or None when T = 0 was asked for.
+    losses: float32[N], the loss a LossNet trained with the task model predicts (LL4AL;
+      `TrainConfig.loss_prediction`), or None.
   """
 
   logits: jax.Array
   probs: jax.Array
   embeddings: jax.Array
   mc_probs: jax.Array | None = None
+  losses: jax.Array | None = None

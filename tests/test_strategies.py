@@ -29,11 +29,12 @@ def _h(p):
 
 
 def _outputs(n=64, c=5, d=6, t=4, seed=0):
-  keys = jax.random.split(jax.random.key(seed), 3)
+  keys = jax.random.split(jax.random.key(seed), 4)
   logits = jax.random.normal(keys[0], (n, c))
   mc = jax.nn.softmax(logits[None] + 0.7 * jax.random.normal(keys[1], (t, n, c)), -1)
   embeddings = jax.random.normal(keys[2], (n, d))
-  return PoolOutputs(logits, jax.nn.softmax(logits, -1), embeddings, mc)
+  losses = jax.random.normal(keys[3], (n,))  # a LossNet's predicted losses
+  return PoolOutputs(logits, jax.nn.softmax(logits, -1), embeddings, mc, losses)
 
 
 def test_scores_hand_computed():
@@ -137,6 +138,11 @@ def test_pick_checks_its_inputs_outside_jit(key):
     strategies.pick("kcenter_greedy", key, outputs, jnp.zeros(64, bool), 1)
   with pytest.raises(ValueError, match="MC-dropout"):
     strategies.pick("bald", key, outputs._replace(mc_probs=None), mask, 2)
+  with pytest.raises(ValueError, match="loss_prediction=True"):
+    strategies.pick("loss_prediction", key, outputs._replace(losses=None), mask, 2)
+  # The predicted loss is the score: the k highest among the candidates.
+  picks = strategies.pick("loss_prediction", key, outputs, mask, 3)
+  np.testing.assert_array_equal(picks, np.argsort(-np.asarray(outputs.losses)[:5])[:3])
   with pytest.raises(ValueError, match="non-finite"):
     strategies.pick(
       "entropy", key, outputs._replace(probs=outputs.probs.at[3, 1].set(jnp.nan)), mask, 2

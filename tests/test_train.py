@@ -219,3 +219,43 @@ def test_small_cnn_reaches_a_sensible_accuracy_on_real_fashion_mnist(key):
     trainer.evaluate(state, jnp.asarray(ds.test_images), jnp.asarray(ds.test_labels))
   )
   assert accuracy > 0.78, accuracy  # 3k labels; a small CNN gets about 0.8-0.83 here
+
+
+def test_loss_prediction_gate_decides_what_reaches_the_task_model(synthetic, key):
+  model = models.WithLossNet(models.get_model("mlp", 4, hidden=(32,)), hidden=8)
+  x = jnp.asarray(synthetic.train_images[:16], jnp.float32) / 255.0
+  params = model.init(key, x)["params"]
+  assert set(params) == {"model", "loss_net"}
+
+  def predicted_sum(params, gate):
+    return jnp.sum(model.apply({"params": params}, x, predict_loss=True, loss_gate=gate)[2])
+
+  for gate, reaches in ((1.0, True), (0.0, False)):
+    grads = jax.grad(predicted_sum)(params, gate)
+    task = max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grads["model"]))
+    assert (task > 0) == reaches, gate
+    assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grads["loss_net"])) > 0
+  # The gate changes gradients only, never values; without predict_loss: the task model.
+  a = model.apply({"params": params}, x, predict_loss=True, loss_gate=0.0)
+  b = model.apply({"params": params}, x, predict_loss=True, loss_gate=1.0)
+  np.testing.assert_array_equal(a[2], b[2])
+  assert len(model.apply({"params": params}, x)) == 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_lossnet_trained_with_the_task_model_ranks_the_pool_losses(synthetic, seed):
+  key = jax.random.key(seed)
+  config = CONFIG._replace(loss_prediction=True, epochs=30, min_steps=200)
+  trainer = _trainer(synthetic, config)
+  images, labels = jnp.asarray(synthetic.train_images), jnp.asarray(synthetic.train_labels)
+  state = trainer.fit(key, images, labels, _mask(400, np.arange(60)), 60)
+  assert set(state.params) == {"model", "loss_net"}
+  outputs = trainer.pool_outputs(state, key, images, num_mc=3)
+  assert outputs.losses.shape == (400,) and outputs.mc_probs.shape == (3, 400, 4)
+  true = -np.log(np.asarray(outputs.probs)[np.arange(400), np.asarray(labels)])
+  predicted = np.asarray(outputs.losses)[60:]  # the samples it was not trained on
+  i, j = np.triu_indices(340, 1)
+  agree = np.mean(np.sign(predicted[i] - predicted[j]) == np.sign(true[60:][i] - true[60:][j]))
+  assert agree > 0.6
+  plain = _trainer(synthetic)  # without loss prediction the outputs carry no losses
+  assert plain.pool_outputs(plain.init(key), key, images).losses is None

@@ -19,6 +19,7 @@ several strategies on the same outputs and returns AutoAL's 0/1 decision matrix.
 | least_confidence, margin, entropy | score on probs | Settles 2009; Scheffer et al. 2001 |
 | var_ratio | score on probs (1 - max p, the released AutoAL / DeepAL+ form) | Freeman 1965 |
 | var_ratio_mc, bald, mean_std | score on T MC passes | Gal 2017; Houlsby 2011; Kendall 2017 |
+| loss_prediction | the loss a LossNet trained with the task model predicts | Yoo & Kweon 2019 |
 | kmeans | cluster centres' nearest members | (DeepAL+'s KMeansSampling) |
 | kcenter_greedy | farthest-first from the labeled set | Sener & Savarese 2018 |
 | badge | k-means++ on gradient embeddings | Ash et al. 2020 |
@@ -90,6 +91,8 @@ class Strategy(NamedTuple):
       passes the configured list. Its ``needs_mc`` is that of the default list.
     stateful: whether its picks need a state carried across rounds and the labels (ALBL's
       bandit): the loop runs it (`autoal_jax.loop`), ``pick`` refuses it.
+    needs_loss: whether ``outputs.losses`` must be present (a LossNet trained with the
+      task model, `TrainConfig.loss_prediction`; the loop trains one for it).
   """
 
   name: str
@@ -101,6 +104,7 @@ class Strategy(NamedTuple):
   search: dict | None = None
   candidates: bool = False
   stateful: bool = False
+  needs_loss: bool = False
 
 
 _REGISTRY: dict[str, Strategy] = {}
@@ -126,6 +130,7 @@ def register(
   search: dict | None = None,
   candidates: bool = False,
   stateful: bool = False,
+  needs_loss: bool = False,
 ) -> Strategy:
   """Adds a strategy to the registry (names are unique).
 
@@ -136,7 +141,16 @@ def register(
   if name in _REGISTRY:
     raise ValueError(f"strategy {name!r} is already registered")
   _REGISTRY[name] = Strategy(
-    name, pick_fn, needs_mc, doc, score, pick_n or _prefix(pick_fn), search, candidates, stateful
+    name,
+    pick_fn,
+    needs_mc,
+    doc,
+    score,
+    pick_n or _prefix(pick_fn),
+    search,
+    candidates,
+    stateful,
+    needs_loss,
   )
   return _REGISTRY[name]
 
@@ -188,6 +202,11 @@ def candidates_need_mc(candidates: Sequence[str]) -> bool:
   return any(get(name).needs_mc for name in candidates)
 
 
+def candidates_need_loss(candidates: Sequence[str]) -> bool:
+  """Whether any of the candidates needs a LossNet trained with the task model."""
+  return any(get(name).needs_loss for name in candidates)
+
+
 def get(name: str) -> Strategy:
   """The `Strategy` called ``name``; an unknown name lists the valid ones."""
   if name not in _REGISTRY:
@@ -221,6 +240,11 @@ def _check_inputs(strategy: Strategy, outputs: PoolOutputs, candidate_mask, k: i
     )
   if strategy.needs_mc and (outputs.mc_probs is None or outputs.mc_probs.shape[0] < 2):
     raise ValueError(f"strategy {name!r} needs T >= 2 MC-dropout passes (num_mc >= 2)")
+  if strategy.needs_loss and outputs.losses is None:
+    raise ValueError(
+      f"strategy {name!r} needs predicted losses (outputs.losses): a task model trained "
+      "with a LossNet, TrainConfig(loss_prediction=True)"
+    )
   if _is_concrete(candidate_mask):  # NumPy: jnp would trace even a constant under jit
     available = int(np.sum(np.asarray(candidate_mask)))
     if not 1 <= k <= available:
@@ -326,6 +350,22 @@ register_score(
 )
 register_score("bald", scores.bald, needs_mc=True, doc="MC-dropout BALD (Gal et al. 2017)")
 register_score("mean_std", scores.mean_std, needs_mc=True, doc="mean std over MC passes")
+
+
+def _predicted_loss(outputs: PoolOutputs) -> jax.Array:
+  return outputs.losses
+
+
+register(
+  "loss_prediction",
+  lambda key, outputs, mask, k: selection.top_k_masked(key, outputs.losses, mask, k),
+  doc="the LossNet's predicted loss (LL4AL, Yoo & Kweon 2019)",
+  score=_predicted_loss,
+  pick_n=lambda key, outputs, mask, k, n: selection.top_k_masked(
+    key, outputs.losses, mask, k, num=n
+  ),
+  needs_loss=True,
+)
 register(
   "kmeans",
   lambda key, outputs, mask, k: pickers.kmeans_sampling(key, outputs.embeddings, mask, k),

@@ -42,6 +42,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.augment = False  # random crop + flip; off for 28x28 grey
   config.train.crop_padding = 4
   config.train.eval_chunk = 2048
+  # LL4AL's LossNet (Yoo & Kweon 2019), trained with the task model for 'loss_prediction'
+  # (or for every strategy with loss_prediction = True).
+  config.train.loss_prediction = False
+  config.train.loss_weight = 1.0
+  config.train.loss_margin = 1.0
+  config.train.loss_detach = 0.6  # fraction of the steps after which it stops reaching the model
+  config.train.loss_hidden = 128
   config.steps_per_call = 0  # steps per jitted call (a lax.scan); 0: 1 on CPU, 16 on GPU/TPU
 
   # AutoAL's search (strategies 'autoal' and 'autoal-code'; autoal_jax.search.SearchConfig).
