@@ -129,6 +129,20 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
   rank = ranked.index("autoal") + 1
   assert lines[-1].startswith(f"autoal: rank {rank} of {len(ranked)} by mean AUBC")
   assert all(summary[s]["seeds"] == [0, 1] for s in ranked)
+  # The markdown report of docs/results.md, from the same results.json.
+  report = subprocess.run(
+    [sys.executable, "-m", "experiments.report", workdir],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
+  assert report.returncode == 0, report.stderr
+  rows = [line for line in report.stdout.splitlines() if line.startswith("| 1 | ")]
+  assert rows[0].split(" | ")[1] == ranked[0]
+  for name in ("autoal", "autoal-code", "albl"):
+    assert f"{name}: " in report.stdout
+  assert "arms drawn per seed" in report.stdout and "soft_count_v" in report.stdout
 
 
 @pytest.mark.parametrize(
