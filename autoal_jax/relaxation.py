@@ -74,12 +74,19 @@ def masked_quantile(values: jax.Array, mask: jax.Array, q: float | jax.Array) ->
 
 def selection_threshold(values: jax.Array, mask: jax.Array, ratio: float | jax.Array):
   """The (1 - r) quantile of ``values[mask]`` taken midway between the k-th and (k+1)-th
-  largest values, k = round(r n) clipped to [1, n - 1] (NumPy's 'midpoint' quantile).
+  largest values, k = ceil(r n) clipped to [1, n - 1] (NumPy's 'midpoint' quantile).
 
   Under the ``picks`` signal most mixed scores tie at 0; a linear-interpolation quantile
   would then sit on the tie, where the sigmoid gives every tied sample 0.5 and the soft
   count drifts far from r n. Midway between the order statistics, a tie falls wholly on
   one side and sum(s) tracks r n.
+
+  k rounds up like the candidates' pick count on V (``ceil(r |V|)``, `search.AutoAL`):
+  with round(), a SearchNet whose weights sit on one candidate puts ceil(r n) samples at
+  m = 1 and k = round(r n) < ceil(r n) inside that tie, so all of them got s = 0.5 (the
+  soft count on V then alternated between ~r n / 2 and ~r n from round to round; measured
+  in the compare runs of docs/results.md). A 1e-3 tolerance keeps an integral r n that
+  float rounding puts just above an integer from adding one.
 
   Returns:
     float32 scalar.
@@ -88,7 +95,9 @@ def selection_threshold(values: jax.Array, mask: jax.Array, ratio: float | jax.A
   ordered = -jnp.sort(-jnp.where(mask, values.astype(jnp.float32), -jnp.inf))  # descending
   count = jnp.sum(mask)
   k = jnp.clip(
-    jnp.round(ratio * count.astype(jnp.float32)).astype(jnp.int32), 1, jnp.maximum(count - 1, 1)
+    jnp.ceil(ratio * count.astype(jnp.float32) - 1e-3).astype(jnp.int32),
+    1,
+    jnp.maximum(count - 1, 1),
   )
   return 0.5 * (ordered[k - 1] + ordered[jnp.minimum(k, jnp.maximum(count - 1, 0))])
 

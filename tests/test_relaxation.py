@@ -34,6 +34,8 @@ def test_thresholds_by_hand():
   assert float(relaxation.selection_threshold(values, mask, 2 / 7)) == pytest.approx(1.5)
   # A tie falls on one side: r = 1/7 -> between 3.0 and 2.0.
   assert float(relaxation.selection_threshold(values, mask, 1 / 7)) == pytest.approx(2.5)
+  # k rounds up like the candidates' pick count: r n = 1.3 -> k = 2.
+  assert float(relaxation.selection_threshold(values, mask, 1.3 / 7)) == pytest.approx(1.5)
   valid = np.asarray(values)[:7]
   for q in (0.0, 0.3, 0.5, 0.9, 1.0):
     assert float(relaxation.masked_quantile(values, mask, q)) == pytest.approx(
