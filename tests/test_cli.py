@@ -154,7 +154,7 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
     (["--config.train.optimizer=lamb"], "Valid optimizers"),
     (["--config.qutoa=3"], "qutoa"),
     (["--config.strategies=autoal", "--config.search.relaxation=hard"], "Unknown relaxation"),
-    (["--config.strategies=autoal", "--config.search.candidates=autoal"], "search strategy"),
+    (["--config.strategies=autoal", "--config.search.candidates=autoal"], "cannot be a candidate"),
   ],
 )
 def test_bad_invocations_change_nothing(tmp_path, npz, overrides, message):
