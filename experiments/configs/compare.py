@@ -12,8 +12,9 @@ A smoke size (the smoke config's data, model and budget; 2 seeds; under two minu
   python -m experiments.main --config=experiments/configs/compare.py:smoke --workdir=/tmp/c
 
 Another dataset: --config.dataset=mnist (tfds; see the README), --config.dataset=npz:PATH.
-Expected runtime on 2 CPU cores: about 40 minutes per scenario (14 strategies x 3 seeds;
-an AutoAL run costs about 2.5 times a single strategy's). Seeds run one after another (see
+Expected runtime on 2 CPU cores: measured 1 h 45 min and 1 h 50 min for the two scenarios
+run at the same time on one machine (14 strategies x 3 seeds; an AutoAL run costs about
+twice a single strategy's); alone, roughly half that. Seeds run one after another (see
 docs/results.md).
 Expected result: docs/results.md.
 """
