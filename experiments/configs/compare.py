@@ -14,8 +14,8 @@ A smoke size (the smoke config's data, model and budget; 2 seeds; under two minu
 Another dataset: --config.dataset=mnist (tfds; see the README), --config.dataset=npz:PATH.
 Expected runtime on 2 CPU cores: measured 1 h 45 min and 1 h 50 min for the two scenarios
 run at the same time on one machine (14 strategies x 3 seeds; an AutoAL run costs about
-twice a single strategy's); alone, roughly half that. Seeds run one after another (see
-docs/results.md).
+twice a single strategy's); alone, an estimated half that, not measured. Seeds run one
+after another (see docs/results.md).
 Expected result: docs/results.md.
 """
 
