@@ -233,15 +233,14 @@ class ActiveLearner:
   def _pick_fn(self, name: str, k: int):
     if (name, k) not in self._picks:
       strategy = self.check_strategy(name)
-      pick = strategy.pick
-      if strategy.candidates:
-        pick = functools.partial(pick, candidates=self.search_config.candidates)
+      candidates = self.search_config.candidates
       if strategy.stateful:  # ALBL: (state, key, outputs, labels, labeled) -> (state, ...)
-        pick = functools.partial(
-          strategies.albl.query, k=k, candidates=self.search_config.candidates
-        )
+        pick = functools.partial(strategies.albl.query, k=k, candidates=candidates)
         self._picks[name, k] = jax.jit(pick)
       else:
+        pick = strategy.pick
+        if strategy.candidates:
+          pick = functools.partial(pick, candidates=candidates)
         self._picks[name, k] = jax.jit(lambda key, outputs, mask: pick(key, outputs, mask, k))
     return self._picks[name, k]
 
@@ -319,14 +318,13 @@ class ActiveLearner:
         search_log["weights"] = dict(zip(names, weights.tolist(), strict=True))
       elif spec.stateful:
         start = time.perf_counter()
+        arms = strategies.albl.arms(self.search_config.candidates)
         if state.search is None:
-          arms = strategies.albl.arms(self.search_config.candidates)
           state = state._replace(search=strategies.albl.init(len(arms), state.labeled))
         bandit, chosen, probs, reward = self._pick_fn(strategy, k)(
           state.search, pick_key, outputs, self.labels, state.labeled
         )
         state = state._replace(search=bandit)
-        arms = strategies.albl.arms(self.search_config.candidates)
         search_log = {
           "weights": dict(zip(arms, np.asarray(probs).tolist(), strict=True)),
           "arm": arms[int(bandit.arm)],

@@ -410,46 +410,46 @@ def _uniform_mix_n(key, outputs, candidate_mask, k, n, candidates=DEFAULT_CANDID
   return selection.top_k_masked(tie_key, votes.sum(axis=1), candidate_mask, k, num=n)
 
 
+# The mixtures' MC needs with the default candidates (the loop uses the configured list).
+_MIXTURE_NEEDS_MC = candidates_need_mc(DEFAULT_CANDIDATES)
+
 register(
   "uniform-mix",
   uniform_mix,
   pick_n=_uniform_mix_n,
-  needs_mc=candidates_need_mc(DEFAULT_CANDIDATES),
+  needs_mc=_MIXTURE_NEEDS_MC,
   doc="the candidates' 0/1 decisions summed with equal weights (no search)",
   candidates=True,
 )
 
 
 def _loop_only(key, outputs, mask, k):
+  """The pick of the strategies that only the loop runs (ALBL, AutoAL's search)."""
   raise ValueError("this strategy runs through ActiveLearner (autoal_jax.loop)")
 
 
 register(
   "albl",
   _loop_only,
-  needs_mc=candidates_need_mc(DEFAULT_CANDIDATES),
+  needs_mc=_MIXTURE_NEEDS_MC,
   doc="Exp4.P bandit over the candidates and random (Hsu & Lin 2015; autoal_jax.strategies.albl)",
   candidates=True,
   stateful=True,
 )
 
 
-def _search_only(key, outputs, mask, k):
-  raise ValueError("search strategies run through ActiveLearner (autoal_jax.loop)")
-
-
 register(
   "autoal",
-  _search_only,
-  needs_mc=candidates_need_mc(DEFAULT_CANDIDATES),
+  _loop_only,
+  needs_mc=_MIXTURE_NEEDS_MC,
   doc="AutoAL: a searched per-sample mixture of candidates (Wang et al. 2025)",
   candidates=True,
   search={},
 )
 register(
   "autoal-code",
-  _search_only,
-  needs_mc=candidates_need_mc(DEFAULT_CANDIDATES),
+  _loop_only,
+  needs_mc=_MIXTURE_NEEDS_MC,
   doc="AutoAL with the released code's selection rule (SearchNet gets zero gradient)",
   candidates=True,
   search={"relaxation": "code"},

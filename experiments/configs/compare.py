@@ -19,17 +19,13 @@ after another (see docs/results.md).
 Expected result: docs/results.md.
 """
 
+from autoal_jax.strategies import DEFAULT_CANDIDATES
 from experiments.configs import default, smoke
 
+# Random, AutoAL's default candidates, the other pickers, then the mixtures.
 STRATEGIES = (
   "random",
-  "least_confidence",
-  "margin",
-  "entropy",
-  "kmeans",
-  "bald",
-  "var_ratio_mc",
-  "mean_std",
+  *DEFAULT_CANDIDATES,
   "kcenter_greedy",
   "badge",
   "albl",
