@@ -17,6 +17,7 @@ setup(
     "tensorflow-datasets>=4.9.7",
     "importlib_resources>=6",
     "array_record>=0.5",
+    "orbax-checkpoint>=0.11",
     "pillow>=10",
     "ml_collections>=0.1.1",
     "absl-py>=2",

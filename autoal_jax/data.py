@@ -20,6 +20,7 @@ pool stays on device as uint8 (4x smaller than float32) and augmentation is seed
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import struct
 
@@ -187,6 +188,16 @@ def check_dataset(dataset: Dataset) -> None:
         f"{split}_images must be [N, *{tuple(info.image_shape)}] (NHWC), got {images.shape}"
       )
     _as_labels(labels, images.shape[0], info.num_classes, f"{split}_labels")
+
+
+def fingerprint(dataset: Dataset) -> str:
+  """SHA-256 of a dataset's arrays and info: a checkpoint made on other data is refused."""
+  digest = hashlib.sha256(repr(tuple(dataset.info)).encode())
+  for array in dataset[:4]:
+    array = np.ascontiguousarray(array)
+    digest.update(f"{array.dtype}{array.shape}".encode())
+    digest.update(memoryview(array).cast("B"))
+  return digest.hexdigest()
 
 
 def imbalance(key: jax.Array, images, labels, num_classes: int, ratio: float):

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from autoal_jax import checkpoint as checkpoint_lib
 from autoal_jax import data as data_lib
 from autoal_jax import metrics, strategies
 from autoal_jax import search as search_lib
@@ -248,6 +249,25 @@ class ActiveLearner:
     """The initial state of a run (see `init_state`)."""
     return init_state(key, self.labels.shape[0], self.config)
 
+  def init_search(self, strategy: str, key: jax.Array, labeled: jax.Array):
+    """The state ``strategy`` carries across rounds, before its first query: AutoAL's
+    `search.SearchState`, ALBL's `strategies.albl.ALBLState`; None for the others."""
+    spec = strategies.get(strategy)
+    if spec.search is not None:
+      return self.searcher(strategy).init(key)
+    if spec.stateful:
+      arms = strategies.albl.arms(self.search_config.candidates)
+      return strategies.albl.init(len(arms), labeled)
+    return None
+
+  def state_template(self, strategy: str, has_search: bool) -> ALState:
+    """An `ALState` of ``strategy``'s run with the shapes and dtypes of any round (for
+    restoring a checkpoint); its values mean nothing."""
+    state = self.init(jax.random.key(0))
+    if has_search:
+      state = state._replace(search=self.init_search(strategy, state.key, state.labeled))
+    return state
+
   def done(self, state: ALState) -> bool:
     return int(state.round) > self.config.num_rounds
 
@@ -303,7 +323,7 @@ class ActiveLearner:
         search_key, pick_key = jax.random.split(pick_key)
         init_key, search_key = jax.random.split(search_key)
         if state.search is None:
-          state = state._replace(search=searcher.init(init_key))
+          state = state._replace(search=self.init_search(strategy, init_key, state.labeled))
         start = time.perf_counter()
         search_state, search_log = searcher.search(
           state.search, search_key, self.images, self.labels, state.labeled, num_labeled
@@ -320,7 +340,7 @@ class ActiveLearner:
         start = time.perf_counter()
         arms = strategies.albl.arms(self.search_config.candidates)
         if state.search is None:
-          state = state._replace(search=strategies.albl.init(len(arms), state.labeled))
+          state = state._replace(search=self.init_search(strategy, pick_key, state.labeled))
         bandit, chosen, probs, reward = self._pick_fn(strategy, k)(
           state.search, pick_key, outputs, self.labels, state.labeled
         )
@@ -360,18 +380,45 @@ class ActiveLearner:
     strategy: str,
     on_round: Callable[[RoundLog], None] | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    checkpointer: checkpoint_lib.RunCheckpointer | None = None,
   ) -> tuple[ALState, list[RoundLog]]:
     """A whole run from the initial set: R + 1 rounds.
 
+    Args:
+      key: the run's PRNG key.
+      strategy: a registered strategy name.
+      on_round: called with each round's `RoundLog` (also with the restored ones).
+      progress: passed to `Trainer.fit` (epoch progress).
+      checkpointer: when given, the run resumes from its newest checkpoint and saves one
+        after every round; the results equal those of an uninterrupted run.
+
     Returns:
       (final state, the `RoundLog` of every round).
+
+    Raises:
+      checkpoint.CheckpointError: the checkpoint is of another run or cannot be used.
     """
     self.check_strategy(strategy)
-    state = self.init(key)
-    logs = []
+    state, logs = self.init(key), []
+    if checkpointer is not None:
+      restored = checkpointer.restore(
+        lambda has_search: self.state_template(strategy, has_search), RoundLog
+      )
+      if restored is not None:
+        fresh_key = jax.random.key_data(state.key)
+        state, logs = restored
+        if not np.array_equal(jax.random.key_data(state.key), fresh_key):
+          raise checkpoint_lib.CheckpointError(
+            f"the checkpoint in {checkpointer.directory} was made with another key (seed). "
+            "Nothing was changed; choose another folder for this run."
+          )
+        for log in logs if on_round is not None else ():
+          on_round(log)
     while not self.done(state):
       state, log = self.round(state, strategy, progress)
       logs.append(log)
+      if checkpointer is not None:
+        checkpointer.save(state, logs)
       if on_round is not None:
         on_round(log)
     return state, logs

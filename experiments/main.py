@@ -4,9 +4,11 @@ r"""Runs an active-learning experiment: every strategy x every seed, then the AU
       --config.strategies=random,entropy --config.seeds=3
 
 Writes to the workdir, atomically and after every finished run: results.json, curves.csv
-and learning_curve.png (and strategy_weights.png when AutoAL's strategies run). Running
-the same command again skips the finished runs; a workdir holding results of another
-config is refused before any training.
+and learning_curve.png (and strategy_weights.png when AutoAL's strategies run); after
+every round, an orbax checkpoint of the run's whole state in checkpoints/STRATEGY-seedS.
+Running the same command again skips the finished runs and resumes an interrupted one
+from its last complete round, with exactly the results of an uninterrupted run; a
+workdir holding results or checkpoints of another config is refused before any training.
 """
 
 from __future__ import annotations
@@ -79,8 +81,9 @@ def _check(condition: bool, message: str) -> None:
     raise SystemExit(f"error: {message}")
 
 
-def _run_one(learner, name: str, seed: int) -> dict:
-  """One strategy and seed from the initial set to the quota, with progress bars."""
+def _run_one(learner, name: str, seed: int, checkpointer) -> dict:
+  """One strategy and seed from the initial set to the quota (resumed from
+  ``checkpointer``'s last round when it has one), with progress bars."""
   import jax
   from tqdm.auto import tqdm
 
@@ -127,7 +130,10 @@ def _run_one(learner, name: str, seed: int) -> dict:
       )
     rounds.update(1)
 
-  state, logs = learner.run(jax.random.key(seed), name, on_round, progress)
+  resumed = checkpointer.latest_round()
+  if resumed:
+    rounds.write(f"{name} seed {seed}: resuming after round {resumed - 1} from its checkpoint")
+  state, logs = learner.run(jax.random.key(seed), name, on_round, progress, checkpointer)
   rounds.close()
   result = loop.summarize(state)
   searched = [log.search for log in logs if log.search is not None]
@@ -163,7 +169,7 @@ def main(argv):
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(config.jax_cache_dir))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
-  from autoal_jax import data, loop, models, search, strategies, train
+  from autoal_jax import checkpoint, data, loop, models, search, strategies, train
   from experiments import common, reporting
 
   names = _parse_strategies(config.strategies)
@@ -211,10 +217,29 @@ def main(argv):
   )
   wanted = [(name, seed) for name in names for seed in range(config.seeds)]
   done = {(run["strategy"], run["seed"]): run for run in previous}
+  identity = {
+    "config": _experiment_identity(config_dict),
+    "dataset": data.fingerprint(dataset),
+  }
+  checkpointers = {
+    (name, seed): checkpoint.RunCheckpointer(
+      os.path.join(workdir, "checkpoints", f"{name}-seed{seed}"),
+      {**identity, "strategy": name, "seed": seed},
+    )
+    for name, seed in wanted
+  }
+  try:  # every checkpoint this invocation would resume, before any training
+    for run_key, checkpointer in checkpointers.items():
+      if run_key not in done:
+        checkpointer.check()
+  except checkpoint.CheckpointError as e:
+    raise SystemExit(f"error: {e}") from None
   runs = [run for run in previous if (run["strategy"], run["seed"]) not in wanted]
   title = f"{dataset.info.name}, {config.model}"
 
   def save():
+    if jax.process_index() != 0:  # on several hosts, one writes
+      return reporting.summarize_runs(runs)
     summary = reporting.write_results(workdir, config_dict, runs)
     reporting.plot_learning_curves(os.path.join(workdir, "learning_curve.png"), runs, title)
     if any("search" in run for run in runs):
@@ -227,7 +252,10 @@ def main(argv):
       print(f"{name} seed {seed}: already in {workdir}, skipped", flush=True)
       runs.append(done[name, seed])
       continue
-    runs.append(_run_one(learner, name, seed))
+    try:
+      runs.append(_run_one(learner, name, seed, checkpointers[name, seed]))
+    except checkpoint.CheckpointError as e:
+      raise SystemExit(f"error: {e}") from None
     save()
 
   summary = save()

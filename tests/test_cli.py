@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, ".cache", "jax")
 
 
-def _run(workdir, *overrides, config="experiments/configs/smoke.py"):
+def _run(workdir, *overrides, config="experiments/configs/smoke.py", dry=False):
+  """Runs the CLI (``dry``: returns the command instead)."""
   command = [
     sys.executable,
     "-m",
@@ -24,6 +27,8 @@ def _run(workdir, *overrides, config="experiments/configs/smoke.py"):
     f"--config.jax_cache_dir={CACHE}",
     *overrides,
   ]
+  if dry:
+    return command
   return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
@@ -76,6 +81,56 @@ def test_smoke_run_writes_everything_and_resumes(tmp_path, npz):
   assert again.returncode == 0 and "already in" in again.stdout
   with open(os.path.join(workdir, "results.json")) as f:
     assert json.load(f)["runs"] == results["runs"]
+
+
+def _without_timings(workdir):
+  with open(os.path.join(workdir, "results.json")) as f:
+    results = json.load(f)
+  for run in results["runs"]:
+    del run["seconds"]
+  return results
+
+
+def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp_path, npz):
+  # Rounds long enough (a few hundred steps) that the kill lands inside one.
+  args = (
+    npz,
+    "--config.strategies=albl,entropy",
+    "--config.seeds=1",
+    "--config.train.min_steps=300",
+  )
+  whole = str(tmp_path / "whole")
+  result = _run(whole, *args)
+  assert result.returncode == 0, result.stderr[-3000:]
+  again = str(tmp_path / "again")  # same seed, same config: the same results.json
+  assert _run(again, *args).returncode == 0
+  assert _without_timings(again) == _without_timings(whole)
+
+  killed = str(tmp_path / "killed")
+  command = _run(killed, *args, dry=True)
+  process = subprocess.Popen(
+    command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
+  first_round = os.path.join(killed, "checkpoints", "albl-seed0", "1")
+  deadline = time.monotonic() + 300
+  while not os.path.exists(first_round) and process.poll() is None and time.monotonic() < deadline:
+    time.sleep(0.02)
+  assert process.poll() is None, "the run ended before it could be killed"
+  process.send_signal(signal.SIGKILL)  # inside round 1 (0 of 3 done after the checkpoint)
+  process.wait()
+  assert not os.path.exists(os.path.join(killed, "results.json"))
+
+  # A changed config meets the checkpoint (no results.json yet): refused, nothing touched.
+  listing = sorted(os.listdir(os.path.join(killed, "checkpoints", "albl-seed0")))
+  other = _run(killed, *args, "--config.train.learning_rate=0.002")
+  assert other.returncode != 0
+  assert "belongs to another run (differs in: config.train.learning_rate)" in other.stderr
+  assert sorted(os.listdir(os.path.join(killed, "checkpoints", "albl-seed0"))) == listing
+
+  resumed = _run(killed, *args)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert "albl seed 0: resuming after round" in resumed.stderr + resumed.stdout
+  assert _without_timings(killed) == _without_timings(whole)
 
 
 def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):

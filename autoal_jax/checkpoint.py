@@ -1,0 +1,186 @@
+"""Orbax save / restore of a run's whole active-learning state, after every round.
+
+A `RunCheckpointer` owns one run's folder (one strategy, one seed). After each round the
+loop saves the `loop.ALState` (labeled mask, round, key, curves, picks and the strategy's
+search state: AutoAL's networks and optimiser states, ALBL's bandit) as arrays, and the
+`loop.RoundLog`s so far plus the run's identity as JSON. Orbax writes a step into a
+temporary folder and renames it when complete, so a run killed at any moment leaves the
+previous round's checkpoint intact; only the newest complete step is kept.
+
+Restoring checks the identity first (config, strategy, seed, dataset fingerprint): a
+checkpoint of anything else is a `CheckpointError` naming what differs, never a silent
+restart or a mix of two runs. Every round derives its keys from the state's key and the
+round index, so a resumed run repeats the uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+_ITEMS = ("state", "meta")
+
+
+class CheckpointError(RuntimeError):
+  """A checkpoint cannot be used (foreign, corrupt or unwritable); the message says why
+  and what to do, and nothing on disk was changed."""
+
+
+def log_to_json(log) -> dict:
+  """A `loop.RoundLog` as a JSON-able dict (exact: floats survive JSON's round trip)."""
+  out = log._asdict()
+  out["picks"] = np.asarray(log.picks).tolist()
+  return out
+
+
+def log_from_json(entry: dict, log_type):
+  entry = dict(entry)
+  entry["picks"] = np.asarray(entry["picks"], np.int32)
+  return log_type(**entry)
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+  """Dotted keys whose values differ between two JSON-like dicts."""
+  if isinstance(old, dict) and isinstance(new, dict):
+    out = []
+    for key in sorted(set(old) | set(new)):
+      out += _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+    return out
+  return [] if old == new else [prefix.rstrip(".")]
+
+
+def _unreadable(where: str, error: Exception) -> CheckpointError:
+  return CheckpointError(
+    f"the checkpoint {where} cannot be read ({type(error).__name__}: {error}). Nothing was "
+    "changed; delete that folder to rerun this run from its start."
+  )
+
+
+class RunCheckpointer:
+  """Save and restore of one run's `loop.ALState` and logs in ``directory``.
+
+  Args:
+    directory: the run's folder (created on the first save).
+    identity: JSON-able dict that a resumed run must match exactly (the experiment config,
+      strategy, seed, dataset fingerprint).
+  """
+
+  def __init__(self, directory: str, identity: dict):
+    self.directory = os.path.abspath(directory)
+    self.identity = identity
+    self._manager = None
+    self._meta = None
+
+  def _open(self) -> ocp.CheckpointManager:
+    if self._manager is None:
+      options = ocp.CheckpointManagerOptions(
+        max_to_keep=1,
+        create=True,
+        enable_async_checkpointing=False,  # a round is minutes; a synchronous save is ~50 ms
+        cleanup_tmp_directories=True,  # what a killed save left behind
+      )
+      self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=_ITEMS)
+    return self._manager
+
+  def latest_round(self) -> int | None:
+    """The number of complete rounds in the newest checkpoint, or None when there is none."""
+    if not os.path.isdir(self.directory):
+      return None
+    return self._open().latest_step()
+
+  def save(self, state, logs) -> None:
+    """Saves ``state`` (after ``state.round`` complete rounds) and its logs.
+
+    Raises:
+      CheckpointError: the write failed (full disk, no permission); the previous
+        checkpoint is intact.
+    """
+    meta = {
+      "identity": self.identity,
+      "has_search": state.search is not None,
+      "logs": [log_to_json(log) for log in logs],
+    }
+    step = int(state.round)
+    try:
+      self._open().save(
+        step,
+        args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+        force=True,
+      )
+      self._manager.wait_until_finished()
+    except Exception as e:
+      self.close()  # a fresh manager re-reads the folder on the next call
+      raise CheckpointError(
+        f"could not write the checkpoint of round {step - 1} to {self.directory}: {e}. The "
+        f"previous checkpoint ({self.latest_round()} rounds) is intact; fix the cause and "
+        "run the same command again to resume from it."
+      ) from e
+
+  def check(self) -> int | None:
+    """The newest checkpoint's round count (None when there is none), after checking that
+    it is readable and of this run: cheap, so that a CLI can check every run before any
+    compute.
+
+    Raises:
+      CheckpointError: the checkpoint belongs to another run or cannot be read.
+    """
+    step = self.latest_round()
+    if step is None:
+      return None
+    where = os.path.join(self.directory, str(step))
+    try:
+      meta = self._open().restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+      identity = meta["identity"]
+      self._meta = {"has_search": bool(meta["has_search"]), "logs": list(meta["logs"])}
+    except Exception as e:
+      raise _unreadable(where, e) from e
+    if identity != self.identity:
+      keys = ", ".join(_differences(identity, self.identity)) or "?"
+      raise CheckpointError(
+        f"the checkpoint in {self.directory} belongs to another run (differs in: {keys}). "
+        "Nothing was changed; choose another workdir or move the old one away."
+      )
+    return step
+
+  def restore(self, template: Callable[[bool], Any], log_type) -> tuple[Any, list] | None:
+    """The newest checkpoint's (state, logs), or None when the folder holds none.
+
+    Args:
+      template: ``template(has_search)`` -> an `ALState` of the run's shapes and dtypes
+        (with a search state when ``has_search``); its values are not used.
+      log_type: the class of the logs (`loop.RoundLog`).
+
+    Raises:
+      CheckpointError: the checkpoint belongs to another run (config, strategy, seed or
+        dataset) or cannot be read.
+    """
+    step = self.check()
+    if step is None:
+      return None
+    where = os.path.join(self.directory, str(step))
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template(self._meta["has_search"]))
+    try:
+      logs = [log_from_json(entry, log_type) for entry in self._meta["logs"]]
+      state = self._manager.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
+      ).state
+    except Exception as e:
+      raise _unreadable(where, e) from e
+    if int(state.round) != step or len(logs) != step:
+      raise CheckpointError(
+        f"the checkpoint {where} is inconsistent (round {int(state.round)}, {len(logs)} "
+        f"logs, step {step}). Nothing was changed; delete that folder to rerun this run."
+      )
+    return state, logs
+
+  def close(self) -> None:
+    if self._manager is not None:
+      with contextlib.suppress(Exception):
+        self._manager.close()
+      self._manager = None

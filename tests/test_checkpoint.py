@@ -1,0 +1,149 @@
+"""Checkpoint and resume of a run (library level; the CLI's SIGKILL test is in test_cli)."""
+
+import errno
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from autoal_jax import checkpoint, loop, models, search, train
+
+AL = loop.ALConfig(num_initial=20, query_size=15, quota=40, num_mc=3)  # 15, 15, 10
+SEARCH = search.SearchConfig(
+  backbone="mlp",
+  backbone_kwargs=(("hidden", (16,)),),
+  steps=7,
+  batch_size=16,
+  warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=4, schedule="constant"),
+)
+IDENTITY = {"config": {"quota": 40}, "strategy": "x", "seed": 0}
+
+
+def _learner(dataset):
+  model = models.get_model("mlp", dataset.info.num_classes, hidden=(32,))
+  trainer = train.Trainer(
+    model, dataset.info, train.TrainConfig(batch_size=16, epochs=2, min_steps=8, eval_chunk=100)
+  )
+  return loop.ActiveLearner(dataset, trainer, AL, SEARCH)
+
+
+class _Killed(Exception):
+  pass
+
+
+def _kill_after(num_rounds):
+  def on_round(log):
+    if log.round + 1 == num_rounds:
+      raise _Killed
+
+  return on_round
+
+
+def _same_run(a_state, a_logs, b_state, b_logs):
+  for field in ("labeled", "num_labels", "accuracy", "picks", "round"):
+    np.testing.assert_array_equal(getattr(a_state, field), getattr(b_state, field), err_msg=field)
+  assert [log.accuracy for log in a_logs] == [log.accuracy for log in b_logs]
+  for x, y in zip(a_logs, b_logs, strict=True):
+    np.testing.assert_array_equal(x.picks, y.picks)
+    assert x.search == y.search
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "albl", "autoal"])
+def test_a_resumed_run_equals_an_uninterrupted_one(synthetic, tmp_path, strategy):
+  learner = _learner(synthetic)
+  key = jax.random.key(3)
+  full_state, full_logs = learner.run(key, strategy)
+
+  directory = str(tmp_path / "run")
+  with pytest.raises(_Killed):
+    learner.run(
+      key, strategy, _kill_after(2), checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY)
+    )
+  ckpt = checkpoint.RunCheckpointer(directory, IDENTITY)
+  assert ckpt.latest_round() == 2
+  seen = []
+  state, logs = learner.run(key, strategy, seen.append, checkpointer=ckpt)
+  assert [log.round for log in seen] == [0, 1, 2, 3]  # the restored rounds are reported too
+  _same_run(full_state, full_logs, state, logs)
+  # The search state came back, not a fresh one: the next round of both agree already.
+  if strategy != "entropy":
+    assert jax.tree.structure(state.search) == jax.tree.structure(full_state.search)
+    for x, y in zip(jax.tree.leaves(full_state.search), jax.tree.leaves(state.search), strict=True):
+      np.testing.assert_array_equal(
+        jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x,
+        jax.random.key_data(y) if jax.dtypes.issubdtype(y.dtype, jax.dtypes.prng_key) else y,
+      )
+  # A finished run resumes to itself without training.
+  again, _ = learner.run(
+    key, strategy, checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY)
+  )
+  np.testing.assert_array_equal(again.picks, full_state.picks)
+
+
+def test_a_foreign_checkpoint_is_refused_and_kept(synthetic, tmp_path):
+  learner = _learner(synthetic)
+  directory = str(tmp_path / "run")
+  with pytest.raises(_Killed):
+    learner.run(
+      jax.random.key(0), "entropy", _kill_after(1),
+      checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY),
+    )  # fmt: skip
+  other = {**IDENTITY, "config": {"quota": 41}}
+  with pytest.raises(checkpoint.CheckpointError, match=r"another run \(differs in: config.quota\)"):
+    learner.run(
+      jax.random.key(0), "entropy", checkpointer=checkpoint.RunCheckpointer(directory, other)
+    )
+  with pytest.raises(checkpoint.CheckpointError, match="another key"):
+    learner.run(
+      jax.random.key(1), "entropy", checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY)
+    )
+  assert checkpoint.RunCheckpointer(directory, IDENTITY).latest_round() == 1  # untouched
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error(synthetic, tmp_path):
+  learner = _learner(synthetic)
+  directory = str(tmp_path / "run")
+  with pytest.raises(_Killed):
+    learner.run(
+      jax.random.key(0), "entropy", _kill_after(1),
+      checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY),
+    )  # fmt: skip
+  state_dir = os.path.join(directory, "1", "state")
+  for root, _, files in os.walk(state_dir):
+    for name in files:
+      with open(os.path.join(root, name), "wb") as f:
+        f.write(b"garbage")
+  with pytest.raises(checkpoint.CheckpointError, match="cannot be read.*delete that folder"):
+    learner.run(
+      jax.random.key(0), "entropy", checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY)
+    )
+  assert os.path.isdir(os.path.join(directory, "1"))  # nothing deleted
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint(synthetic, tmp_path, monkeypatch):
+  learner = _learner(synthetic)
+  directory = str(tmp_path / "run")
+  ckpt = checkpoint.RunCheckpointer(directory, IDENTITY)
+  with pytest.raises(_Killed):
+    learner.run(jax.random.key(0), "entropy", _kill_after(1), checkpointer=ckpt)
+
+  def no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+  # The JSON item is written after the arrays: the disk fills in the middle of a step.
+  monkeypatch.setattr(ocp.JsonCheckpointHandler, "_save_fn", no_space)
+  with pytest.raises(
+    checkpoint.CheckpointError, match="No space left.*previous checkpoint \\(1 rounds\\) is intact"
+  ):
+    learner.run(
+      jax.random.key(0), "entropy", checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY)
+    )
+  monkeypatch.undo()
+  ckpt = checkpoint.RunCheckpointer(directory, IDENTITY)
+  assert ckpt.latest_round() == 1
+  state, logs = learner.run(jax.random.key(0), "entropy", checkpointer=ckpt)
+  full, _ = learner.run(jax.random.key(0), "entropy")
+  np.testing.assert_array_equal(state.picks, full.picks)
+  np.testing.assert_array_equal(state.accuracy, full.accuracy)
