@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -79,11 +80,16 @@ class RunCheckpointer:
 
   def _open(self) -> ocp.CheckpointManager:
     if self._manager is None:
+      # What a killed or failed save left behind. Orbax's own cleanup fails when a failed
+      # save's writer threads still run in this process; what they write later is ignored.
+      if os.path.isdir(self.directory):
+        for name in os.listdir(self.directory):
+          if ".orbax-checkpoint-tmp" in name:
+            shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
       options = ocp.CheckpointManagerOptions(
         max_to_keep=1,
         create=True,
         enable_async_checkpointing=False,  # a round is minutes; a synchronous save is ~50 ms
-        cleanup_tmp_directories=True,  # what a killed save left behind
       )
       self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=_ITEMS)
     return self._manager
