@@ -24,7 +24,7 @@ import numpy as np
 
 from autoal_jax import checkpoint as checkpoint_lib
 from autoal_jax import data as data_lib
-from autoal_jax import metrics, strategies
+from autoal_jax import metrics, sharding, strategies
 from autoal_jax import search as search_lib
 from autoal_jax.train import Trainer
 from autoal_jax.types import Dataset
@@ -174,10 +174,11 @@ class ActiveLearner:
     validate_budget(dataset.train_labels.shape[0], config)
     self.dataset, self.trainer, self.config = dataset, trainer, config
     self.search_config = search_config or search_lib.SearchConfig()
-    self.images = jnp.asarray(dataset.train_images)
-    self.labels = jnp.asarray(dataset.train_labels)
-    self.test_images = jnp.asarray(dataset.test_images)
-    self.test_labels = jnp.asarray(dataset.test_labels)
+    self.mesh = trainer.mesh
+    # Replicated on the trainer's mesh: each device gathers its own batch slices locally.
+    self.images, self.labels, self.test_images, self.test_labels = sharding.replicate(
+      tuple(dataset[:4]), self.mesh
+    )
     self._picks = {}
     self._searchers = {}
     self._loss_trainer = None
@@ -194,7 +195,7 @@ class ActiveLearner:
     if self._loss_trainer is None:
       t = self.trainer
       config = t.config._replace(loss_prediction=True)
-      self._loss_trainer = Trainer(t.model, t.info, config, t.steps_per_call)
+      self._loss_trainer = Trainer(t.model, t.info, config, t.steps_per_call, t.mesh)
     return self._loss_trainer
 
   def needs_mc(self, strategy: strategies.Strategy) -> bool:
@@ -228,6 +229,7 @@ class ActiveLearner:
         capacity=math.ceil((self.config.num_initial + self.config.quota) / 2),
         num_mc=self.config.num_mc,
         eval_chunk=self.trainer.config.eval_chunk,
+        mesh=self.mesh,
       )
     return self._searchers[name]
 
@@ -246,8 +248,8 @@ class ActiveLearner:
     return self._picks[name, k]
 
   def init(self, key: jax.Array) -> ALState:
-    """The initial state of a run (see `init_state`)."""
-    return init_state(key, self.labels.shape[0], self.config)
+    """The initial state of a run (see `init_state`), replicated on the mesh."""
+    return sharding.replicate(init_state(key, self.labels.shape[0], self.config), self.mesh)
 
   def init_search(self, strategy: str, key: jax.Array, labeled: jax.Array):
     """The state ``strategy`` carries across rounds, before its first query: AutoAL's
@@ -265,11 +267,12 @@ class ActiveLearner:
     restoring a checkpoint); its values mean nothing."""
     state = self.init(jax.random.key(0))
     if has_search:
-      state = state._replace(search=self.init_search(strategy, state.key, state.labeled))
+      search = self.init_search(strategy, state.key, state.labeled)
+      state = state._replace(search=sharding.replicate(search, self.mesh))
     return state
 
   def done(self, state: ALState) -> bool:
-    return int(state.round) > self.config.num_rounds
+    return int(sharding.to_host(state.round)) > self.config.num_rounds
 
   def round(
     self,
@@ -287,20 +290,21 @@ class ActiveLearner:
     Returns:
       (state after the round, its `RoundLog`).
     """
-    r = int(state.round)
+    r = int(sharding.to_host(state.round))
     if r > self.config.num_rounds:
       raise ValueError(f"the run is finished ({self.config.num_rounds} rounds)")
     spec = self.check_strategy(strategy)
     is_search = spec.search is not None
     train_key, mc_key, pick_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
-    num_labeled = int(jnp.sum(state.labeled))
+    num_labeled = int(sharding.to_host(jnp.sum(state.labeled)))
 
     trainer = self.trainer_for(spec)
     start = time.perf_counter()
     model_state = trainer.fit(
       train_key, self.images, self.labels, state.labeled, num_labeled, progress
     )
-    accuracy = float(trainer.evaluate(model_state, self.test_images, self.test_labels))
+    accuracy = trainer.evaluate(model_state, self.test_images, self.test_labels)
+    accuracy = float(sharding.to_host(accuracy))
     train_seconds = time.perf_counter() - start
     state = state._replace(
       num_labels=state.num_labels.at[r].set(num_labeled),
@@ -346,17 +350,17 @@ class ActiveLearner:
         )
         state = state._replace(search=bandit)
         search_log = {
-          "weights": dict(zip(arms, np.asarray(probs).tolist(), strict=True)),
-          "arm": arms[int(bandit.arm)],
-          "reward": float(reward),
+          "weights": dict(zip(arms, sharding.to_host(probs).tolist(), strict=True)),
+          "arm": arms[int(sharding.to_host(bandit.arm))],
+          "reward": float(sharding.to_host(reward)),
         }
       else:
         start = time.perf_counter()
         chosen = self._pick_fn(strategy, k)(pick_key, outputs, ~state.labeled)
-      picks = np.asarray(chosen)
+      picks = sharding.to_host(chosen)
       seconds["pick"] = time.perf_counter() - start
       # A wrong pick would silently corrupt every later round: check the contract here.
-      if len(np.unique(picks)) != k or bool(np.asarray(state.labeled)[picks].any()):
+      if len(np.unique(picks)) != k or bool(sharding.to_host(state.labeled)[picks].any()):
         raise RuntimeError(f"strategy {strategy!r} broke the pick contract at round {r}: {picks}")
       state = add_picks(state, chosen)
     state = state._replace(round=state.round + 1)
@@ -405,9 +409,9 @@ class ActiveLearner:
         lambda has_search: self.state_template(strategy, has_search), RoundLog
       )
       if restored is not None:
-        fresh_key = jax.random.key_data(state.key)
+        fresh_key = sharding.to_host(jax.random.key_data(state.key))
         state, logs = restored
-        if not np.array_equal(jax.random.key_data(state.key), fresh_key):
+        if not np.array_equal(sharding.to_host(jax.random.key_data(state.key)), fresh_key):
           raise checkpoint_lib.CheckpointError(
             f"the checkpoint in {checkpointer.directory} was made with another key (seed). "
             "Nothing was changed; choose another folder for this run."
@@ -426,6 +430,6 @@ class ActiveLearner:
 
 def summarize(state: ALState) -> dict:
   """AUBC and F-acc of a finished run."""
-  num_labels = np.asarray(state.num_labels)
-  accuracy = np.asarray(state.accuracy)
+  num_labels = sharding.to_host(state.num_labels)
+  accuracy = sharding.to_host(state.accuracy)
   return {"aubc": metrics.aubc(num_labels, accuracy), "f_acc": metrics.final_accuracy(accuracy)}

@@ -531,6 +531,8 @@ class AutoAL:
     capacity: V_max, at least half the largest labeled set a search will see.
     num_mc: T, MC-dropout passes for the candidates that need them.
     eval_chunk: images per chunk of the forward passes.
+    mesh: FitNet's training and passes are data parallel over it (`train.Trainer`); the
+      bi-level step runs replicated. None: all devices.
   """
 
   def __init__(
@@ -543,6 +545,7 @@ class AutoAL:
     capacity: int,
     num_mc: int,
     eval_chunk: int = 1024,
+    mesh=None,
   ):
     check_config(config)
     if needs_mc(config) and num_mc < 2:
@@ -555,7 +558,7 @@ class AutoAL:
     self.ratio = query_size / num_pool
     self.query_size = query_size
     self.v_picks = max(1, min(capacity, math.ceil(self.ratio * capacity)))
-    self.fit_trainer = train_lib.Trainer(model, info, config.warmup)
+    self.fit_trainer = train_lib.Trainer(model, info, config.warmup, mesh=mesh)
     stats = dict(mean=tuple(info.mean), std=tuple(info.std))
     if config.steps_per_call:
       self.steps_per_call = config.steps_per_call

@@ -20,9 +20,10 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax.training import train_state
+from jax.sharding import Mesh
 
 from autoal_jax import data as data_lib
-from autoal_jax import models
+from autoal_jax import models, sharding
 from autoal_jax.types import DatasetInfo, PoolOutputs
 
 
@@ -257,6 +258,7 @@ def train_steps(
   mean,
   std,
   config: TrainConfig,
+  mesh: Mesh | None = None,
 ) -> tuple[TrainState, jax.Array]:
   """S consecutive steps of a training run (one `lax.scan`), fixed shapes throughout.
 
@@ -285,6 +287,8 @@ def train_steps(
     total_steps: int32 scalar, the number of steps of the whole run.
     mean, std: normalisation statistics.
     config: `TrainConfig`.
+    mesh: the batch is split over its devices (`sharding.constrain_batch`); None or one
+      device: no constraint.
 
   Returns:
     (new state, float32[S] losses, NaN for steps past the end).
@@ -306,9 +310,9 @@ def train_steps(
     new_state, loss = train_step(
       scheduled,
       jax.random.fold_in(key, step),
-      images[index],
-      labels[index],
-      weights,
+      sharding.constrain_batch(images[index], mesh),
+      sharding.constrain_batch(labels[index], mesh),
+      sharding.constrain_batch(weights, mesh),
       mean,
       std,
       config,
@@ -339,21 +343,26 @@ def _chunked(fn: Callable, x: jax.Array, chunk: int):
   return jax.tree.map(lambda y: y.reshape(num_chunks * chunk, *y.shape[2:])[:n], out)
 
 
-def predict(state: TrainState, images: jax.Array, mean, std, chunk: int):
-  """Deterministic forward pass in chunks: uint8[N, H, W, Ch] -> (logits[N, C], emb[N, D])."""
+def predict(state: TrainState, images: jax.Array, mean, std, chunk: int, mesh: Mesh | None = None):
+  """Deterministic forward pass in chunks: uint8[N, H, W, Ch] -> (logits[N, C], emb[N, D]).
+
+  Each chunk is split over ``mesh``'s devices (none: one device)."""
   chex.assert_rank(images, 4)
   variables = _variables(state.params, state.batch_stats)
 
   def forward(_, x):
+    x = sharding.constrain_batch(x, mesh)
     return state.apply_fn(variables, data_lib.normalize(x, mean, std), train=False)
 
   return _chunked(forward, images, chunk)
 
 
-def evaluate(state: TrainState, images: jax.Array, labels: jax.Array, mean, std, chunk: int):
+def evaluate(
+  state: TrainState, images: jax.Array, labels: jax.Array, mean, std, chunk: int, mesh=None
+):
   """Test accuracy: images uint8[N, H, W, Ch], labels int32[N] -> float32 scalar."""
   chex.assert_rank([images, labels], [4, 1])
-  logits, _ = predict(state, images, mean, std, chunk)
+  logits, _ = predict(state, images, mean, std, chunk, mesh)
   return jnp.mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
 
 
@@ -367,6 +376,7 @@ def pool_outputs(
   num_mc: int = 0,
   head: Callable | None = None,
   predict_loss: bool = False,
+  mesh: Mesh | None = None,
 ) -> PoolOutputs:
   """One chunked pass over the pool, plus ``num_mc`` MC-dropout passes when asked.
 
@@ -385,6 +395,7 @@ def pool_outputs(
     num_mc: T, the number of MC-dropout passes (0: none).
     head: ``head(params, embedding, key) -> logits`` or None (whole-network passes).
     predict_loss: the model is a `models.WithLossNet`: also its predicted losses.
+    mesh: each chunk is split over its devices (`sharding.constrain_batch`).
 
   Returns:
     `PoolOutputs` with logits, probs [N, C], embeddings [N, D], mc_probs [T, N, C] or None,
@@ -397,7 +408,7 @@ def pool_outputs(
   )
 
   def forward(index, x):
-    x = data_lib.normalize(x, mean, std)
+    x = data_lib.normalize(sharding.constrain_batch(x, mesh), mean, std)
     if predict_loss:
       logits, embedding, losses = state.apply_fn(variables, x, train=False, predict_loss=True)
       extra = (losses,)
@@ -444,6 +455,8 @@ class Trainer:
     config: `TrainConfig`.
     steps_per_call: training steps per jitted call (one `lax.scan`); None picks 1 on CPU,
       where separate calls are fastest (`train_steps`), and 16 on GPU/TPU.
+    mesh: the devices that share each batch and pool chunk (data parallel); None: all
+      devices (`sharding.make_mesh`). Pass the pool and labels replicated on it.
   """
 
   def __init__(
@@ -452,8 +465,10 @@ class Trainer:
     info: DatasetInfo,
     config: TrainConfig,
     steps_per_call: int | None = None,
+    mesh: Mesh | None = None,
   ):
     self.model, self.info, self.config = model, info, config
+    self.mesh = sharding.make_mesh() if mesh is None else mesh
     if steps_per_call is None:
       steps_per_call = 1 if jax.default_backend() == "cpu" else 16
     if steps_per_call < 1:
@@ -469,8 +484,11 @@ class Trainer:
       functools.partial(init_train_state, model=network, tx=tx, image_shape=info.image_shape)
     )
     self.order = jax.jit(epoch_order)
-    self.steps = jax.jit(functools.partial(train_steps, **stats, config=config))
-    self.evaluate = jax.jit(functools.partial(evaluate, **stats, chunk=config.eval_chunk))
+    mesh = self.mesh
+    self.steps = jax.jit(functools.partial(train_steps, **stats, config=config, mesh=mesh))
+    self.evaluate = jax.jit(
+      functools.partial(evaluate, **stats, chunk=config.eval_chunk, mesh=mesh)
+    )
     self.pool_outputs = jax.jit(
       functools.partial(
         pool_outputs,
@@ -478,6 +496,7 @@ class Trainer:
         chunk=config.eval_chunk,
         head=models.mc_head(network),
         predict_loss=config.loss_prediction,
+        mesh=mesh,
       ),
       static_argnames="num_mc",
     )

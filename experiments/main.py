@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 FLAGS = flags.FLAGS
@@ -26,9 +26,10 @@ config_flags.DEFINE_config_file("config", None, "Path to a config file.", lock_c
 flags.DEFINE_string("workdir", None, "Folder for results.json, curves.csv and the plots.")
 flags.mark_flags_as_required(["config", "workdir"])
 
-# Config keys that may differ between invocations sharing a workdir: which runs to do
-# and where the compilation cache lives do not change any run's result.
-_FREE_KEYS = ("strategies", "seeds", "jax_cache_dir")
+# Config keys that may differ between invocations sharing a workdir: which runs to do,
+# where the compilation cache lives and how many devices share the work do not change
+# any run's result (the device count up to float rounding: the same picks, tested).
+_FREE_KEYS = ("strategies", "seeds", "jax_cache_dir", "num_devices", "distributed")
 
 
 def _experiment_identity(config: dict) -> dict:
@@ -158,6 +159,8 @@ def _run_one(learner, name: str, seed: int, checkpointer) -> dict:
 
 def main(argv):
   del argv
+  if not FLAGS["verbosity"].present:  # orbax logs every save at INFO
+    logging.set_verbosity(logging.WARNING)
   config = FLAGS.config
   workdir = FLAGS.workdir
   config_dict = config.to_dict()
@@ -165,11 +168,13 @@ def main(argv):
   # Everything that can be checked without data or compute, first.
   import jax
 
+  if config.distributed:  # before any other JAX call
+    jax.distributed.initialize()
   if config.jax_cache_dir:
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(config.jax_cache_dir))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
-  from autoal_jax import checkpoint, data, loop, models, search, strategies, train
+  from autoal_jax import checkpoint, data, loop, models, search, sharding, strategies, train
   from experiments import common, reporting
 
   names = _parse_strategies(config.strategies)
@@ -180,6 +185,7 @@ def main(argv):
   )
   train_config = train.TrainConfig(**config.train.to_dict())
   try:
+    mesh = sharding.make_mesh(config.num_devices)
     train.make_optimizer(train_config)  # checks the optimizer and schedule names
     search_config = common.search_config(config, train_config)
     if any(strategies.get(name).search is not None for name in names):
@@ -200,7 +206,9 @@ def main(argv):
   al_config = loop.ALConfig(config.num_initial, config.query_size, config.quota, config.num_mc)
   try:
     model = models.get_model(config.model, dataset.info.num_classes)
-    trainer = train.Trainer(model, dataset.info, train_config, config.steps_per_call or None)
+    trainer = train.Trainer(
+      model, dataset.info, train_config, config.steps_per_call or None, mesh=mesh
+    )
     learner = loop.ActiveLearner(dataset, trainer, al_config, search_config)
     for name in names:
       learner.check_strategy(name)
@@ -212,7 +220,8 @@ def main(argv):
     f"{dataset.test_labels.shape[0]}, {dataset.info.num_classes} classes, images "
     f"{dataset.info.image_shape}; model {config.model}; {al_config.num_initial} initial + "
     f"{al_config.quota} queried in {al_config.num_rounds} rounds of {al_config.query_size}; "
-    f"devices {jax.devices()}",
+    f"data parallel over {mesh.size} of {len(jax.devices())} {jax.default_backend()} devices"
+    f" ({jax.process_count()} processes)",
     flush=True,
   )
   wanted = [(name, seed) for name in names for seed in range(config.seeds)]

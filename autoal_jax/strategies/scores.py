@@ -15,12 +15,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from autoal_jax import sharding
+
 
 def check_probs(probs, name: str = "probs") -> None:
-  """Raises ValueError if ``probs`` holds NaN or Inf (a diverged model, say)."""
-  finite = np.isfinite(np.asarray(probs))  # NumPy, so that it also works on constants under jit
-  if not finite.all():
-    bad = int(np.sum(~finite))
+  """Raises ValueError if ``probs`` holds NaN or Inf (a diverged model, say).
+
+  A NumPy check for host values and constants under jit; a device array is counted where
+  it lives (sharded across devices or hosts) and only the count comes to the host.
+  """
+  if isinstance(probs, jax.Array) and not isinstance(probs, jax.core.Tracer):
+    bad = int(sharding.to_host(jnp.sum(~jnp.isfinite(probs))))
+  else:
+    bad = int(np.sum(~np.isfinite(np.asarray(probs))))
+  if bad:
     raise ValueError(f"{name} holds {bad} non-finite values: did the task model diverge?")
 
 

@@ -81,6 +81,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.backbone = "small_cnn"  # SearchNet's backbone (resnet18 on GPU/TPU)
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
 
+  # Devices: training batches and pool chunks are split over a mesh of num_devices (0: all).
+  # distributed: call jax.distributed.initialize() first (several hosts; its arguments come
+  # from the cluster's environment: TPU pods, SLURM, or JAX_COORDINATOR_ADDRESS etc.).
+  config.num_devices = 0
+  config.distributed = False
+
   # Persistent XLA compilation cache ('' disables): cuts start-up on later runs.
   config.jax_cache_dir = "~/.cache/autoal_jax/jax"
   return config

@@ -1,0 +1,58 @@
+"""Data parallelism: 8 (virtual CPU) devices give the results of 1, through the CLI."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from autoal_jax import sharding
+from tests.conftest import synthetic_arrays
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, ".cache", "jax")
+# Every kind of strategy: single pass, MC dropout, set-level pickers, predicted losses,
+# ALBL's bandit and AutoAL's search.
+STRATEGIES = "entropy,bald,kcenter_greedy,badge,loss_prediction,albl,autoal"
+
+
+def test_make_mesh_checks_the_device_count():
+  assert sharding.make_mesh().size == sharding.make_mesh(0).size >= 1
+  with pytest.raises(ValueError, match=r"num_devices must be in \[0, 1\]"):
+    sharding.make_mesh(2 if sharding.make_mesh().size == 1 else 10_000)
+  x = np.ones((4, 3), np.float32)
+  assert sharding.constrain_batch(x, sharding.make_mesh(1)) is x  # one device: untouched
+
+
+def test_eight_devices_pick_what_one_device_picks(tmp_path):
+  train_x, train_y, test_x, test_y = synthetic_arrays(2000, 496, (12, 12, 1), 4, seed=1)
+  flip = np.random.default_rng(0).random(test_y.shape) < 0.2  # accuracies below 1
+  test_y = np.where(flip, (test_y + 1) % 4, test_y).astype(np.int32)
+  data = tmp_path / "data.npz"
+  np.savez(data, train_images=train_x, train_labels=train_y, test_images=test_x, test_labels=test_y)
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+  results = {}
+  for devices in (1, 8):
+    workdir = tmp_path / f"devices{devices}"
+    command = [
+      sys.executable, "-m", "experiments.main", "--config=experiments/configs/smoke.py",
+      f"--workdir={workdir}", f"--config.jax_cache_dir={CACHE}", f"--config.dataset=npz:{data}",
+      f"--config.strategies={STRATEGIES}", "--config.seeds=1", "--config.num_mc=3",
+      f"--config.num_devices={devices}", "--config.test_size=0",
+    ]  # fmt: skip
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"data parallel over {devices} of 8 cpu devices" in run.stdout
+    with open(workdir / "results.json") as f:
+      results[devices] = {r["strategy"]: r for r in json.load(f)["runs"]}
+  for name in STRATEGIES.split(","):
+    one, eight = results[1][name], results[8][name]
+    assert one["picks"] == eight["picks"], name  # the same picks every round
+    np.testing.assert_allclose(one["accuracy"], eight["accuracy"], atol=2 / 496, err_msg=name)
+    assert min(one["accuracy"]) < 0.95
+    for a, b in zip(one.get("search", []), eight.get("search", []), strict=True):
+      for key in ("fit_loss", "search_loss", "reward"):
+        if key in a:
+          np.testing.assert_allclose(a[key], b[key], rtol=1e-3, atol=1e-5, err_msg=f"{name} {key}")
