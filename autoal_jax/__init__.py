@@ -4,7 +4,18 @@ Shape alphabet used in every docstring: N pool samples, V validation samples, K 
 strategies, C classes, D embedding size, T Monte-Carlo samples, b query budget per round.
 """
 
-from autoal_jax import data, loop, metrics, models, relaxation, search, strategies, train
+from autoal_jax import (
+  checkpoint,
+  data,
+  loop,
+  metrics,
+  models,
+  relaxation,
+  search,
+  sharding,
+  strategies,
+  train,
+)
 from autoal_jax.data import DataNotFoundError, from_arrays, load_dataset
 from autoal_jax.loop import ActiveLearner, ALConfig, ALState, RoundLog
 from autoal_jax.metrics import aubc, final_accuracy
@@ -36,6 +47,7 @@ __all__ = [
   "TrainState",
   "Trainer",
   "aubc",
+  "checkpoint",
   "data",
   "final_accuracy",
   "from_arrays",
@@ -46,6 +58,7 @@ __all__ = [
   "models",
   "relaxation",
   "search",
+  "sharding",
   "strategies",
   "train",
 ]

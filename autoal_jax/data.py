@@ -153,7 +153,13 @@ def _load_npz(path: str):
 def _as_nhwc(images: np.ndarray, what: str) -> np.ndarray:
   images = np.asarray(images)
   if images.dtype != np.uint8:
-    raise TypeError(f"{what} must be uint8 images in [0, 255], got dtype {images.dtype}")
+    found = ""
+    if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
+      found = f" holding {int(np.sum(~np.isfinite(images)))} NaN or Inf values"
+    raise TypeError(
+      f"{what} must be uint8 images in [0, 255], got dtype {images.dtype}{found}; convert "
+      "finite [0, 1] floats with (x * 255).round().astype(np.uint8)"
+    )
   if images.ndim == 3:  # grey images without a channel axis (MNIST-like, MedMNIST)
     images = images[..., None]
   if images.ndim != 4:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import tempfile
 import time
 
 from absl import app, flags, logging
@@ -29,7 +31,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 # Config keys that may differ between invocations sharing a workdir: which runs to do,
 # where the compilation cache lives and how many devices share the work do not change
 # any run's result (the device count up to float rounding: the same picks, tested).
-_FREE_KEYS = ("strategies", "seeds", "jax_cache_dir", "num_devices", "distributed")
+_FREE_KEYS = (
+  "strategies", "seeds", "jax_cache_dir",
+  "num_devices", "distributed", "coordinator_address", "num_processes", "process_id",
+)  # fmt: skip
 
 
 def _experiment_identity(config: dict) -> dict:
@@ -169,7 +174,11 @@ def main(argv):
   import jax
 
   if config.distributed:  # before any other JAX call
-    jax.distributed.initialize()
+    jax.distributed.initialize(
+      coordinator_address=config.coordinator_address or None,
+      num_processes=config.num_processes or None,
+      process_id=None if config.process_id < 0 else config.process_id,
+    )
   if config.jax_cache_dir:
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(config.jax_cache_dir))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
@@ -192,8 +201,12 @@ def main(argv):
       search.check_config(search_config)
   except ValueError as e:
     raise SystemExit(f"error: {e}") from None
-  os.makedirs(workdir, exist_ok=True)
-  _check(os.access(workdir, os.W_OK), f"the workdir {workdir} is not writable")
+  try:  # a real write: os.access says yes to root on a read-only file system
+    os.makedirs(workdir, exist_ok=True)
+    with tempfile.TemporaryFile(dir=workdir):
+      pass
+  except OSError as e:
+    raise SystemExit(f"error: the workdir {workdir} is not writable ({e})") from None
   previous = _load_previous(workdir, config_dict)
 
   try:
@@ -249,10 +262,18 @@ def main(argv):
   def save():
     if jax.process_index() != 0:  # on several hosts, one writes
       return reporting.summarize_runs(runs)
-    summary = reporting.write_results(workdir, config_dict, runs)
-    reporting.plot_learning_curves(os.path.join(workdir, "learning_curve.png"), runs, title)
-    if any("search" in run for run in runs):
-      reporting.plot_strategy_weights(os.path.join(workdir, "strategy_weights.png"), runs, title)
+    try:
+      summary = reporting.write_results(workdir, config_dict, runs)
+      reporting.plot_learning_curves(os.path.join(workdir, "learning_curve.png"), runs, title)
+      if any("search" in run for run in runs):
+        path = os.path.join(workdir, "strategy_weights.png")
+        reporting.plot_strategy_weights(path, runs, title)
+    except OSError as e:
+      raise SystemExit(
+        f"error: could not write the results in {workdir} ({e}). The files there are whole "
+        "(each is replaced atomically) and every run's checkpoint is kept: fix the cause and "
+        "run the same command again to finish."
+      ) from None
     return summary
 
   start_all = time.perf_counter()
@@ -275,5 +296,20 @@ def main(argv):
   print(f"\n{reporting.format_table(summary)}", flush=True)
 
 
+def _parse_flags(argv):
+  """absl's parsing, with a config typo as one line instead of a traceback."""
+  try:
+    return FLAGS(argv)
+  except (AttributeError, KeyError) as e:  # ml_collections: a field the config lacks
+    text = str(e.args[0] if e.args else e)
+    name = re.search(r"[\w.]+", text)
+    hint = re.search(r'Did you mean "([^"]+)"', text)
+    raise SystemExit(
+      f"error: unknown config field {name.group(0) if name else text!r}"
+      + (f"; did you mean {hint.group(1)!r}?" if hint else "")
+      + " (the config is locked: a field cannot be added from the command line)"
+    ) from None
+
+
 if __name__ == "__main__":
-  sys.exit(app.run(main))
+  sys.exit(app.run(main, flags_parser=_parse_flags))

@@ -207,9 +207,10 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
     (["--config.strategies=random,nope"], "Valid strategies"),
     (["--config.model=vgg"], "Valid models"),
     (["--config.train.optimizer=lamb"], "Valid optimizers"),
-    (["--config.qutoa=3"], "qutoa"),
+    (["--config.qutoa=3"], "unknown config field 'qutoa'; did you mean 'quota'?"),
     (["--config.strategies=autoal", "--config.search.relaxation=hard"], "Unknown relaxation"),
     (["--config.strategies=autoal", "--config.search.candidates=autoal"], "cannot be a candidate"),
+    (["--config.seeds=0"], "seeds must be >= 1"),
   ],
 )
 def test_bad_invocations_change_nothing(tmp_path, npz, overrides, message):

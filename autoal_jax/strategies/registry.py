@@ -238,6 +238,15 @@ def _check_inputs(strategy: Strategy, outputs: PoolOutputs, candidate_mask, k: i
       f"{name!r} needs the labels and a state carried across rounds, so it runs through "
       "ActiveLearner (autoal_jax.loop), not pick()"
     )
+  mask_dtype = getattr(candidate_mask, "dtype", None)
+  if mask_dtype != np.bool_:
+    raise TypeError(f"candidate_mask must be bool[N], got dtype {mask_dtype}")
+  probs_shape = getattr(outputs.probs, "shape", ())
+  if candidate_mask.ndim != 1 or len(probs_shape) != 2 or probs_shape[0] != len(candidate_mask):
+    raise ValueError(
+      f"{name}: outputs.probs must be [N, C] and candidate_mask bool[N], got shapes "
+      f"{probs_shape} and {candidate_mask.shape}"
+    )
   if strategy.needs_mc and (outputs.mc_probs is None or outputs.mc_probs.shape[0] < 2):
     raise ValueError(f"strategy {name!r} needs T >= 2 MC-dropout passes (num_mc >= 2)")
   if strategy.needs_loss and outputs.losses is None:

@@ -25,7 +25,8 @@ def check_probs(probs, name: str = "probs") -> None:
   it lives (sharded across devices or hosts) and only the count comes to the host.
   """
   if isinstance(probs, jax.Array) and not isinstance(probs, jax.core.Tracer):
-    bad = int(sharding.to_host(jnp.sum(~jnp.isfinite(probs))))
+    with jax.ensure_compile_time_eval():  # also for a constant under jit
+      bad = int(sharding.to_host(jnp.sum(~jnp.isfinite(probs))))
   else:
     bad = int(np.sum(~np.isfinite(np.asarray(probs))))
   if bad:

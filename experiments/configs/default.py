@@ -82,10 +82,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
 
   # Devices: training batches and pool chunks are split over a mesh of num_devices (0: all).
-  # distributed: call jax.distributed.initialize() first (several hosts; its arguments come
-  # from the cluster's environment: TPU pods, SLURM, or JAX_COORDINATOR_ADDRESS etc.).
+  # distributed: call jax.distributed.initialize() first, on every host. On TPU pods, SLURM
+  # and Open MPI it finds the cluster itself; elsewhere set the three below.
   config.num_devices = 0
   config.distributed = False
+  config.coordinator_address = ""  # 'host:port' of process 0 ('': auto / $JAX_COORDINATOR_ADDRESS)
+  config.num_processes = 0  # 0: auto
+  config.process_id = -1  # -1: auto
 
   # Persistent XLA compilation cache ('' disables): cuts start-up on later runs.
   config.jax_cache_dir = "~/.cache/autoal_jax/jax"
