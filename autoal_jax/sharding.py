@@ -3,9 +3,9 @@
 The task model's training batches and the chunks of every pool pass (forward, MC
 dropout, predicted losses) are split over the mesh with `constrain_batch`; parameters,
 optimiser states, the pool and the run's state are replicated (`replicate`). XLA's SPMD
-partitioner then runs each device on its slice and all-reduces the gradients. The
-scores and pickers take the pool outputs as the passes leave them and let the
-partitioner place their work.
+partitioner then runs each device on its slice and all-reduces the gradients. The pool
+outputs stay split along N, so every per-sample score is data parallel as well; the
+pickers' reductions (top_k, argmax, the k-center distances) are partitioned by XLA.
 
 On several hosts, call `jax.distributed.initialize()` first (the CLI does with
 ``config.distributed``); `make_mesh` then spans every process's devices, the same code

@@ -430,7 +430,11 @@ def pool_outputs(
     mc = jnp.swapaxes(jax.vmap(mc_pass)(mc_keys), 0, 1)  # [chunk, T, C]
     return logits, embedding, *extra, mc
 
-  logits, embeddings, *rest = _chunked(forward, images, chunk)
+  # The outputs stay split over the mesh along N, so that the scores computed from them
+  # are data parallel too (the partitioner would otherwise gather them to every device).
+  logits, embeddings, *rest = (
+    sharding.constrain_batch(x, mesh) for x in _chunked(forward, images, chunk)
+  )
   losses = rest.pop(0) if predict_loss else None
   mc_probs = jnp.swapaxes(rest[0], 0, 1) if rest else None
   return PoolOutputs(logits, jax.nn.softmax(logits, -1), embeddings, mc_probs, losses)
