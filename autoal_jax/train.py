@@ -563,6 +563,6 @@ class Trainer:
       losses.append(loss)
       done = min(first + per_call, total_steps) // steps_per_epoch
       if progress is not None and done > first_epoch:
-        progress(done, epochs, float(jnp.nanmean(jnp.concatenate(losses))))
+        progress(done, epochs, float(sharding.to_host(jnp.nanmean(jnp.concatenate(losses)))))
         losses = []
     return state

@@ -174,6 +174,8 @@ def main(argv):
   import jax
 
   if config.distributed:  # before any other JAX call
+    # CPU processes talk through gloo (GPU and TPU ignore this setting).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
       coordinator_address=config.coordinator_address or None,
       num_processes=config.num_processes or None,

@@ -1,7 +1,9 @@
-"""Data parallelism: 8 (virtual CPU) devices give the results of 1, through the CLI."""
+"""Data parallelism: 8 (virtual CPU) devices, and 2 processes of 2 devices (as 2 hosts),
+give the results of 1 device, through the CLI."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -26,33 +28,76 @@ def test_make_mesh_checks_the_device_count():
   assert sharding.constrain_batch(x, sharding.make_mesh(1)) is x  # one device: untouched
 
 
-def test_eight_devices_pick_what_one_device_picks(tmp_path):
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def test_eight_devices_and_two_processes_pick_what_one_device_picks(tmp_path):
   train_x, train_y, test_x, test_y = synthetic_arrays(2000, 496, (12, 12, 1), 4, seed=1)
   flip = np.random.default_rng(0).random(test_y.shape) < 0.2  # accuracies below 1
   test_y = np.where(flip, (test_y + 1) % 4, test_y).astype(np.int32)
   data = tmp_path / "data.npz"
   np.savez(data, train_images=train_x, train_labels=train_y, test_images=test_x, test_labels=test_y)
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-  results = {}
-  for devices in (1, 8):
-    workdir = tmp_path / f"devices{devices}"
-    command = [
+
+  def command(workdir, *extra):
+    return [
       sys.executable, "-m", "experiments.main", "--config=experiments/configs/smoke.py",
       f"--workdir={workdir}", f"--config.jax_cache_dir={CACHE}", f"--config.dataset=npz:{data}",
       f"--config.strategies={STRATEGIES}", "--config.seeds=1", "--config.num_mc=3",
-      f"--config.num_devices={devices}", "--config.test_size=0",
+      "--config.test_size=0", *extra,
     ]  # fmt: skip
-    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert f"data parallel over {devices} of 8 cpu devices" in run.stdout
+
+  def results(workdir):
     with open(workdir / "results.json") as f:
-      results[devices] = {r["strategy"]: r for r in json.load(f)["runs"]}
+      return {r["strategy"]: r for r in json.load(f)["runs"]}
+
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+  runs = {}
+  for devices in (1, 8):
+    workdir = tmp_path / f"devices{devices}"
+    run = subprocess.run(
+      command(workdir, f"--config.num_devices={devices}"),
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"data parallel over {devices} of 8 cpu devices (1 processes)" in run.stdout
+    runs[devices] = results(workdir)
+
+  # Two processes of two devices each, as two hosts would run (gloo between them).
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+  workdir, port = tmp_path / "processes2", _free_port()
+  processes = [
+    subprocess.Popen(
+      command(
+        workdir,
+        "--config.distributed=True",
+        f"--config.coordinator_address=localhost:{port}",
+        "--config.num_processes=2",
+        f"--config.process_id={i}",
+      ),
+      cwd=ROOT,
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )  # fmt: skip
+    for i in range(2)
+  ]
+  for process in processes:
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-3000:]
+    assert "data parallel over 4 of 4 cpu devices (2 processes)" in out
+  runs["2x2"] = results(workdir)
+
   for name in STRATEGIES.split(","):
-    one, eight = results[1][name], results[8][name]
-    assert one["picks"] == eight["picks"], name  # the same picks every round
-    np.testing.assert_allclose(one["accuracy"], eight["accuracy"], atol=2 / 496, err_msg=name)
+    one = runs[1][name]
     assert min(one["accuracy"]) < 0.95
-    for a, b in zip(one.get("search", []), eight.get("search", []), strict=True):
-      for key in ("fit_loss", "search_loss", "reward"):
-        if key in a:
-          np.testing.assert_allclose(a[key], b[key], rtol=1e-3, atol=1e-5, err_msg=f"{name} {key}")
+    for other in (runs[8][name], runs["2x2"][name]):
+      assert one["picks"] == other["picks"], name  # the same picks every round
+      np.testing.assert_allclose(one["accuracy"], other["accuracy"], atol=2 / 496, err_msg=name)
+      for a, b in zip(one.get("search", []), other.get("search", []), strict=True):
+        for key in ("fit_loss", "search_loss", "reward"):
+          if key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-3, atol=1e-5, err_msg=name + key)
