@@ -82,7 +82,9 @@ class RunCheckpointer:
     if self._manager is None:
       # What a killed or failed save left behind. Orbax's own cleanup fails when a failed
       # save's writer threads still run in this process; what they write later is ignored.
-      if os.path.isdir(self.directory):
+      # With several processes, orbax's cleanup, which they coordinate, does it instead.
+      single = jax.process_count() == 1
+      if single and os.path.isdir(self.directory):
         for name in os.listdir(self.directory):
           if ".orbax-checkpoint-tmp" in name:
             shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
@@ -90,6 +92,7 @@ class RunCheckpointer:
         max_to_keep=1,
         create=True,
         enable_async_checkpointing=False,  # a round is minutes; a synchronous save is ~50 ms
+        cleanup_tmp_directories=not single,
       )
       self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=_ITEMS)
     return self._manager

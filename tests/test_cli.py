@@ -102,9 +102,6 @@ def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp
   whole = str(tmp_path / "whole")
   result = _run(whole, *args)
   assert result.returncode == 0, result.stderr[-3000:]
-  again = str(tmp_path / "again")  # same seed, same config: the same results.json
-  assert _run(again, *args).returncode == 0
-  assert _without_timings(again) == _without_timings(whole)
 
   killed = str(tmp_path / "killed")
   command = _run(killed, *args, dry=True)
@@ -130,6 +127,7 @@ def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp
   resumed = _run(killed, *args)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert "albl seed 0: resuming after round" in resumed.stderr + resumed.stdout
+  # Same seed, same config: the same results.json (timings aside), across the resume.
   assert _without_timings(killed) == _without_timings(whole)
 
 

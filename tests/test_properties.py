@@ -47,7 +47,7 @@ def pools(draw):
   return draw(st.sampled_from(PICKERS)), outputs, jnp.asarray(mask), k, seed
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(pools())
 def test_every_picker_keeps_the_pick_contract(case):
   name, outputs, mask, k, seed = case
@@ -57,7 +57,7 @@ def test_every_picker_keeps_the_pick_contract(case):
   assert (picks >= 0).all() and np.asarray(mask)[picks].all(), (name, picks)
 
 
-@settings(max_examples=5, deadline=None, derandomize=True)
+@settings(max_examples=4, deadline=None, derandomize=True)
 @given(
   n=st.integers(30, 80),
   num_initial=st.integers(1, 10),
