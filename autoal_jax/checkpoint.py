@@ -121,8 +121,7 @@ class RunCheckpointer:
         step,
         args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
         force=True,
-      )
-      self._manager.wait_until_finished()
+      )  # blocking: the manager is synchronous
     except Exception as e:
       self.close()  # a fresh manager re-reads the folder on the next call
       raise CheckpointError(

@@ -153,9 +153,8 @@ def _load_npz(path: str):
 def _as_nhwc(images: np.ndarray, what: str) -> np.ndarray:
   images = np.asarray(images)
   if images.dtype != np.uint8:
-    found = ""
-    if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
-      found = f" holding {int(np.sum(~np.isfinite(images)))} NaN or Inf values"
+    bad = int(np.sum(~np.isfinite(images))) if np.issubdtype(images.dtype, np.floating) else 0
+    found = f" holding {bad} NaN or Inf values" if bad else ""
     raise TypeError(
       f"{what} must be uint8 images in [0, 255], got dtype {images.dtype}{found}; convert "
       "finite [0, 1] floats with (x * 255).round().astype(np.uint8)"

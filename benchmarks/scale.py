@@ -28,6 +28,8 @@ import time
 
 from absl import app, flags
 
+from benchmarks import memory
+
 flags.DEFINE_string("sizes", "50000,100000,200000,500000,1000000", "Pool sizes N.")
 flags.DEFINE_integer("d", 512, "Embedding size D.")
 flags.DEFINE_integer("c", 10, "Classes C of the linear head.")
@@ -36,14 +38,6 @@ flags.DEFINE_integer("labeled", 1000, "Labeled samples (k-center's initial centr
 flags.DEFINE_integer("chunk", 8192, "Rows per chunk of the head pass.")
 flags.DEFINE_integer("worker", 0, "Internal: run one size in this process.")
 FLAGS = flags.FLAGS
-
-
-def _status_mb(field: str) -> float:
-  with open("/proc/self/status") as f:
-    for line in f:
-      if line.startswith(field + ":"):
-        return int(line.split()[1]) / 1024
-  raise KeyError(field)
 
 
 def _best_of(fn, *args, repeats=2):
@@ -95,9 +89,7 @@ def _worker(n: int) -> dict:
 
   kcenter = jax.jit(lambda e, m: strategies.kcenter_greedy(e, m, k))
 
-  with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # resets VmHWM
-  before = _status_mb("VmRSS")
+  before = memory.reset_peak()
   score_s, picks = _best_of(score, pick_key, embeddings, labeled)
   kcenter_s, centres_picked = _best_of(kcenter, embeddings, labeled, repeats=1)
   for name, chosen in (("score", picks), ("kcenter", centres_picked)):
@@ -109,7 +101,7 @@ def _worker(n: int) -> dict:
     "pool_mb": n * d * 4 / 2**20,
     "score_s": score_s,
     "kcenter_s": kcenter_s,
-    "peak_mb": _status_mb("VmHWM") - before,
+    "peak_mb": memory.peak_mb() - before,
   }
 
 

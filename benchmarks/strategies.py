@@ -27,6 +27,8 @@ import time
 
 from absl import app, flags
 
+from benchmarks import memory
+
 flags.DEFINE_integer("n", 50_000, "Pool size N.")
 flags.DEFINE_integer("d", 512, "Embedding size D.")
 flags.DEFINE_integer("c", 10, "Classes C.")
@@ -54,25 +56,6 @@ STRATEGIES = [
   "badge",
 ]
 KMEANS_ITERS = 10
-
-
-def _status_mb(field: str) -> float:
-  with open("/proc/self/status") as f:
-    for line in f:
-      if line.startswith(field + ":"):
-        return int(line.split()[1]) / 1024
-  raise KeyError(field)
-
-
-def _reset_peak() -> float:
-  """Resets the kernel's peak-RSS mark (VmHWM) and returns the current RSS in MB."""
-  with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-  return _status_mb("VmRSS")
-
-
-def _peak_mb() -> float:
-  return _status_mb("VmHWM")
 
 
 def _inputs(n, d, c, t, seed=0):
@@ -196,7 +179,7 @@ def _worker(spec: str):
 
     args = [jax.device_put(x) for x in (embeddings, probs, mc, labeled)]
     jax.block_until_ready(args)
-    base = _reset_peak()
+    base = memory.reset_peak()
     fn = _jax_fn(name, FLAGS.k)
     key = jax.random.key(0)
     start = time.perf_counter()
@@ -209,7 +192,7 @@ def _worker(spec: str):
       times.append(time.perf_counter() - start)
     seconds, compile_s = min(times), max(first - min(times), 0.0)
   else:
-    base = _reset_peak()
+    base = memory.reset_peak()
     start = time.perf_counter()
     picks = _reference(name, embeddings, probs, mc, labeled, FLAGS.k)
     seconds, compile_s = time.perf_counter() - start, 0.0
@@ -218,7 +201,9 @@ def _worker(spec: str):
   picks = np.asarray(picks)
   ok = len(set(picks.tolist())) == FLAGS.k and not labeled[picks].any()
   print(
-    json.dumps({"seconds": seconds, "compile": compile_s, "peak_mb": _peak_mb() - base, "ok": ok})
+    json.dumps(
+      {"seconds": seconds, "compile": compile_s, "peak_mb": memory.peak_mb() - base, "ok": ok}
+    )
   )
 
 

@@ -42,6 +42,22 @@ def _kill_after(num_rounds):
   return on_round
 
 
+def _interrupted(learner, directory, num_rounds=1, key=0, on_round=None, strategy="entropy"):
+  """Runs ``strategy`` with a checkpointer in ``directory``, killed after ``num_rounds``."""
+  kill = _kill_after(num_rounds)
+
+  def callback(log):
+    if on_round is not None:
+      on_round(log)
+    kill(log)
+
+  with pytest.raises(_Killed):
+    learner.run(
+      jax.random.key(key), strategy, callback,
+      checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY),
+    )  # fmt: skip
+
+
 def _same_run(a_state, a_logs, b_state, b_logs):
   for field in ("labeled", "num_labels", "accuracy", "picks", "round"):
     np.testing.assert_array_equal(getattr(a_state, field), getattr(b_state, field), err_msg=field)
@@ -58,10 +74,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one(synthetic, tmp_path, strategy
   full_state, full_logs = learner.run(key, strategy)
 
   directory = str(tmp_path / "run")
-  with pytest.raises(_Killed):
-    learner.run(
-      key, strategy, _kill_after(2), checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY)
-    )
+  _interrupted(learner, directory, num_rounds=2, key=3, strategy=strategy)
   ckpt = checkpoint.RunCheckpointer(directory, IDENTITY)
   assert ckpt.latest_round() == 2
   seen = []
@@ -86,11 +99,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one(synthetic, tmp_path, strategy
 def test_a_foreign_checkpoint_is_refused_and_kept(synthetic, tmp_path):
   learner = _learner(synthetic)
   directory = str(tmp_path / "run")
-  with pytest.raises(_Killed):
-    learner.run(
-      jax.random.key(0), "entropy", _kill_after(1),
-      checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY),
-    )  # fmt: skip
+  _interrupted(learner, directory)
   other = {**IDENTITY, "config": {"quota": 41}}
   with pytest.raises(checkpoint.CheckpointError, match=r"another run \(differs in: config.quota\)"):
     learner.run(
@@ -106,11 +115,7 @@ def test_a_foreign_checkpoint_is_refused_and_kept(synthetic, tmp_path):
 def test_a_corrupt_checkpoint_is_a_clear_error(synthetic, tmp_path):
   learner = _learner(synthetic)
   directory = str(tmp_path / "run")
-  with pytest.raises(_Killed):
-    learner.run(
-      jax.random.key(0), "entropy", _kill_after(1),
-      checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY),
-    )  # fmt: skip
+  _interrupted(learner, directory)
   state_dir = os.path.join(directory, "1", "state")
   for root, _, files in os.walk(state_dir):
     for name in files:
@@ -130,11 +135,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(synthetic, tmp_path, monkeypa
   learner = _learner(synthetic)
   directory = str(tmp_path / "run")
   seen = []
-  with pytest.raises(_Killed):
-    learner.run(
-      jax.random.key(0), "entropy", lambda log: (seen.append(log), _kill_after(1)(log)),
-      checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY),
-    )  # fmt: skip
+  _interrupted(learner, directory, on_round=seen.append)
 
   def no_space(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
@@ -162,11 +163,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(synthetic, tmp_path, monkeypa
 def test_what_a_killed_save_left_is_cleared_on_resume(synthetic, tmp_path):
   learner = _learner(synthetic)
   directory = str(tmp_path / "run")
-  with pytest.raises(_Killed):
-    learner.run(
-      jax.random.key(0), "entropy", _kill_after(1),
-      checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY),
-    )  # fmt: skip
+  _interrupted(learner, directory)
   partial = os.path.join(directory, "2.orbax-checkpoint-tmp", "state")
   os.makedirs(partial)
   with open(os.path.join(partial, "half"), "wb") as f:
