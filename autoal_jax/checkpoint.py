@@ -16,14 +16,16 @@ round index, so a resumed run repeats the uninterrupted one exactly.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+from autoal_jax.types import QueryInfo
 
 _ITEMS = ("state", "meta")
 
@@ -37,12 +39,23 @@ def log_to_json(log) -> dict:
   """A `loop.RoundLog` as a JSON-able dict (exact: floats survive JSON's round trip)."""
   out = log._asdict()
   out["picks"] = np.asarray(log.picks).tolist()
+  if log.info is not None:
+    info = log.info._asdict()
+    info["weights"] = np.asarray(info["weights"], np.float64).tolist()
+    info["reward"] = None if math.isnan(info["reward"]) else info["reward"]
+    out["info"] = info
   return out
 
 
 def log_from_json(entry: dict, log_type):
+  """The `loop.RoundLog` (``log_type``) that `log_to_json` wrote."""
   entry = dict(entry)
   entry["picks"] = np.asarray(entry["picks"], np.int32)
+  if entry.get("info") is not None:
+    info = dict(entry["info"])
+    info["weights"] = np.asarray(info["weights"], np.float32)
+    info["reward"] = float("nan") if info["reward"] is None else info["reward"]
+    entry["info"] = QueryInfo(**info)
   return log_type(**entry)
 
 
@@ -110,11 +123,7 @@ class RunCheckpointer:
       CheckpointError: the write failed (full disk, no permission); the previous
         checkpoint is intact.
     """
-    meta = {
-      "identity": self.identity,
-      "has_search": state.search is not None,
-      "logs": [log_to_json(log) for log in logs],
-    }
+    meta = {"identity": self.identity, "logs": [log_to_json(log) for log in logs]}
     step = int(state.round)
     try:
       self._open().save(
@@ -145,7 +154,7 @@ class RunCheckpointer:
     try:
       meta = self._open().restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
       identity = meta["identity"]
-      self._meta = {"has_search": bool(meta["has_search"]), "logs": list(meta["logs"])}
+      self._meta = {"logs": list(meta["logs"])}
     except Exception as e:
       raise _unreadable(where, e) from e
     if identity != self.identity:
@@ -156,12 +165,12 @@ class RunCheckpointer:
       )
     return step
 
-  def restore(self, template: Callable[[bool], Any], log_type) -> tuple[Any, list] | None:
+  def restore(self, template: Any, log_type) -> tuple[Any, list] | None:
     """The newest checkpoint's (state, logs), or None when the folder holds none.
 
     Args:
-      template: ``template(has_search)`` -> an `ALState` of the run's shapes and dtypes
-        (with a search state when ``has_search``); its values are not used.
+      template: an `ALState` of the run's shapes and dtypes (its initial state: the
+        structure never changes); its values are not used.
       log_type: the class of the logs (`loop.RoundLog`).
 
     Raises:
@@ -172,7 +181,7 @@ class RunCheckpointer:
     if step is None:
       return None
     where = os.path.join(self.directory, str(step))
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template(self._meta["has_search"]))
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
     try:
       logs = [log_from_json(entry, log_type) for entry in self._meta["logs"]]
       state = self._manager.restore(

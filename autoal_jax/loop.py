@@ -12,7 +12,6 @@ picks), so it can be checkpointed and compared as a whole.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable
@@ -24,10 +23,10 @@ import numpy as np
 
 from autoal_jax import checkpoint as checkpoint_lib
 from autoal_jax import data as data_lib
-from autoal_jax import metrics, sharding, strategies
+from autoal_jax import metrics, models, sharding, strategies
 from autoal_jax import search as search_lib
 from autoal_jax.train import Trainer
-from autoal_jax.types import Dataset
+from autoal_jax.types import Context, Dataset, Needs, PoolOutputs, QueryInfo
 
 
 class ALConfig(NamedTuple):
@@ -56,7 +55,8 @@ class ALConfig(NamedTuple):
 
 
 class ALState(NamedTuple):
-  """The whole state of one active-learning run (a pytree of arrays).
+  """The whole state of one active-learning run (a pytree of arrays, one structure from
+  round 0 to the end).
 
   Attributes:
     labeled: bool[N], the labeled mask over the pool.
@@ -65,9 +65,8 @@ class ALState(NamedTuple):
     num_labels: int32[R + 1], the labeled-set size at each round's training.
     accuracy: float32[R + 1], test accuracy at each round (NaN until measured).
     picks: int32[R, b], the indices bought by each query (-1 where none).
-    search: the state a strategy carries across rounds: AutoAL's `search.SearchState`,
-      ALBL's `strategies.albl.ALBLState`; None for every other strategy, and before the
-      first query.
+    strategy: the state the strategy carries across rounds (its ``init``'s output:
+      ``()`` for the stateless ones, ALBL's bandit, AutoAL's networks).
   """
 
   labeled: jax.Array
@@ -76,17 +75,16 @@ class ALState(NamedTuple):
   num_labels: jax.Array
   accuracy: jax.Array
   picks: jax.Array
-  search: Any = None
+  strategy: Any = ()
 
 
 class RoundLog(NamedTuple):
   """What one round did, for logs and results (host values).
 
-  ``query_seconds`` is the sum of scoring the pool (the task model's passes), the search
-  (AutoAL only) and the pick. ``search`` holds AutoAL's per-round metrics: the mean
-  strategy weight over the picks (``weights``, by column name) and `search.METRICS`; for
-  ALBL the arm probabilities of the draw (``weights``), the ``arm`` drawn and the
-  ``reward`` given to the previous arm.
+  ``query_seconds`` is the sum of scoring the pool (the task model's passes, with what
+  the strategy needs), the search (the part of the query that trains networks: AutoAL)
+  and the pick. ``info`` is the query's `QueryInfo` (None in the last round, which
+  does not query).
   """
 
   round: int
@@ -98,7 +96,7 @@ class RoundLog(NamedTuple):
   score_seconds: float = 0.0
   search_seconds: float = 0.0
   pick_seconds: float = 0.0
-  search: dict | None = None
+  info: QueryInfo | None = None
 
 
 def validate_budget(num_pool: int, config: ALConfig) -> None:
@@ -122,7 +120,8 @@ def validate_budget(num_pool: int, config: ALConfig) -> None:
 
 
 def init_state(key: jax.Array, num_pool: int, config: ALConfig) -> ALState:
-  """A run's initial state: a random initial labeled set of ``config.num_initial``."""
+  """A run's initial state, before its strategy's: a random initial labeled set of
+  ``config.num_initial`` (`ActiveLearner.init` adds the strategy's state)."""
   validate_budget(num_pool, config)
   init_key, run_key = jax.random.split(key)
   initial = strategies.random_sampling(init_key, jnp.ones(num_pool, bool), config.num_initial)
@@ -135,6 +134,31 @@ def init_state(key: jax.Array, num_pool: int, config: ALConfig) -> ALState:
     accuracy=jnp.full(num_rounds + 1, jnp.nan, jnp.float32),
     picks=jnp.full((num_rounds, config.query_size), -1, jnp.int32),
   )
+
+
+def strategy_init_key(run_key: jax.Array) -> jax.Array:
+  """The key a run's strategy state is drawn from. It is the key AutoAL's networks were
+  drawn from in round 0 before every strategy had an ``init`` (a part of round 0's query
+  key), so that results stay those of earlier versions."""
+  query_key = jax.random.split(jax.random.fold_in(run_key, 0), 3)[2]
+  return jax.random.split(jax.random.split(query_key)[0])[0]
+
+
+def check_picks(picks: np.ndarray, labeled: np.ndarray, k: int, name: str, r: int) -> None:
+  """Raises RuntimeError unless ``picks`` are k distinct unlabeled pool indices: a wrong
+  pick would silently corrupt every later round."""
+  n = labeled.shape[0]
+  ok = (
+    picks.shape == (k,)
+    and bool(np.all((picks >= 0) & (picks < n)))
+    and len(np.unique(picks)) == k
+    and not bool(labeled[np.clip(picks, 0, n - 1)].any())
+  )
+  if not ok:
+    raise RuntimeError(
+      f"strategy {name!r} broke the pick contract at round {r} (k = {k} distinct unlabeled "
+      f"indices in [0, {n}) expected): {picks}"
+    )
 
 
 def add_picks(state: ALState, picks: jax.Array) -> ALState:
@@ -150,17 +174,19 @@ def add_picks(state: ALState, picks: jax.Array) -> ALState:
 class ActiveLearner:
   """Runs active-learning rounds of any registered strategy on one dataset and model.
 
-  Built once per experiment: it holds the pool on device and the compiled functions
-  (training, evaluation, pool pass, one pick per strategy and round size), never the state
-  of a run, which `init` returns and `round` advances.
+  Built once per experiment: it holds the pool on device, the compiled functions
+  (training, evaluation, pool pass) and the strategies it has built, never the state of a
+  run, which `init` returns and `round` advances. Every strategy runs the same way: train,
+  the pool outputs its `Needs` declare, its ``query``, label.
 
   Args:
     dataset: the `Dataset` (its train split is the pool).
-    trainer: a `Trainer` for the task model on this dataset.
+    trainer: a `Trainer` for the task model on this dataset (its ``init_variables``, if
+      any, are also where AutoAL's FitNet starts).
     config: the `ALConfig`.
     search_config: the `search.SearchConfig` of AutoAL's strategies (``autoal``,
-      ``autoal-code``, which overrides its relaxation); default `SearchConfig()`. Its
-      ``candidates`` are also those of the other mixtures (``uniform-mix``, ``albl``).
+      ``autoal-code``); default `SearchConfig()`. Its ``candidates`` are those of every
+      mixture (``uniform-mix``, ``albl``, AutoAL's).
   """
 
   def __init__(
@@ -179,97 +205,77 @@ class ActiveLearner:
     self.images, self.labels, self.test_images, self.test_labels = sharding.replicate(
       tuple(dataset[:4]), self.mesh
     )
-    self._picks = {}
-    self._searchers = {}
-    self._loss_trainer = None
-
-  def trainer_for(self, strategy: strategies.Strategy) -> Trainer:
-    """The trainer of ``strategy``'s task model: this learner's, or (built once) the same
-    with a LossNet when the strategy (or a configured candidate of a mixture) reads
-    predicted losses (LL4AL)."""
-    needs_loss = strategy.needs_loss or (
-      strategy.candidates and strategies.candidates_need_loss(self.search_config.candidates)
+    self.setup = strategies.Setup(
+      num_pool=self.labels.shape[0],
+      query_size=config.query_size,
+      num_mc=config.num_mc,
+      max_labeled=config.num_initial + config.quota,
+      candidates=tuple(self.search_config.candidates),
+      model=trainer.model,
+      info=dataset.info,
+      search=self.search_config,
+      eval_chunk=trainer.config.eval_chunk,
+      mesh=self.mesh,
+      init_variables=trainer.init_variables,
     )
-    if not needs_loss or self.trainer.config.loss_prediction:
+    self._strategies = {}
+    self._loss_trainer = None
+    # What a strategy may read of the labels: those of the labeled samples, -1 elsewhere.
+    self._known_labels = jax.jit(lambda labels, labeled: jnp.where(labeled, labels, -1))
+
+  def strategy(self, name: str) -> strategies.Strategy:
+    """The registered strategy ``name`` built for this experiment (once), checked against
+    it before any training: MC passes asked for, the task model's capabilities.
+
+    Raises:
+      ValueError: an unknown name, a bad candidate list, or a need this experiment or its
+        task model cannot meet (the message names it and how to meet it).
+    """
+    if name not in self._strategies:
+      spec = strategies.build(name, self.setup)
+      if spec.needs.mc and self.config.num_mc < 2:
+        raise ValueError(f"strategy {name!r} needs num_mc >= 2, got {self.config.num_mc}")
+      self._check_model(spec)
+      self._strategies[name] = spec
+    return self._strategies[name]
+
+  check_strategy = strategy
+
+  def _check_model(self, spec: strategies.Strategy) -> None:
+    model = self.trainer.model
+    if not spec.candidates:
+      models.check_capabilities(model, spec.needs, f"strategy {spec.name!r}")
+      return
+    for name in spec.candidates:  # name the candidates that need what is missing
+      needs = strategies.get_picker(name).needs
+      models.check_capabilities(model, needs, f"{spec.name!r}'s candidate {name!r}")
+    models.check_capabilities(model, spec.needs, f"strategy {spec.name!r}")
+
+  def trainer_for(self, needs: Needs) -> Trainer:
+    """The trainer of a strategy's task model: this learner's, or (built once) the same
+    with a LossNet when the strategy reads predicted losses (LL4AL)."""
+    if not needs.loss or self.trainer.config.loss_prediction:
       return self.trainer
     if self._loss_trainer is None:
       t = self.trainer
       config = t.config._replace(loss_prediction=True)
-      self._loss_trainer = Trainer(t.model, t.info, config, t.steps_per_call, t.mesh)
+      self._loss_trainer = Trainer(
+        t.model, t.info, config, t.steps_per_call, t.mesh, init_variables=t.init_variables
+      )
     return self._loss_trainer
 
-  def needs_mc(self, strategy: strategies.Strategy) -> bool:
-    """Whether ``strategy`` needs MC passes (a mixture: whether a configured candidate does)."""
-    if strategy.candidates:
-      return strategies.candidates_need_mc(self.search_config.candidates)
-    return strategy.needs_mc
+  def context(self, labeled: jax.Array, outputs: PoolOutputs | None = None) -> Context:
+    """What a strategy sees of a round (`types.Context`)."""
+    return Context(outputs, labeled, self._known_labels(self.labels, labeled), self.images)
 
-  def check_strategy(self, name: str) -> strategies.Strategy:
-    """The registered strategy ``name``, checked against this learner's config."""
-    strategy = strategies.get(name)
-    if strategy.candidates:
-      strategies.check_candidates(self.search_config.candidates)
-    if self.needs_mc(strategy) and self.config.num_mc < 2:
-      raise ValueError(f"strategy {name!r} needs num_mc >= 2, got {self.config.num_mc}")
-    if strategy.search is not None:
-      self.searcher(name)
-    return strategy
-
-  def searcher(self, name: str) -> search_lib.AutoAL:
-    """The `search.AutoAL` of the search strategy ``name``, built once."""
-    if name not in self._searchers:
-      overrides = strategies.get(name).search
-      config = self.search_config._replace(**overrides)
-      self._searchers[name] = search_lib.AutoAL(
-        self.trainer.model,
-        self.dataset.info,
-        config,
-        num_pool=self.labels.shape[0],
-        query_size=self.config.query_size,
-        capacity=math.ceil((self.config.num_initial + self.config.quota) / 2),
-        num_mc=self.config.num_mc,
-        eval_chunk=self.trainer.config.eval_chunk,
-        mesh=self.mesh,
-      )
-    return self._searchers[name]
-
-  def _pick_fn(self, name: str, k: int):
-    if (name, k) not in self._picks:
-      strategy = self.check_strategy(name)
-      candidates = self.search_config.candidates
-      if strategy.stateful:  # ALBL: (state, key, outputs, labels, labeled) -> (state, ...)
-        pick = functools.partial(strategies.albl.query, k=k, candidates=candidates)
-        self._picks[name, k] = jax.jit(pick)
-      else:
-        pick = strategy.pick
-        if strategy.candidates:
-          pick = functools.partial(pick, candidates=candidates)
-        self._picks[name, k] = jax.jit(lambda key, outputs, mask: pick(key, outputs, mask, k))
-    return self._picks[name, k]
-
-  def init(self, key: jax.Array) -> ALState:
-    """The initial state of a run (see `init_state`), replicated on the mesh."""
-    return sharding.replicate(init_state(key, self.labels.shape[0], self.config), self.mesh)
-
-  def init_search(self, strategy: str, key: jax.Array, labeled: jax.Array):
-    """The state ``strategy`` carries across rounds, before its first query: AutoAL's
-    `search.SearchState`, ALBL's `strategies.albl.ALBLState`; None for the others."""
-    spec = strategies.get(strategy)
-    if spec.search is not None:
-      return self.searcher(strategy).init(key)
-    if spec.stateful:
-      arms = strategies.albl.arms(self.search_config.candidates)
-      return strategies.albl.init(len(arms), labeled)
-    return None
-
-  def state_template(self, strategy: str, has_search: bool) -> ALState:
-    """An `ALState` of ``strategy``'s run with the shapes and dtypes of any round (for
-    restoring a checkpoint); its values mean nothing."""
-    state = self.init(jax.random.key(0))
-    if has_search:
-      search = self.init_search(strategy, state.key, state.labeled)
-      state = state._replace(search=sharding.replicate(search, self.mesh))
-    return state
+  def init(self, key: jax.Array, strategy: str) -> ALState:
+    """The initial state of a run of ``strategy`` (see `init_state`, plus the strategy's
+    ``init``), replicated on the mesh."""
+    spec = self.strategy(strategy)
+    state = init_state(key, self.labels.shape[0], self.config)
+    state = sharding.replicate(state, self.mesh)
+    strategy_state = spec.init(strategy_init_key(state.key), self.context(state.labeled))
+    return state._replace(strategy=sharding.replicate(strategy_state, self.mesh))
 
   def done(self, state: ALState) -> bool:
     return int(sharding.to_host(state.round)) > self.config.num_rounds
@@ -293,12 +299,11 @@ class ActiveLearner:
     r = int(sharding.to_host(state.round))
     if r > self.config.num_rounds:
       raise ValueError(f"the run is finished ({self.config.num_rounds} rounds)")
-    spec = self.check_strategy(strategy)
-    is_search = spec.search is not None
-    train_key, mc_key, pick_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
+    spec = self.strategy(strategy)
+    train_key, mc_key, query_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
     num_labeled = int(sharding.to_host(jnp.sum(state.labeled)))
 
-    trainer = self.trainer_for(spec)
+    trainer = self.trainer_for(spec.needs)
     start = time.perf_counter()
     model_state = trainer.fit(
       train_key, self.images, self.labels, state.labeled, num_labeled, progress
@@ -311,70 +316,36 @@ class ActiveLearner:
       accuracy=state.accuracy.at[r].set(accuracy),
     )
 
-    picks = np.zeros(0, np.int32)
-    seconds = {"score": 0.0, "search": 0.0, "pick": 0.0}
-    search_log = None
+    picks, info = np.zeros(0, np.int32), None
+    score_seconds = query_seconds = 0.0
     if r < self.config.num_rounds:
       start = time.perf_counter()
       k = self.config.round_size(r)
-      searcher = self.searcher(strategy) if is_search else None
-      num_mc = self.config.num_mc if self.needs_mc(spec) else 0
+      num_mc = self.config.num_mc if spec.needs.mc else 0
       outputs = trainer.pool_outputs(model_state, mc_key, self.images, num_mc=num_mc)
       # Inside the jitted pick a NaN would silently rank last: refuse it here instead.
       strategies.check_probs(outputs.probs, f"round {r} pool probabilities")
-      seconds["score"] = time.perf_counter() - start
-      if is_search:
-        search_key, pick_key = jax.random.split(pick_key)
-        init_key, search_key = jax.random.split(search_key)
-        if state.search is None:
-          state = state._replace(search=self.init_search(strategy, init_key, state.labeled))
-        start = time.perf_counter()
-        search_state, search_log = searcher.search(
-          state.search, search_key, self.images, self.labels, state.labeled, num_labeled
-        )
-        state = state._replace(search=search_state)
-        seconds["search"] = time.perf_counter() - start
-        start = time.perf_counter()
-        chosen, weights = searcher.query(
-          search_state, pick_key, self.images, outputs, ~state.labeled, k
-        )
-        names = searcher.config.column_names
-        search_log["weights"] = dict(zip(names, weights.tolist(), strict=True))
-      elif spec.stateful:
-        start = time.perf_counter()
-        arms = strategies.albl.arms(self.search_config.candidates)
-        if state.search is None:
-          state = state._replace(search=self.init_search(strategy, pick_key, state.labeled))
-        bandit, chosen, probs, reward = self._pick_fn(strategy, k)(
-          state.search, pick_key, outputs, self.labels, state.labeled
-        )
-        state = state._replace(search=bandit)
-        search_log = {
-          "weights": dict(zip(arms, sharding.to_host(probs).tolist(), strict=True)),
-          "arm": arms[int(sharding.to_host(bandit.arm))],
-          "reward": float(sharding.to_host(reward)),
-        }
-      else:
-        start = time.perf_counter()
-        chosen = self._pick_fn(strategy, k)(pick_key, outputs, ~state.labeled)
-      picks = sharding.to_host(chosen)
-      seconds["pick"] = time.perf_counter() - start
-      # A wrong pick would silently corrupt every later round: check the contract here.
-      if len(np.unique(picks)) != k or bool(sharding.to_host(state.labeled)[picks].any()):
-        raise RuntimeError(f"strategy {strategy!r} broke the pick contract at round {r}: {picks}")
-      state = add_picks(state, chosen)
+      score_seconds = time.perf_counter() - start
+      start = time.perf_counter()
+      context = self.context(state.labeled, outputs)
+      chosen, strategy_state, info = spec.query(state.strategy, query_key, context, k)
+      picks = np.asarray(sharding.to_host(chosen))
+      query_seconds = time.perf_counter() - start
+      check_picks(picks, sharding.to_host(state.labeled), k, strategy, r)
+      state = add_picks(state, chosen)._replace(strategy=strategy_state)
     state = state._replace(round=state.round + 1)
+    search_seconds = info.search_seconds if info is not None else 0.0
     log = RoundLog(
       r,
       num_labeled,
       accuracy,
       train_seconds,
-      sum(seconds.values()),
+      score_seconds + query_seconds,
       picks,
-      seconds["score"],
-      seconds["search"],
-      seconds["pick"],
-      search_log,
+      score_seconds,
+      search_seconds,
+      query_seconds - search_seconds,
+      info,
     )
     return state, log
 
@@ -402,12 +373,9 @@ class ActiveLearner:
     Raises:
       checkpoint.CheckpointError: the checkpoint is of another run or cannot be used.
     """
-    self.check_strategy(strategy)
-    state, logs = self.init(key), []
+    state, logs = self.init(key, strategy), []
     if checkpointer is not None:
-      restored = checkpointer.restore(
-        lambda has_search: self.state_template(strategy, has_search), RoundLog
-      )
+      restored = checkpointer.restore(state, RoundLog)
       if restored is not None:
         fresh_key = sharding.to_host(jax.random.key_data(state.key))
         state, logs = restored

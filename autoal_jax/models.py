@@ -18,6 +18,7 @@ LossNet (the loss-prediction module on SearchNet's feature maps).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -270,12 +271,123 @@ class WithLossNet(nn.Module):
     predict_loss: bool = False,
     loss_gate=1.0,
   ):
-    logits, embedding, maps = self.model(
-      x, train=train, mc_dropout=mc_dropout, return_features=True
-    )
+    # mc_dropout only when asked: a model without MC dropout still trains with a LossNet.
+    extra = {"mc_dropout": True} if mc_dropout else {}
+    logits, embedding, maps = self.model(x, train=train, return_features=True, **extra)
     if not (predict_loss or self.is_initializing()):
       return logits, embedding
     gate = jnp.asarray(loss_gate, jnp.float32)
     gated = [jax.lax.stop_gradient(m) + gate * (m - jax.lax.stop_gradient(m)) for m in maps]
     loss = LossNet(self.hidden, name="loss_net")(gated)
     return logits, embedding, loss
+
+
+# The optional capabilities of a task model (docs/models.md): the keyword argument of
+# ``__call__`` that provides each, and what a strategy needs it for.
+CAPABILITIES = {
+  "mc_dropout": "MC-dropout passes (dropout on, BatchNorm in inference mode)",
+  "return_features": "intermediate feature maps for a LossNet (LL4AL)",
+}
+
+
+def capabilities(model: nn.Module) -> frozenset:
+  """The optional capabilities ``model`` declares: the `CAPABILITIES` keyword arguments its
+  ``__call__`` accepts (a ``**kwargs`` parameter counts as all of them)."""
+  try:
+    parameters = inspect.signature(type(model).__call__).parameters
+  except (TypeError, ValueError):  # no signature to read: assume the protocol is met
+    return frozenset(CAPABILITIES)
+  if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    return frozenset(CAPABILITIES)
+  return frozenset(name for name in CAPABILITIES if name in parameters)
+
+
+def check_capabilities(model: nn.Module, needs, who: str) -> None:
+  """Raises ValueError, before any training, when ``model`` lacks a capability that
+  ``needs`` (a `types.Needs`) asks for; ``who`` names what needs it in the message."""
+  has = capabilities(model)
+  missing = []
+  if needs.mc and "mc_dropout" not in has:
+    missing.append("mc_dropout")
+  if needs.loss and "return_features" not in has:
+    missing.append("return_features")
+  if not missing:
+    return
+  what = "; ".join(f"{name}: {CAPABILITIES[name]}" for name in missing)
+  raise ValueError(
+    f"{who} needs what the task model {type(model).__name__} does not provide ({what}). "
+    f"Add the keyword argument{'s' if len(missing) > 1 else ''} "
+    f"{', '.join(repr(m) for m in missing)} to its __call__ as docs/models.md describes, "
+    "or choose strategies (or candidates) that do not need it."
+  )
+
+
+def check_variables(model: nn.Module, variables, shapes, wrapped: bool = False) -> dict:
+  """The task-model variables a run starts from, checked against the model's own.
+
+  Args:
+    model: the task model.
+    variables: ``{"params": ..., "batch_stats": ...}`` (batch_stats only with BatchNorm).
+    shapes: the shapes of a fresh `train.TrainState` (``jax.eval_shape`` of its init).
+    wrapped: the trained network is `WithLossNet`: the model's variables sit under "model".
+
+  Returns:
+    ``{"params", "batch_stats"}`` as float arrays of the model's dtypes.
+
+  Raises:
+    ValueError: a missing, extra or differently shaped parameter, named.
+  """
+  if not isinstance(variables, dict) or "params" not in variables:
+    raise ValueError("init_variables must be a dict with 'params' (and 'batch_stats' with BN)")
+  want = {"params": shapes.params, "batch_stats": shapes.batch_stats}
+  if wrapped:
+    want = {"params": want["params"]["model"], "batch_stats": want["batch_stats"].get("model", {})}
+  out = {}
+  for part in ("params", "batch_stats"):
+    given = variables.get(part, {}) or {}
+    flat_want = dict(jax.tree_util.tree_flatten_with_path(want[part])[0])
+    flat_given = dict(jax.tree_util.tree_flatten_with_path(given)[0])
+    name = jax.tree_util.keystr
+    model_name = type(model).__name__
+    for path in sorted(set(flat_want) ^ set(flat_given), key=name):
+      if path in flat_want:
+        raise ValueError(
+          f"the given variables lack {part}{name(path)} of the task model {model_name}"
+        )
+      raise ValueError(f"{part}{name(path)} is not a variable of the task model {model_name}")
+    for path, leaf in flat_want.items():
+      if tuple(jnp.shape(flat_given[path])) != tuple(leaf.shape):
+        raise ValueError(
+          f"{part}{name(path)} has shape {jnp.shape(flat_given[path])}, the task model "
+          f"{model_name} expects {leaf.shape}"
+        )
+    out[part] = jax.tree.map(lambda g, w: jnp.asarray(g, w.dtype), given, want[part])
+  return out
+
+
+def load_variables(path: str, like: dict) -> dict:
+  """A user's pretrained task-model variables from ``path``, shaped like ``like``.
+
+  Args:
+    path: a flax msgpack file (``flax.serialization.to_bytes`` of the variables; the name
+      ends in .msgpack) or an orbax checkpoint folder (``StandardCheckpointer`` save).
+    like: variables of the same model (``model.init(...)``) giving the tree and dtypes.
+
+  Raises:
+    FileNotFoundError: nothing at ``path`` (never a download).
+  """
+  import os
+
+  from flax import serialization
+
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"no pretrained weights at {path!r}")
+  like = {k: v for k, v in like.items() if k in ("params", "batch_stats")}
+  if os.path.isfile(path):
+    with open(path, "rb") as f:
+      return serialization.from_bytes(like, f.read())
+  import orbax.checkpoint as ocp
+
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+  with ocp.StandardCheckpointer() as checkpointer:
+    return checkpointer.restore(os.path.abspath(path), abstract)

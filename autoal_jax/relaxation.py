@@ -27,6 +27,9 @@ import jax.numpy as jnp
 
 RELAXATIONS = ("gumbel", "softmax", "code")
 
+# The released code's sigmoid slope: s = sigmoid(1e11 (p - theta)) is exactly 0 or 1.
+CODE_SLOPE = 1e11
+
 
 def gumbel_softmax(
   key: jax.Array, logits: jax.Array, tau: float | jax.Array, hard: bool = False
@@ -232,7 +235,7 @@ def code_select(
   mask: jax.Array,
   ratio: float | jax.Array,
   num_samples: int = 10_000,
-  slope: float = 1e11,
+  slope: float = CODE_SLOPE,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
   """The released AutoAL code's selection rule (AUTOAL.md section 5), for comparison.
 
@@ -245,8 +248,12 @@ def code_select(
   """
   p = code_scores(logits, decisions, mask)
   theta = code_threshold(key, p, mask, ratio, num_samples)
-  s = jax.nn.sigmoid(slope * (p - theta))
-  return jnp.where(mask, s, 0.0), p, theta
+  return code_soft(p, theta, mask, slope), p, theta
+
+
+def code_soft(p: jax.Array, theta: jax.Array, mask: jax.Array, slope: float = CODE_SLOPE):
+  """The released rule's selection ``sigmoid(slope (p - theta))``, 0 outside the mask."""
+  return jnp.where(mask, jax.nn.sigmoid(slope * (p - theta)), 0.0)
 
 
 def code_threshold(

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 import warnings
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -41,10 +42,10 @@ import numpy as np
 import optax
 
 from autoal_jax import data as data_lib
-from autoal_jax import models, relaxation, strategies
+from autoal_jax import models, relaxation, sharding, strategies
 from autoal_jax import train as train_lib
 from autoal_jax.train import TrainConfig, TrainState
-from autoal_jax.types import DatasetInfo, PoolOutputs
+from autoal_jax.types import Context, DatasetInfo, PoolOutputs, QueryInfo
 
 # The paper's seven with the MC-dropout variation ratio (see `strategies.DEFAULT_CANDIDATES`).
 DEFAULT_CANDIDATES = strategies.DEFAULT_CANDIDATES
@@ -73,6 +74,7 @@ class SearchConfig(NamedTuple):
     fit, search_net, loss_net: optimisers of the bi-level updates (`TrainConfig`'s
       optimizer, learning_rate, weight_decay, momentum; constant rates).
     unroll_learning_rate: the inner SGD step of ``order = 2``.
+    loss_margin: the margin of LossNet's pairwise ranking loss (LL4AL: 1).
     backbone: SearchNet's backbone (a task-model name).
     backbone_kwargs: its extra attributes, as (name, value) pairs.
     loss_hidden: LossNet's units per feature map.
@@ -99,6 +101,7 @@ class SearchConfig(NamedTuple):
   search_net: TrainConfig = TrainConfig(learning_rate=1e-3, schedule="constant")
   loss_net: TrainConfig = TrainConfig(learning_rate=1e-3, schedule="constant")
   unroll_learning_rate: float = 1e-3
+  loss_margin: float = 1.0
   backbone: str = "small_cnn"
   backbone_kwargs: tuple = ()
   loss_hidden: int = 128
@@ -127,7 +130,7 @@ def check_config(config: SearchConfig) -> None:
   if config.order not in (1, 2):
     raise ValueError(f"order must be 1 or 2, got {config.order}")
   strategies.check_candidates(config.candidates)
-  if strategies.candidates_need_loss(config.candidates):
+  if strategies.candidates_needs(config.candidates).loss:
     raise ValueError(
       "the search's FitNet has no LossNet: use use_loss_prediction for a loss-prediction "
       f"column instead of a loss candidate in {config.candidates}"
@@ -149,7 +152,7 @@ def check_config(config: SearchConfig) -> None:
 
 def needs_mc(config: SearchConfig) -> bool:
   """Whether any candidate needs MC-dropout passes."""
-  return strategies.candidates_need_mc(config.candidates)
+  return strategies.candidates_needs(config.candidates).mc
 
 
 class SearchState(NamedTuple):
@@ -207,16 +210,6 @@ def split_labeled(key: jax.Array, labeled: jax.Array, capacity: int):
   v_mask = slot < num_v
   v_index = order[jnp.where(v_mask, num_t + slot, num_t)]
   return train_mask, v_index.astype(jnp.int32), v_mask
-
-
-def signal_column(values: jax.Array, mask: jax.Array, num: jax.Array, signal: str) -> jax.Array:
-  """A score as a column of A: its scaled ranks, or (``picks``) 1 on its top ``num``."""
-  ranks = strategies.scaled_ranks(values, mask)
-  if signal == "ranks":
-    return ranks
-  count = jnp.sum(mask).astype(jnp.float32)
-  position = ranks * jnp.maximum(count - 1.0, 1.0)
-  return (mask & (position >= count - num.astype(jnp.float32) - 0.5)).astype(jnp.float32)
 
 
 # LL4AL's pairwise ranking loss, shared with the task model's loss prediction.
@@ -309,7 +302,7 @@ def bilevel_step(
       return decisions
     predicted = loss_state.apply_fn({"params": loss_state.params}, jax.lax.stop_gradient(maps))
     num = jnp.ceil(ratio * count)
-    column = signal_column(predicted, valid, num, config.candidate_signal)
+    column = strategies.signal_column(predicted, valid, num, config.candidate_signal)
     return jnp.concatenate([decisions, jax.lax.stop_gradient(column)[:, None]], axis=1)
 
   def selection(search_params, search_train, st):
@@ -364,7 +357,7 @@ def bilevel_step(
 
     def loss_fn(params):
       predicted = st.loss.apply_fn({"params": params}, maps)
-      return ranking_loss(predicted, ce, weight)
+      return ranking_loss(predicted, ce, weight, config.loss_margin)
 
     (_, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.loss.params)
     metrics = jnp.stack([nan, nan, accuracy, nan, nan])
@@ -442,7 +435,7 @@ def query_scores(
 
   logits, *predicted = train_lib._chunked(forward, images, chunk)
   if config.use_loss_prediction:
-    column = signal_column(predicted[0], mask, num, config.candidate_signal)
+    column = strategies.signal_column(predicted[0], mask, num, config.candidate_signal)
     decisions = jnp.concatenate([decisions, column[:, None]], axis=1)
   weights = jax.nn.softmax(logits, -1)
   if config.relaxation == "code":
@@ -452,6 +445,7 @@ def query_scores(
 
 def soft_count(
   state: SearchState,
+  key: jax.Array,
   images: jax.Array,
   data: SearchData,
   mean,
@@ -459,7 +453,10 @@ def soft_count(
   chunk: int,
   config: SearchConfig,
 ) -> jax.Array:
-  """sum(s) over the whole of V after the search (noise-free weights): compare r |V|."""
+  """sum(s) over the whole of V after the search (noise-free weights): compare r |V|.
+
+  ``key`` draws the ``code`` relaxation's Gaussian-mixture samples (unused otherwise).
+  """
   count = jnp.sum(data.mask).astype(jnp.float32)
   m, _ = query_scores(
     state,
@@ -472,9 +469,9 @@ def soft_count(
     chunk,
     config,
   )
-  if config.relaxation == "code":  # m is the code's p; its GMM draws from a fixed key
-    theta = relaxation.code_threshold(jax.random.key(0), m, data.mask, data.ratio)
-    s = jnp.where(data.mask, jax.nn.sigmoid(1e11 * (m - theta)), 0.0)
+  if config.relaxation == "code":  # m is the code's p
+    theta = relaxation.code_threshold(key, m, data.mask, data.ratio)
+    s = relaxation.code_soft(m, theta, data.mask)
   else:
     s, _ = relaxation.soft_select(m, data.mask, data.ratio, config.tau_s)
   return jnp.sum(s)
@@ -533,6 +530,8 @@ class AutoAL:
     eval_chunk: images per chunk of the forward passes.
     mesh: FitNet's training and passes are data parallel over it (`train.Trainer`); the
       bi-level step runs replicated. None: all devices.
+    init_variables: FitNet's starting variables (the task model's pretrained weights,
+      `train.Trainer`); None: a fresh initialisation every round.
   """
 
   def __init__(
@@ -546,6 +545,7 @@ class AutoAL:
     num_mc: int,
     eval_chunk: int = 1024,
     mesh=None,
+    init_variables=None,
   ):
     check_config(config)
     if needs_mc(config) and num_mc < 2:
@@ -558,7 +558,9 @@ class AutoAL:
     self.ratio = query_size / num_pool
     self.query_size = query_size
     self.v_picks = max(1, min(capacity, math.ceil(self.ratio * capacity)))
-    self.fit_trainer = train_lib.Trainer(model, info, config.warmup, mesh=mesh)
+    self.fit_trainer = train_lib.Trainer(
+      model, info, config.warmup, mesh=mesh, init_variables=init_variables
+    )
     stats = dict(mean=tuple(info.mean), std=tuple(info.std))
     if config.steps_per_call:
       self.steps_per_call = config.steps_per_call
@@ -571,10 +573,14 @@ class AutoAL:
     self._gather = jax.jit(lambda images, index: images[index])
     signal = config.candidate_signal
     self._v_decisions = jax.jit(
-      functools.partial(strategies.decisions, config.candidates, k=self.v_picks, signal=signal)
+      functools.partial(
+        strategies.decisions.decisions, config.candidates, k=self.v_picks, signal=signal
+      )
     )
     self._pool_decisions = jax.jit(
-      functools.partial(strategies.decisions, config.candidates, k=query_size, signal=signal)
+      functools.partial(
+        strategies.decisions.decisions, config.candidates, k=query_size, signal=signal
+      )
     )
     self._fit_tx = train_lib.make_optimizer(config.fit)
     self._fit_opt_init = jax.jit(self._fit_tx.init)
@@ -626,6 +632,7 @@ class AutoAL:
     if num_v > self.capacity:
       raise ValueError(f"|V| = {num_v} exceeds the search capacity {self.capacity}")
     split_key, warmup_key, mc_key, decision_key, step_key = jax.random.split(key, 5)
+    count_key = jax.random.fold_in(step_key, self.config.steps)  # no step uses this one
     train_mask, v_index, v_mask = self._split(split_key, labeled, self.capacity)
     fit = self.fit_trainer.fit(warmup_key, images, labels, train_mask, num_labeled - num_v)
     v_outputs = self.fit_trainer.pool_outputs(
@@ -659,7 +666,7 @@ class AutoAL:
       warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no LossNet)
       means = np.nanmean(values, axis=0)
     log = {name: float(v) for name, v in zip(METRICS, means, strict=True)}
-    log["soft_count_v"] = float(self._soft_count(state, images, data))
+    log["soft_count_v"] = float(self._soft_count(state, count_key, images, data))
     log["target_count_v"] = self.ratio * num_v
     log["size_v"] = num_v
     return state, log
@@ -692,5 +699,77 @@ class AutoAL:
     num = jnp.asarray(k, jnp.int32)
     decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
     mixed, weights = self._query_scores(state, images, decisions, candidate_mask, num)
-    chosen = self._top(tie_key, mixed, candidate_mask, self.query_size)[:k]
+    # The top k of the b slots (one program for every k), ties at the k-th score at random.
+    chosen = self._top(tie_key, mixed, candidate_mask, self.query_size, num)[:k]
     return chosen, np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
+
+
+def strategy(setup: strategies.Setup, name: str = "autoal", **overrides) -> strategies.Strategy:
+  """AutoAL's search as a `strategies.Strategy` over ``setup.candidates``.
+
+  ``init`` draws SearchNet and LossNet; ``query`` runs the round's search on the labeled
+  set (`AutoAL.search`), then picks with the searched mixture (`AutoAL.query`).
+
+  Args:
+    setup: the experiment's `strategies.Setup` (its ``search`` config, default
+      `SearchConfig()`, with the setup's candidates).
+    name: the registry name.
+    **overrides: `SearchConfig` fields this strategy changes (``autoal-code``: the
+      released code's relaxation).
+  """
+  config = (setup.search or SearchConfig())._replace(candidates=tuple(setup.candidates))
+  config = config._replace(**overrides)
+  if setup.model is None or setup.info is None:
+    raise ValueError("AutoAL's search needs the task model and the dataset info in its Setup")
+  searcher = AutoAL(
+    setup.model,
+    setup.info,
+    config,
+    num_pool=setup.num_pool,
+    query_size=setup.query_size,
+    capacity=max(1, math.ceil(setup.max_labeled / 2)),
+    num_mc=setup.num_mc,
+    eval_chunk=setup.eval_chunk,
+    mesh=setup.mesh,
+    init_variables=setup.init_variables,
+  )
+
+  def init(key: jax.Array, context: Context) -> SearchState:
+    del context
+    return searcher.init(key)
+
+  def query(state: SearchState, key: jax.Array, context: Context, k: int):
+    search_key, pick_key = jax.random.split(key)
+    # The first half of this split drew the networks before the (init, query) interface;
+    # it is skipped so that results stay those of earlier versions.
+    _, search_key = jax.random.split(search_key)
+    num_labeled = int(sharding.to_host(jnp.sum(context.labeled)))
+    start = time.perf_counter()
+    state, metrics = searcher.search(
+      state, search_key, context.images, context.labels, context.labeled, num_labeled
+    )
+    jax.block_until_ready(state)
+    seconds = time.perf_counter() - start
+    chosen, weights = searcher.query(
+      state, pick_key, context.images, context.outputs, ~context.labeled, k
+    )
+    info = QueryInfo(weights=weights, metrics=metrics, search_seconds=seconds)
+    return chosen, state, info
+
+  needs = strategies.candidates_needs(config.candidates)
+  doc = _DOCS[name]
+  return strategies.Strategy(
+    name, init, query, needs, doc, config.column_names, tuple(config.candidates)
+  )
+
+
+_DOCS = {
+  "autoal": "AutoAL: a searched per-sample mixture of candidates (Wang et al. 2025)",
+  "autoal-code": "AutoAL with the released code's selection rule (SearchNet gets zero gradient)",
+}
+strategies.register("autoal", strategy, _DOCS["autoal"])
+strategies.register(
+  "autoal-code",
+  functools.partial(strategy, name="autoal-code", relaxation="code"),
+  _DOCS["autoal-code"],
+)

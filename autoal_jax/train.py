@@ -53,6 +53,10 @@ class TrainConfig(NamedTuple):
     loss_detach: the fraction of the run's steps after which the ranking loss's gradient
       no longer reaches the task model (the paper: epoch 120 of 200, 0.6).
     loss_hidden: LossNet's units per feature map (128 in the paper).
+    freeze_backbone: train only the head (the submodule named ``head``, and a LossNet)
+      on frozen features: the other parameters and the BatchNorm statistics stay those
+      the model started from (a user's pretrained weights, `Trainer(init_variables=)`),
+      and no gradient is computed for them.
   """
 
   batch_size: int = 64
@@ -71,6 +75,7 @@ class TrainConfig(NamedTuple):
   loss_margin: float = 1.0
   loss_detach: float = 0.6
   loss_hidden: int = 128
+  freeze_backbone: bool = False
 
 
 class TrainState(train_state.TrainState):
@@ -129,6 +134,31 @@ def init_train_state(
     tx=tx,
     batch_stats=variables.get("batch_stats", {}),
   )
+
+
+TRAINABLE_WITH_FROZEN_BACKBONE = ("head", "loss_net")
+
+
+def trainable_mask(params) -> Any:
+  """A bool pytree like ``params``: True for the parameters a frozen-backbone run trains
+  (those under a submodule named ``head`` or ``loss_net``)."""
+
+  def trainable(path, _):
+    return any(getattr(k, "key", None) in TRAINABLE_WITH_FROZEN_BACKBONE for k in path)
+
+  return jax.tree_util.tree_map_with_path(trainable, params)
+
+
+def start_from(state: TrainState, variables: dict, wrapped: bool = False) -> TrainState:
+  """``state`` with the parameters and BatchNorm statistics of ``variables`` (the task
+  model's; with ``wrapped`` they go under `models.WithLossNet`'s ``model``, its LossNet
+  keeping its fresh parameters). The optimiser state is made anew for them."""
+  params = variables["params"]
+  batch_stats = variables.get("batch_stats", {})
+  if wrapped:
+    params = {**state.params, "model": params}
+    batch_stats = {**state.batch_stats, "model": batch_stats} if batch_stats else {}
+  return state.replace(params=params, batch_stats=batch_stats, opt_state=state.tx.init(params))
 
 
 def _variables(params, batch_stats) -> dict:
@@ -219,7 +249,11 @@ def train_step(
   if config.augment:
     x = data_lib.augment(augment_key, x, config.crop_padding, flip=True)
 
+  frozen = trainable_mask(state.params) if config.freeze_backbone else None
+
   def loss_fn(params):
+    if frozen is not None:  # no gradient (and no backward pass) for the frozen part
+      params = jax.tree.map(lambda t, p: p if t else jax.lax.stop_gradient(p), frozen, params)
     if not config.loss_prediction:
       (logits, _), batch_stats = apply_model(state, params, x, True, dropout_key)
       ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
@@ -233,7 +267,11 @@ def train_step(
     return weighted_mean(ce, weights) + config.loss_weight * ranking, batch_stats
 
   (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  return apply_updates(state, grads, batch_stats), loss
+  new_state = apply_updates(state, grads, batch_stats)
+  if frozen is not None:  # weight decay would still move them: keep them exactly
+    params = jax.tree.map(lambda t, n, o: n if t else o, frozen, new_state.params, state.params)
+    new_state = new_state.replace(params=params, batch_stats=state.batch_stats)
+  return new_state, loss
 
 
 def epoch_order(key: jax.Array, labeled: jax.Array) -> jax.Array:
@@ -461,6 +499,10 @@ class Trainer:
       where separate calls are fastest (`train_steps`), and 16 on GPU/TPU.
     mesh: the devices that share each batch and pool chunk (data parallel); None: all
       devices (`sharding.make_mesh`). Pass the pool and labels replicated on it.
+    init_variables: the variables every run starts from instead of a fresh
+      initialisation (a user's pretrained weights: ``{"params": ..., "batch_stats": ...}``
+      of ``model``, e.g. from `models.load_variables`); a LossNet, when trained, still
+      starts fresh. None: fresh parameters from each run's key.
   """
 
   def __init__(
@@ -470,6 +512,7 @@ class Trainer:
     config: TrainConfig,
     steps_per_call: int | None = None,
     mesh: Mesh | None = None,
+    init_variables: dict | None = None,
   ):
     self.model, self.info, self.config = model, info, config
     self.mesh = sharding.make_mesh() if mesh is None else mesh
@@ -484,9 +527,17 @@ class Trainer:
     if config.loss_prediction:
       network = models.WithLossNet(model, config.loss_hidden)
     self.network = network
-    self.init = jax.jit(
+    self._fresh = jax.jit(
       functools.partial(init_train_state, model=network, tx=tx, image_shape=info.image_shape)
     )
+    self.init_variables = None
+    if init_variables is not None:
+      shapes = jax.eval_shape(self._fresh, jax.random.key(0))
+      self.init_variables = sharding.replicate(
+        models.check_variables(model, init_variables, shapes, config.loss_prediction),
+        self.mesh,
+      )
+      self._start_from = jax.jit(functools.partial(start_from, wrapped=config.loss_prediction))
     self.order = jax.jit(epoch_order)
     mesh = self.mesh
     self.steps = jax.jit(functools.partial(train_steps, **stats, config=config, mesh=mesh))
@@ -504,6 +555,13 @@ class Trainer:
       ),
       static_argnames="num_mc",
     )
+
+  def init(self, key: jax.Array) -> TrainState:
+    """A run's starting state: fresh parameters from ``key``, or the given variables."""
+    state = self._fresh(key)
+    if self.init_variables is None:
+      return state
+    return self._start_from(state, self.init_variables)
 
   def fit(
     self,

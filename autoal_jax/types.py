@@ -69,3 +69,58 @@ class PoolOutputs(NamedTuple):
   embeddings: jax.Array
   mc_probs: jax.Array | None = None
   losses: jax.Array | None = None
+
+
+class Needs(NamedTuple):
+  """What a strategy needs in its `PoolOutputs` beyond logits, probs and embeddings.
+
+  Attributes:
+    mc: T >= 2 MC-dropout passes (``mc_probs``); the task model must accept
+      ``mc_dropout=True`` (docs/models.md).
+    loss: predicted losses (``losses``) of a LossNet trained with the task model (LL4AL);
+      the task model must accept ``return_features=True``.
+  """
+
+  mc: bool = False
+  loss: bool = False
+
+  def __or__(self, other: Needs) -> Needs:
+    return Needs(self.mc or other.mc, self.loss or other.loss)
+
+
+class Context(NamedTuple):
+  """What a round knows when a strategy queries (a pytree of arrays).
+
+  Attributes:
+    outputs: the task model's `PoolOutputs` over the pool, with what the strategy's
+      `Needs` declared; None in the context given to ``init`` (before any model).
+    labeled: bool[N], the labeled mask.
+    labels: int32[N], the labels of the labeled samples, -1 everywhere else (a strategy
+      cannot read a label it has not bought).
+    images: uint8[N, H, W, Ch], the pool (for strategies that train networks).
+  """
+
+  outputs: PoolOutputs | None
+  labeled: jax.Array
+  labels: jax.Array
+  images: jax.Array
+
+
+class QueryInfo(NamedTuple):
+  """What a query reports besides its picks (host values, written to results.json).
+
+  Attributes:
+    weights: float[W], the strategy weights of a mixture: the mean weight per column over
+      the picks (AutoAL), the arm probabilities of the draw (ALBL); length 0 for a single
+      strategy. The column names are the strategy's ``weight_names``.
+    arm: the index into ``weight_names`` of the arm a bandit drew, -1 for none.
+    reward: the reward a bandit gave its previous arm, NaN for none.
+    metrics: named float metrics of a strategy that trains networks (AutoAL's search).
+    search_seconds: the part of the query spent training networks (AutoAL's search).
+  """
+
+  weights: np.ndarray = np.zeros(0, np.float32)
+  arm: int = -1
+  reward: float = float("nan")
+  metrics: dict = {}
+  search_seconds: float = 0.0

@@ -63,7 +63,7 @@ def main(argv):
   )
   rows = {}
   for name in names:
-    state = learner.init(jax.random.key(0))
+    state = learner.init(jax.random.key(0), name)
     start = time.perf_counter()
     state, _ = learner.round(state, name)
     first = time.perf_counter() - start

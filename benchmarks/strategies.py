@@ -166,7 +166,7 @@ def _jax_fn(name, k):
 
   def run(key, embeddings, probs, mc, labeled):
     outputs = PoolOutputs(probs, probs, embeddings, mc)
-    return strategies.get(name).pick(key, outputs, ~labeled, k)
+    return strategies.get_picker(name).pick(key, outputs, ~labeled, k)
 
   return jax.jit(run)
 
@@ -262,7 +262,9 @@ def _decisions():
   def passes(key):
     return trainer.pool_outputs(state, key, images, num_mc=FLAGS.t)
 
-  decide = jax.jit(lambda key, outputs: strategies.decisions(names, key, outputs, mask, FLAGS.k))
+  decide = jax.jit(
+    lambda key, outputs: strategies.decisions.decisions(names, key, outputs, mask, FLAGS.k)
+  )
 
   def timed(fn):
     jax.block_until_ready(fn(jax.random.key(0)))  # compile

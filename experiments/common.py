@@ -23,18 +23,21 @@ def search_config(config, train_config):
   same = (
     "relaxation", "hard", "candidate_signal", "use_loss_prediction", "order", "tau",
     "tau_final", "tau_s", "lambda_fit", "lambda_search", "steps", "batch_size",
-    "unroll_learning_rate", "backbone", "steps_per_call",
+    "unroll_learning_rate", "loss_margin", "backbone", "steps_per_call",
   )  # fmt: skip
   return search.SearchConfig(
     **{key: c[key] for key in same},
     candidates=tuple(n.strip() for n in c.candidates.split(",") if n.strip()),
+    # The warm-up trains like the task model (batch size, augmentation, chunks) except in
+    # what config.search sets for it: epochs, steps, optimiser, rate, no decay, constant.
     warmup=train_config._replace(
-      epochs=1,
+      epochs=c.warmup_epochs,
       min_steps=c.warmup_steps,
-      optimizer="adam",
+      optimizer=c.warmup_optimizer,
       learning_rate=c.warmup_learning_rate,
       weight_decay=0.0,
       schedule="constant",
+      loss_prediction=False,
     ),
     fit=net(c.fit_optimizer, c.fit_learning_rate),
     search_net=net(c.search_optimizer, c.search_learning_rate),

@@ -94,8 +94,10 @@ def _run_one(learner, name: str, seed: int, checkpointer) -> dict:
   from tqdm.auto import tqdm
 
   from autoal_jax import loop
+  from experiments import reporting
 
   al_config = learner.config
+  weight_names = learner.strategy(name).weight_names
   rounds = tqdm(total=al_config.num_rounds + 1, desc=f"{name} seed {seed}", unit="round")
   epochs = None
 
@@ -121,19 +123,9 @@ def _run_one(learner, name: str, seed: int, checkpointer) -> dict:
       f"accuracy {log.accuracy:.4f}, train {log.train_seconds:.1f}s, "
       f"query {log.query_seconds:.1f}s{bought}"
     )
-    if log.search is not None and "arm" in log.search:  # ALBL's bandit
-      s = log.search
-      probs = ", ".join(f"{k} {v:.2f}" for k, v in s["weights"].items())
-      rounds.write(f"  albl drew {s['arm']} (reward {s['reward']:.3f}); arm probabilities: {probs}")
-    elif log.search is not None:
-      s = log.search
-      weights = ", ".join(f"{k} {v:.2f}" for k, v in s["weights"].items())
-      rounds.write(
-        f"  search {log.search_seconds:.1f}s: FitNet loss {s['fit_loss']:.3f}, SearchNet "
-        f"loss {s['search_loss']:.4f}, LossNet ranking accuracy {s['rank_accuracy']:.2f}, "
-        f"soft-selected {s['soft_count_v']:.1f} of |V| = {s['size_v']} (target "
-        f"{s['target_count_v']:.1f}); weights over the picks: {weights}"
-      )
+    entry = reporting.info_entry(log.info, weight_names)
+    if entry is not None:
+      rounds.write(f"  {name} {reporting.format_info(entry, log.search_seconds)}")
     rounds.update(1)
 
   resumed = checkpointer.latest_round()
@@ -142,7 +134,8 @@ def _run_one(learner, name: str, seed: int, checkpointer) -> dict:
   state, logs = learner.run(jax.random.key(seed), name, on_round, progress, checkpointer)
   rounds.close()
   result = loop.summarize(state)
-  searched = [log.search for log in logs if log.search is not None]
+  searched = [reporting.info_entry(log.info, weight_names) for log in logs[:-1]]
+  searched = [entry for entry in searched if entry is not None]
   return {
     "strategy": name,
     "seed": seed,
@@ -172,6 +165,7 @@ def main(argv):
 
   # Everything that can be checked without data or compute, first.
   import jax
+  import jax.numpy as jnp
 
   if config.distributed:  # before any other JAX call
     # CPU processes talk through gloo (GPU and TPU ignore this setting).
@@ -185,7 +179,7 @@ def main(argv):
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(config.jax_cache_dir))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
-  from autoal_jax import checkpoint, data, loop, models, search, sharding, strategies, train
+  from autoal_jax import checkpoint, data, loop, models, search, sharding, train
   from experiments import common, reporting
 
   names = _parse_strategies(config.strategies)
@@ -199,8 +193,7 @@ def main(argv):
     mesh = sharding.make_mesh(config.num_devices)
     train.make_optimizer(train_config)  # checks the optimizer and schedule names
     search_config = common.search_config(config, train_config)
-    if any(strategies.get(name).search is not None for name in names):
-      search.check_config(search_config)
+    search.check_config(search_config)  # the whole config, whichever strategies run
   except ValueError as e:
     raise SystemExit(f"error: {e}") from None
   try:  # a real write: os.access says yes to root on a read-only file system
@@ -221,13 +214,26 @@ def main(argv):
   al_config = loop.ALConfig(config.num_initial, config.query_size, config.quota, config.num_mc)
   try:
     model = models.get_model(config.model, dataset.info.num_classes)
+    init_variables = None
+    if config.pretrained:  # a user's weights, never a download
+      like = model.init(jax.random.key(0), jnp.zeros((1, *dataset.info.image_shape)))
+      init_variables = models.load_variables(os.path.expanduser(config.pretrained), like)
+    _check(
+      init_variables is not None or not train_config.freeze_backbone,
+      "train.freeze_backbone needs pretrained weights (--config.pretrained=PATH)",
+    )
     trainer = train.Trainer(
-      model, dataset.info, train_config, config.steps_per_call or None, mesh=mesh
+      model,
+      dataset.info,
+      train_config,
+      config.steps_per_call or None,
+      mesh=mesh,
+      init_variables=init_variables,
     )
     learner = loop.ActiveLearner(dataset, trainer, al_config, search_config)
     for name in names:
       learner.check_strategy(name)
-  except (ValueError, TypeError) as e:
+  except (ValueError, TypeError, OSError) as e:
     raise SystemExit(f"error: {e}") from None
 
   print(

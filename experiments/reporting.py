@@ -10,6 +10,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 
@@ -161,3 +162,31 @@ def format_table(summary: dict, focus: str = "autoal") -> str:
       f"strategy is {best} ({gap:+.2f} points)"
     )
   return "\n".join(lines)
+
+
+def info_entry(info, weight_names) -> dict | None:
+  """A query's `QueryInfo` as its results.json entry (the strategy weights by name, a
+  bandit's arm and reward, a search's metrics); None when the query reports none of them."""
+  if info is None or (len(info.weights) == 0 and not info.metrics):
+    return None
+  entry = {}
+  if len(info.weights):
+    entry["weights"] = {n: float(w) for n, w in zip(weight_names, info.weights, strict=True)}
+  if info.arm >= 0:
+    entry["arm"] = weight_names[info.arm]
+  if not math.isnan(info.reward):
+    entry["reward"] = float(info.reward)
+  entry.update({k: float(v) for k, v in info.metrics.items()})
+  return entry
+
+
+def format_info(entry: dict, search_seconds: float) -> str:
+  """One log line of an `info_entry`."""
+  weights = ", ".join(f"{k} {v:.2f}" for k, v in entry.get("weights", {}).items())
+  if "arm" in entry:
+    reward = entry.get("reward", float("nan"))
+    return f"drew {entry['arm']} (reward {reward:.3f}); arm probabilities: {weights}"
+  metrics = ", ".join(
+    f"{k} {v:.4g}" for k, v in entry.items() if k not in ("weights", "arm", "reward")
+  )
+  return f"search {search_seconds:.1f}s: {metrics}; weights over the picks: {weights}"

@@ -1,5 +1,7 @@
 """Strict JAX settings for every test, a key fixture, and small synthetic data."""
 
+import contextlib
+import logging
 import os
 
 import jax
@@ -47,3 +49,28 @@ def synthetic():
   from autoal_jax import from_arrays
 
   return from_arrays(*synthetic_arrays(), num_classes=4, name="synthetic")
+
+
+class _CompileLog(logging.Handler):
+  def __init__(self):
+    super().__init__(logging.DEBUG)
+    self.programs = []
+
+  def emit(self, record):
+    message = record.getMessage()
+    if message.startswith("Compiling "):
+      self.programs.append(message.split(" with ")[0][len("Compiling ") :])
+
+
+@contextlib.contextmanager
+def compiled_programs():
+  """Collects the names of the programs JAX compiles inside the block (jax.log_compiles),
+  so that a test can prove that a later round compiles nothing new."""
+  handler = _CompileLog()
+  logger = logging.getLogger("jax")
+  logger.addHandler(handler)
+  try:
+    with jax.log_compiles(True):
+      yield handler.programs
+  finally:
+    logger.removeHandler(handler)

@@ -64,7 +64,11 @@ def _same_run(a_state, a_logs, b_state, b_logs):
   assert [log.accuracy for log in a_logs] == [log.accuracy for log in b_logs]
   for x, y in zip(a_logs, b_logs, strict=True):
     np.testing.assert_array_equal(x.picks, y.picks)
-    assert x.search == y.search
+    infos = [checkpoint.log_to_json(log).get("info") for log in (x, y)]
+    for info in infos:  # what the query reported, timings aside
+      if info is not None:
+        info["search_seconds"] = 0.0
+    assert infos[0] == infos[1]
 
 
 @pytest.mark.parametrize("strategy", ["entropy", "albl", "autoal"])
@@ -82,13 +86,14 @@ def test_a_resumed_run_equals_an_uninterrupted_one(synthetic, tmp_path, strategy
   assert [log.round for log in seen] == [0, 1, 2, 3]  # the restored rounds are reported too
   _same_run(full_state, full_logs, state, logs)
   # The search state came back, not a fresh one: the next round of both agree already.
-  if strategy != "entropy":
-    assert jax.tree.structure(state.search) == jax.tree.structure(full_state.search)
-    for x, y in zip(jax.tree.leaves(full_state.search), jax.tree.leaves(state.search), strict=True):
-      np.testing.assert_array_equal(
-        jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x,
-        jax.random.key_data(y) if jax.dtypes.issubdtype(y.dtype, jax.dtypes.prng_key) else y,
-      )
+  assert jax.tree.structure(state.strategy) == jax.tree.structure(full_state.strategy)
+  for x, y in zip(
+    jax.tree.leaves(full_state.strategy), jax.tree.leaves(state.strategy), strict=True
+  ):
+    np.testing.assert_array_equal(
+      jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x,
+      jax.random.key_data(y) if jax.dtypes.issubdtype(y.dtype, jax.dtypes.prng_key) else y,
+    )
   # A finished run resumes to itself without training.
   again, _ = learner.run(
     key, strategy, checkpointer=checkpoint.RunCheckpointer(directory, IDENTITY)
@@ -152,7 +157,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(synthetic, tmp_path, monkeypa
   # The failed save's writer threads may still run in this process (the CLI exits here),
   # so only read: round 0's checkpoint is whole.
   ckpt = checkpoint.RunCheckpointer(directory, IDENTITY)
-  state, logs = ckpt.restore(lambda has: learner.state_template("entropy", has), loop.RoundLog)
+  state, logs = ckpt.restore(learner.init(jax.random.key(0), "entropy"), loop.RoundLog)
   assert int(state.round) == 1 and logs[0].accuracy == seen[0].accuracy
   np.testing.assert_array_equal(logs[0].picks, seen[0].picks)
   np.testing.assert_array_equal(np.asarray(state.picks[0]), seen[0].picks)

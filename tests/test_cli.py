@@ -207,7 +207,7 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
     (["--config.train.optimizer=lamb"], "Valid optimizers"),
     (["--config.qutoa=3"], "unknown config field 'qutoa'; did you mean 'quota'?"),
     (["--config.strategies=autoal", "--config.search.relaxation=hard"], "Unknown relaxation"),
-    (["--config.strategies=autoal", "--config.search.candidates=autoal"], "cannot be a candidate"),
+    (["--config.strategies=autoal", "--config.search.candidates=autoal"], "not a single strategy"),
     (["--config.seeds=0"], "seeds must be >= 1"),
   ],
 )
@@ -250,3 +250,22 @@ def test_smoke_config_as_shipped_on_fashion_mnist(tmp_path):
   result = _run(str(tmp_path / "run"))
   assert result.returncode == 0, result.stderr[-3000:]
   _check_results(str(tmp_path / "run"), ["random", "entropy"], 2)
+
+
+def test_pretrained_weights_from_the_cli(tmp_path, npz):
+  import jax
+  from flax import serialization
+
+  from autoal_jax import models
+
+  model = models.get_model("mlp", 4)  # the smoke config's model on 12x12 images
+  variables = model.init(jax.random.key(1), np.zeros((1, 12, 12, 1), np.float32))
+  weights = tmp_path / "weights.msgpack"
+  weights.write_bytes(serialization.to_bytes(variables))
+  frozen = ["--config.train.freeze_backbone=True", "--config.seeds=1", "--config.strategies=margin"]
+  result = _run(str(tmp_path / "run"), npz, *frozen, f"--config.pretrained={weights}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  result = _run(str(tmp_path / "none"), npz, *frozen)
+  assert result.returncode != 0 and "freeze_backbone needs pretrained weights" in result.stderr
+  result = _run(str(tmp_path / "gone"), npz, "--config.pretrained=/nonexistent.msgpack")
+  assert result.returncode != 0 and "no pretrained weights at" in result.stderr

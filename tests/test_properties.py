@@ -14,7 +14,7 @@ from autoal_jax import data, loop, models, strategies, train
 from autoal_jax.types import PoolOutputs
 
 # Every picker of the registry (the search strategies and ALBL run through the loop below).
-PICKERS = strategies.names(include_search=False)
+PICKERS = strategies.picker_names()
 
 
 @st.composite
@@ -77,7 +77,7 @@ def test_a_round_grows_the_mask_by_exactly_k(n, num_initial, query_size, strateg
     model, dataset.info, train.TrainConfig(batch_size=8, epochs=1, min_steps=2, eval_chunk=32)
   )
   learner = loop.ActiveLearner(dataset, trainer, config)
-  state = learner.init(jax.random.key(seed))
+  state = learner.init(jax.random.key(seed), strategy)
   while not learner.done(state):
     before = np.asarray(state.labeled)
     state, log = learner.round(state, strategy)

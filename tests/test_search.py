@@ -7,6 +7,7 @@ import pytest
 
 from autoal_jax import data, loop, models, search, strategies, train
 from autoal_jax.types import PoolOutputs
+from tests.conftest import compiled_programs
 
 MLP_KW = (("hidden", (32, 16)), ("dropout_rate", 0.0))
 SMALL = search.SearchConfig(
@@ -179,7 +180,7 @@ def test_the_search_learns_the_candidate_that_picks_the_high_loss_samples(seed):
   top = np.argsort(-np.asarray(mixed))[:20]
   assert float(np.mean(np.asarray(weights)[top, 0])) > 0.8
   # The soft-selected count on V tracks r |V| = 20.
-  count = float(search.soft_count(state, images, d, **stats, chunk=256, config=config))
+  count = float(search.soft_count(state, key, images, d, **stats, chunk=256, config=config))
   assert count == pytest.approx(20.0, abs=4.0)
 
 
@@ -233,44 +234,38 @@ def test_two_rounds_end_to_end_and_the_second_compiles_nothing(synthetic, key, n
     warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=4, schedule="constant"),
   )
   learner = _learner(synthetic, config)
-  state = learner.init(key)
+  state = learner.init(key, name)
   state, log = learner.round(state, name)
-  searcher = learner.searcher(name)
-  assert searcher.config.relaxation == ("code" if name == "autoal-code" else "gumbel")
-  assert log.search is not None and len(log.search["weights"]) == 8  # 7 + loss prediction
-  assert sum(log.search["weights"].values()) == pytest.approx(1.0, abs=1e-5)
-  jitted = [
-    searcher._split,
-    searcher._gather,
-    searcher._v_decisions,
-    searcher._pool_decisions,
-    searcher._query_scores,
-    searcher._soft_count,
-    searcher._top,
-    searcher._fit_opt_init,
-    *searcher._branch_steps,
-    searcher.fit_trainer.steps,
-    searcher.fit_trainer.pool_outputs,
-    learner.trainer.steps,
-    learner.trainer.pool_outputs,
-  ]
-  sizes = [f._cache_size() for f in jitted]
+  spec = learner.strategy(name)
+  assert spec.weight_names == (*strategies.DEFAULT_CANDIDATES, "loss_prediction")
+  weights = log.info.weights
+  assert weights.shape == (8,) and weights.sum() == pytest.approx(1.0, abs=1e-5)
+  assert log.info.search_seconds > 0 and log.search_seconds == log.info.search_seconds
+  assert {"fit_loss", "search_loss", "soft_count_v"} <= set(log.info.metrics)
   before = np.asarray(state.labeled)
-  state, log = learner.round(state, name)
-  assert [f._cache_size() for f in jitted] == sizes
-  after = np.asarray(state.labeled)
-  assert after.sum() - before.sum() == 15 and not before[log.picks].any()
-  state, log = learner.round(state, name)  # the partial last round: 10 picks
+  with compiled_programs() as programs:
+    state, log = learner.round(state, name)
+    after = np.asarray(state.labeled)
+    assert after.sum() - before.sum() == 15 and not before[log.picks].any()
+    state, log = learner.round(state, name)  # the partial last round: 10 picks
   assert len(log.picks) == 10 and len(set(log.picks.tolist())) == 10
-  assert [f._cache_size() for f in jitted] == sizes
+  assert programs == []
+
+
+def _searcher(learner, config):
+  return search.AutoAL(
+    learner.trainer.model, learner.dataset.info, config, num_pool=400, query_size=15,
+    capacity=30, num_mc=3,
+  )  # fmt: skip
 
 
 def test_query_returns_b_distinct_unlabeled_indices(synthetic, key):
   config = SMALL._replace(
     steps=3, batch_size=16, warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3)
   )
-  learner = _learner(synthetic, config._replace(candidates=("entropy", "kmeans", "random")))
-  searcher = learner.searcher("autoal")
+  config = config._replace(candidates=("entropy", "kmeans", "random"))
+  learner = _learner(synthetic, config)
+  searcher = _searcher(learner, config)
   state = searcher.init(key)
   labeled = jnp.zeros(400, bool).at[:40].set(True)
   state, _ = searcher.search(state, key, learner.images, learner.labels, labeled, 40)
@@ -288,7 +283,7 @@ def test_query_returns_b_distinct_unlabeled_indices(synthetic, key):
     (dict(relaxation="hard"), "Unknown relaxation"),
     (dict(candidate_signal="scores"), "Unknown candidate_signal"),
     (dict(order=3), "order must be 1 or 2"),
-    (dict(candidates=("entropy", "autoal")), "cannot be a candidate"),
+    (dict(candidates=("entropy", "autoal")), "not a single strategy"),
     (dict(candidates=("entropy", "entropy")), "twice"),
     (dict(candidates=("nope",)), "Valid strategies"),
     (dict(tau=0.0), "tau"),
@@ -302,7 +297,7 @@ def test_bad_search_configs_fail_before_compute(synthetic, change, message):
 
 def test_search_strategies_refuse_the_plain_pick(key):
   probs = jnp.full((10, 2), 0.5)
-  with pytest.raises(ValueError, match="ActiveLearner"):
+  with pytest.raises(ValueError, match="not a single strategy"):
     strategies.pick("autoal", key, PoolOutputs(probs, probs, probs), jnp.ones(10, bool), 2)
-  assert "autoal" not in strategies.names(include_search=False)
+  assert "autoal" not in strategies.picker_names()
   assert {"autoal", "autoal-code"} <= set(strategies.names())

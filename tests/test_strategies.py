@@ -77,7 +77,7 @@ def test_scores_reject_bad_shapes_and_too_few_passes():
 def test_scores_are_permutation_equivariant(name):
   outputs = _outputs()
   permutation = np.random.RandomState(0).permutation(64)
-  arg = outputs.mc_probs if strategies.get(name).needs_mc else outputs.probs
+  arg = outputs.mc_probs if strategies.get_picker(name).needs.mc else outputs.probs
   fn = {
     "var_ratio": strategies.var_ratio,
     "bald": strategies.bald,
@@ -105,7 +105,7 @@ def test_top_k_masked_breaks_ties_with_the_key():
   assert set(a.tolist()) != set(b.tolist())
 
 
-@pytest.mark.parametrize("name", strategies.names(include_search=False))
+@pytest.mark.parametrize("name", strategies.picker_names())
 def test_every_registered_strategy_keeps_the_pick_contract(name, key):
   outputs = _outputs()
   mask = jax.random.bernoulli(jax.random.key(3), 0.5, (64,))
@@ -244,7 +244,7 @@ def test_decisions_matrix(key):
   mask = jnp.arange(64) >= 8
   names = list(strategies.AUTOAL_CANDIDATES)
   a = np.asarray(
-    jax.jit(lambda k, o, m: strategies.decisions(names, k, o, m, 6))(key, outputs, mask)
+    jax.jit(lambda k, o, m: strategies.decisions.decisions(names, k, o, m, 6))(key, outputs, mask)
   )
   assert a.shape == (64, 7) and set(np.unique(a)) <= {0.0, 1.0}
   np.testing.assert_array_equal(a.sum(0), 6)
@@ -258,13 +258,13 @@ def test_decisions_matrix(key):
   )
 
 
-@pytest.mark.parametrize("name", strategies.names(include_search=False))
+@pytest.mark.parametrize("name", strategies.picker_names())
 def test_picks_with_a_traced_count_equal_the_picks_of_that_count(name, key):
   outputs = _outputs()
   # Quantised MC passes: var_ratio_mc then has many ties, which must stay random ties.
   outputs = outputs._replace(mc_probs=jax.nn.one_hot(jnp.argmax(outputs.mc_probs, -1), 5))
   mask = jnp.arange(64) % 3 != 0
-  pick_n = jax.jit(strategies.get(name).pick_n, static_argnums=3)
+  pick_n = jax.jit(strategies.get_picker(name).pick_n, static_argnums=3)
   for n in (1, 4, 7):
     got = np.asarray(pick_n(key, outputs, mask, 10, jnp.int32(n)))
     want = np.asarray(strategies.pick(name, key, outputs, mask, n))
@@ -277,7 +277,9 @@ def test_decisions_with_ranks_and_a_traced_count(key):
   outputs = _outputs()
   mask = jnp.arange(64) >= 8
   names = ["entropy", "kmeans"]
-  a = np.asarray(strategies.decisions(names, key, outputs, mask, 10, jnp.int32(4), "ranks"))
+  a = np.asarray(
+    strategies.decisions.decisions(names, key, outputs, mask, 10, jnp.int32(4), "ranks")
+  )
   entropy = np.asarray(strategies.entropy(outputs.probs))[8:]
   # Score strategies: ranks scaled to [0, 1] among the candidates, 0 outside.
   np.testing.assert_allclose(a[8:, 0], np.argsort(np.argsort(entropy)) / 55, atol=1e-6)
@@ -285,7 +287,7 @@ def test_decisions_with_ranks_and_a_traced_count(key):
   # Set pickers stay 0/1, with the traced count.
   assert set(np.unique(a[:, 1])) <= {0.0, 1.0} and a[:, 1].sum() == 4
   with pytest.raises(ValueError, match="Valid signals"):
-    strategies.decisions(names, key, outputs, mask, 10, signal="scores")
+    strategies.decisions.decisions(names, key, outputs, mask, 10, signal="scores")
 
 
 def test_uniform_mix_buys_the_samples_most_candidates_pick(key):
@@ -297,12 +299,14 @@ def test_uniform_mix_buys_the_samples_most_candidates_pick(key):
   assert set(np.asarray(alone).tolist()) == set(np.asarray(entropy).tolist())
   # Three candidates: every sample picked by all three is bought before any picked by fewer.
   names = ("entropy", "margin", "least_confidence")
-  votes = np.asarray(strategies.decisions(names, jax.random.split(key)[0], outputs, mask, 8))
+  votes = np.asarray(
+    strategies.decisions.decisions(names, jax.random.split(key)[0], outputs, mask, 8)
+  )
   votes = votes.sum(1)
   picks = np.asarray(strategies.uniform_mix(key, outputs, mask, 8, candidates=names))
   assert len(set(picks.tolist())) == 8
   assert votes[picks].min() >= np.sort(votes)[-8]  # the 8 most-voted (ties at random)
-  with pytest.raises(ValueError, match="cannot be a candidate"):
+  with pytest.raises(ValueError, match="not a single strategy"):
     strategies.check_candidates(("entropy", "uniform-mix"))
 
 

@@ -1,10 +1,23 @@
-"""Active-learning strategies: pure scores, set-level pickers and one registry.
+"""Active-learning strategies: pure scores, set-level pickers, mixtures, one interface.
 
-See `registry` for the uniform call ``pick(name, key, outputs, candidate_mask, k)`` and
-the table of strategies.
+`registry`: the single strategies, ``pick(name, key, outputs, candidate_mask, k)``.
+`decisions`: the candidates' decision matrix and the equal-weight mixture.
+`base`: every strategy as an (init, query) pair built by name (`build`), the interface
+the active-learning loop runs; `albl` and AutoAL's search (`autoal_jax.search`) are
+strategies with a state, registered there like any other.
 """
 
-from autoal_jax.strategies import albl
+from autoal_jax.strategies import albl, base, decisions, registry
+from autoal_jax.strategies.base import (
+  Setup,
+  Strategy,
+  build,
+  get,
+  names,
+  register,
+  stateless,
+)
+from autoal_jax.strategies.decisions import SIGNALS, scaled_ranks, signal_column, uniform_mix
 from autoal_jax.strategies.pickers import (
   badge,
   kcenter_greedy,
@@ -14,21 +27,17 @@ from autoal_jax.strategies.pickers import (
 from autoal_jax.strategies.registry import (
   AUTOAL_CANDIDATES,
   DEFAULT_CANDIDATES,
-  SIGNALS,
-  Strategy,
-  candidates_need_loss,
-  candidates_need_mc,
+  Picker,
+  candidates_needs,
   check_candidates,
-  decisions,
-  get,
-  is_mixture,
-  names,
+  check_outputs,
+  get_picker,
+  is_picker,
   pick,
+  picker_names,
   random_sampling,
-  register,
+  register_picker,
   register_score,
-  scaled_ranks,
-  uniform_mix,
 )
 from autoal_jax.strategies.scores import (
   bald,
@@ -44,19 +53,24 @@ from autoal_jax.strategies.selection import top_k_masked
 __all__ = [
   "AUTOAL_CANDIDATES",
   "DEFAULT_CANDIDATES",
+  "Picker",
   "SIGNALS",
+  "Setup",
   "Strategy",
   "albl",
   "badge",
   "bald",
-  "candidates_need_loss",
-  "candidates_need_mc",
+  "base",
+  "build",
+  "candidates_needs",
   "check_candidates",
+  "check_outputs",
   "check_probs",
   "decisions",
   "entropy",
   "get",
-  "is_mixture",
+  "get_picker",
+  "is_picker",
   "kcenter_greedy",
   "kmeans_sampling",
   "least_confidence",
@@ -65,10 +79,15 @@ __all__ = [
   "min_sq_dist_to_set",
   "names",
   "pick",
+  "picker_names",
   "random_sampling",
   "register",
+  "register_picker",
   "register_score",
+  "registry",
   "scaled_ranks",
+  "signal_column",
+  "stateless",
   "top_k_masked",
   "uniform_mix",
   "var_ratio",

@@ -16,7 +16,8 @@ for the arm a drawn last, p[a] its probability at that draw. The weights are kep
 logarithms (``log_weights``): the same probabilities, no overflow over long runs.
 
 Everything is a pure function of an explicit `ALBLState`; `query` is one jittable call
-(the arms run under `lax.switch`, so only the drawn arm's picker executes).
+(the arms run under `lax.switch`, so only the drawn arm's picker executes). `strategy`
+makes the registered ``albl`` strategy (`base.Strategy`) of them.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from autoal_jax.strategies import registry
-from autoal_jax.types import PoolOutputs
+from autoal_jax import sharding
+from autoal_jax.strategies import base, registry
+from autoal_jax.types import Context, PoolOutputs, QueryInfo
 
 DELTA = 0.1
 RANDOM_ARM = "random"
@@ -131,7 +134,7 @@ def query(
   arm = jax.random.choice(draw_key, len(names), p=probs).astype(jnp.int32)
 
   def branch(name):
-    return lambda: registry.get(name).pick(pick_key, outputs, ~labeled, k)
+    return lambda: registry.get_picker(name).pick(pick_key, outputs, ~labeled, k)
 
   chosen = jax.lax.switch(arm, [branch(name) for name in names])
   bought = jnp.where(chosen < 0, labeled.shape[0], chosen)  # a missing pick (-1) is dropped
@@ -141,3 +144,39 @@ def query(
     arm_prob=probs[arm],
   )
   return state, chosen, probs, value
+
+
+def strategy(setup: base.Setup) -> base.Strategy:
+  """The ``albl`` strategy over ``setup.candidates`` (and random): `init` and `query`
+  behind the (init, query) interface, the query compiled once per k."""
+  candidates = registry.check_candidates(setup.candidates)
+  names = arms(candidates)
+  compiled = {}
+
+  def init_fn(key, context: Context) -> ALBLState:
+    del key
+    return init(len(names), context.labeled)
+
+  def query_fn(state, key, context: Context, k: int):
+    if k not in compiled:
+
+      def one(state, key, outputs, labels, labeled):
+        return query(state, key, outputs, labels, labeled, k, candidates)
+
+      compiled[k] = jax.jit(one)
+    state, chosen, probs, value = compiled[k](
+      state, key, context.outputs, context.labels, context.labeled
+    )
+    info = QueryInfo(
+      weights=np.asarray(sharding.to_host(probs), np.float32),
+      arm=int(sharding.to_host(state.arm)),
+      reward=float(sharding.to_host(value)),
+    )
+    return chosen, state, info
+
+  needs = registry.candidates_needs(candidates)
+  return base.Strategy("albl", init_fn, query_fn, needs, _DOC, names, candidates)
+
+
+_DOC = "Exp4.P bandit over the candidates and random (Hsu & Lin 2015)"
+base.register("albl", strategy, _DOC)

@@ -30,6 +30,10 @@ def get_config() -> ml_collections.ConfigDict:
 
   # Task model, retrained from scratch every round.
   config.model = "small_cnn"
+  # A user's pretrained task-model weights ('' = a fresh init every round): a flax msgpack
+  # file (flax.serialization.to_bytes of the variables) or an orbax checkpoint folder.
+  # Every round then starts from them; train.freeze_backbone trains only the head.
+  config.pretrained = ""
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 64
   config.train.epochs = 8
@@ -49,6 +53,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.loss_margin = 1.0
   config.train.loss_detach = 0.6  # fraction of the steps after which it stops reaching the model
   config.train.loss_hidden = 128
+  config.train.freeze_backbone = False  # with pretrained weights: train only the head
   config.steps_per_call = 0  # steps per jitted call (a lax.scan); 0: 1 on CPU, 16 on GPU/TPU
 
   # AutoAL's search (strategies 'autoal' and 'autoal-code'; autoal_jax.search.SearchConfig).
@@ -68,8 +73,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.lambda_search = 1.0
   config.search.steps = 150  # bi-level steps per round (the released code: 400)
   config.search.batch_size = 64
-  config.search.warmup_steps = 100  # FitNet warm-up on the train half (the code: 200)
-  config.search.warmup_learning_rate = 1e-3  # Adam
+  # FitNet's warm-up on the train half trains like config.train but for these (the code:
+  # 200 Adam steps): at least warmup_epochs epochs and warmup_steps steps, constant rate.
+  config.search.warmup_epochs = 1
+  config.search.warmup_steps = 100
+  config.search.warmup_optimizer = "adam"
+  config.search.warmup_learning_rate = 1e-3
   config.search.fit_optimizer = "adam"  # the released code's Adam lr 0.05 diverges here
   config.search.fit_learning_rate = 1e-3
   config.search.search_optimizer = "adam"
@@ -78,6 +87,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.loss_learning_rate = 1e-3
   config.search.weight_decay = 0.0  # coupled L2 of the three bi-level optimisers
   config.search.unroll_learning_rate = 1e-3  # order 2's inner SGD step
+  config.search.loss_margin = 1.0  # LossNet's ranking-loss margin (LL4AL)
   config.search.backbone = "small_cnn"  # SearchNet's backbone (resnet18 on GPU/TPU)
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
 
