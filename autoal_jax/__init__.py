@@ -19,16 +19,26 @@ from autoal_jax import (
 from autoal_jax.data import DataNotFoundError, from_arrays, load_dataset
 from autoal_jax.loop import ActiveLearner, ALConfig, ALState, RoundLog
 from autoal_jax.metrics import aubc, final_accuracy
-from autoal_jax.models import MLP, LossNet, ResNet18, SearchNet, SmallCNN, get_model
+from autoal_jax.models import (
+  MLP,
+  LossNet,
+  ResNet18,
+  SearchNet,
+  SmallCNN,
+  get_model,
+  load_variables,
+)
 from autoal_jax.search import AutoAL, SearchConfig, SearchState
+from autoal_jax.strategies import Setup, Strategy
 from autoal_jax.train import TrainConfig, Trainer, TrainState
-from autoal_jax.types import Dataset, DatasetInfo, PoolOutputs
+from autoal_jax.types import Context, Dataset, DatasetInfo, Needs, PoolOutputs, QueryInfo
 
 __version__ = "0.1.0"
 
 __all__ = [
   "ALConfig",
   "ALState",
+  "Context",
   "ActiveLearner",
   "AutoAL",
   "DataNotFoundError",
@@ -36,13 +46,17 @@ __all__ = [
   "DatasetInfo",
   "LossNet",
   "MLP",
+  "Needs",
   "PoolOutputs",
+  "QueryInfo",
   "ResNet18",
   "RoundLog",
   "SearchConfig",
   "SearchNet",
   "SearchState",
+  "Setup",
   "SmallCNN",
+  "Strategy",
   "TrainConfig",
   "TrainState",
   "Trainer",
@@ -53,6 +67,7 @@ __all__ = [
   "from_arrays",
   "get_model",
   "load_dataset",
+  "load_variables",
   "loop",
   "metrics",
   "models",

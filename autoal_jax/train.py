@@ -18,6 +18,7 @@ import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax.training import train_state
 from jax.sharding import Mesh
@@ -621,6 +622,9 @@ class Trainer:
       losses.append(loss)
       done = min(first + per_call, total_steps) // steps_per_epoch
       if progress is not None and done > first_epoch:
-        progress(done, epochs, float(sharding.to_host(jnp.nanmean(jnp.concatenate(losses)))))
+        # On the host: eager jnp ops would compile again for every number of steps.
+        progress(
+          done, epochs, float(np.nanmean(np.concatenate([sharding.to_host(x) for x in losses])))
+        )
         losses = []
     return state

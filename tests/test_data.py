@@ -183,7 +183,25 @@ def test_normalize_and_augment(key):
   out = data.augment(key, x, 2, flip=True)
   assert out.shape == x.shape
   np.testing.assert_array_equal(out, data.augment(key, x, 2, flip=True))  # seeded
-  flipped = data.augment(key, x, 0, flip=True)
-  for i in range(4):  # each image is either itself or its mirror image
-    same, mirror = np.array_equal(flipped[i], x[i]), np.array_equal(flipped[i], x[i, :, ::-1])
-    assert same or mirror
+  # 32 images: each flipped one is itself or its mirror image, and both happen.
+  images = jnp.asarray(np.random.RandomState(1).randint(0, 256, (32, 8, 8, 3)), jnp.uint8)
+  x = data.normalize(images, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+  flipped = np.asarray(data.augment(key, x, 0, flip=True))
+  mirrored = [np.array_equal(flipped[i], x[i, :, ::-1]) for i in range(32)]
+  kept = [np.array_equal(flipped[i], x[i]) for i in range(32)]
+  assert all(a or b for a, b in zip(mirrored, kept, strict=True)) and any(mirrored) and any(kept)
+  # Each crop is an 8x8 window of the zero-padded image, and windows other than the centre
+  # (no shift) happen.
+  cropped = np.asarray(data.augment(key, x, 2, flip=False))
+  padded = np.pad(np.asarray(x), ((0, 0), (2, 2), (2, 2), (0, 0)))
+  offsets = []
+  for i in range(32):
+    found = [
+      (dy, dx)
+      for dy in range(5)
+      for dx in range(5)
+      if np.array_equal(cropped[i], padded[i, dy : dy + 8, dx : dx + 8])
+    ]
+    assert found, i
+    offsets.append(found[0])
+  assert len(set(offsets)) > 5 and any(o != (2, 2) for o in offsets)

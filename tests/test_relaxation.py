@@ -87,3 +87,15 @@ def test_the_released_rule_is_zero_or_one_with_exactly_zero_gradient(key):
   assert float(jnp.sum(p[60:])) == 0.0
   grad = jax.grad(count)(logits)
   assert np.all(np.asarray(grad) == 0.0)  # the released code's SearchNet learns nothing
+
+
+def test_the_selection_threshold_is_a_stop_gradient(key):
+  # Distinct scores: theta is the midpoint of two of them, so without the stop-gradient
+  # those two samples would get a share of every sample's gradient through theta.
+  m_key, c_key = jax.random.split(key)
+  m = jax.random.normal(m_key, (50,))
+  c = jax.random.normal(c_key, (50,))
+  mask = jnp.ones(50, bool)
+  s, _ = relaxation.soft_select(m, mask, 0.1, 0.2)
+  grad = jax.grad(lambda x: jnp.sum(relaxation.soft_select(x, mask, 0.1, 0.2)[0] * c))(m)
+  np.testing.assert_allclose(grad, s * (1 - s) / 0.2 * c, rtol=1e-5, atol=1e-7)

@@ -86,7 +86,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.loss_optimizer = "adam"
   config.search.loss_learning_rate = 1e-3
   config.search.weight_decay = 0.0  # coupled L2 of the three bi-level optimisers
-  config.search.unroll_learning_rate = 1e-3  # order 2's inner SGD step
+  config.search.unroll_learning_rate = 0.1  # order 2's inner SGD step
   config.search.loss_margin = 1.0  # LossNet's ranking-loss margin (LL4AL)
   config.search.backbone = "small_cnn"  # SearchNet's backbone (resnet18 on GPU/TPU)
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
