@@ -1,0 +1,86 @@
+"""AutoAL's differentiable strategy search (Wang, Zhan & Huang, ICML 2025).
+
+The method is `../shared/AUTOAL.md` sections 3-5. Per round, on the labeled set:
+
+1. `split_labeled`: a fresh seeded permutation splits it into a train half T and a
+   validation half V, padded to a fixed capacity (masks), so shapes never change.
+2. FitNet (the task model's architecture, fresh) is warmed up on T.
+3. The K candidates' decisions A[V, K] are computed ONCE, with the warmed-up FitNet, on V
+   as if V were unlabeled (each picks n = ceil(r |V|), r = b / N). FitNet never saw V, so
+   there is no leak (the released code used the task model, which was trained on V).
+4. `bilevel_step`, alternating by ``step % 3`` (`lax.switch`): a FitNet update
+   ``L_F = mean(sg(s) CE_F) + lambda_F L_size``, a SearchNet update
+   ``L_S = -mean(s sg(CE_F)) + lambda_S L_size`` and a LossNet update (LL4AL's pairwise
+   ranking loss, margin 1). s is the soft selection of the mixed score
+   ``m = sum_k w_k A_k``, ``w = gumbel_softmax(SearchNet(x))`` (`autoal_jax.relaxation`).
+   ``order = 2`` lets SearchNet's gradient flow through one unrolled FitNet step (DARTS,
+   Liu et al. 2019): the same function, with the inner step kept instead of a
+   stop-gradient on CE_F.
+5. `query_scores`: on the unlabeled pool, A[U, K] from the task model with n = b, w =
+   softmax(SearchNet(x)) without noise, m = sum_k w_k A_k; the top b of m are bought.
+
+SearchNet and LossNet are warm-started across rounds (`SearchState`); FitNet is fresh.
+With ``use_loss_prediction`` LossNet's predicted loss is one more column of A (a signal
+like the others: 0/1 top picks or scaled ranks), so K' = K + 1 logits.
+
+`AutoAL` runs all of this for the active-learning loop, jitting each piece once.
+
+
+Modules: `config` (`SearchConfig`), `losses` (the objectives as named functions),
+`step` (states, `bilevel_step`, `query_scores`), `driver` (`AutoAL` and the strategies).
+"""
+
+from autoal_jax.search.config import (
+  DEFAULT_CANDIDATES,
+  METRICS,
+  SearchConfig,
+  StepMetrics,
+  check_config,
+  needs_mc,
+)
+from autoal_jax.search.driver import AutoAL, strategy
+from autoal_jax.search.losses import (
+  fit_objective,
+  hard_samples_objective,
+  loss_net_objective,
+  ranking_loss,
+)
+from autoal_jax.search.step import (
+  BilevelState,
+  SearchData,
+  SearchState,
+  bilevel_step,
+  bilevel_steps,
+  init_search_state,
+  num_branches,
+  query_scores,
+  select,
+  soft_count,
+  split_labeled,
+)
+
+__all__ = [
+  "DEFAULT_CANDIDATES",
+  "METRICS",
+  "AutoAL",
+  "BilevelState",
+  "SearchConfig",
+  "SearchData",
+  "SearchState",
+  "StepMetrics",
+  "bilevel_step",
+  "bilevel_steps",
+  "check_config",
+  "fit_objective",
+  "hard_samples_objective",
+  "init_search_state",
+  "loss_net_objective",
+  "needs_mc",
+  "num_branches",
+  "query_scores",
+  "ranking_loss",
+  "select",
+  "soft_count",
+  "split_labeled",
+  "strategy",
+]

@@ -1,0 +1,144 @@
+"""The search's configuration: every switch, checked before any compute."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+
+from autoal_jax import models, relaxation, strategies
+from autoal_jax import train as train_lib
+from autoal_jax.train import TrainConfig
+
+# The paper's seven with the MC-dropout variation ratio (see `strategies.DEFAULT_CANDIDATES`).
+DEFAULT_CANDIDATES = strategies.DEFAULT_CANDIDATES
+
+
+class StepMetrics(NamedTuple):
+  """What one bi-level step measured (float32 scalars, or [S] over a scan of S steps).
+
+  Each step runs one of the three updates and measures what that update computes; the
+  others are NaN (``fit_loss`` on FitNet steps, ``search_loss`` on SearchNet steps,
+  ``rank_accuracy`` on LossNet steps, the counts on FitNet and SearchNet steps).
+
+  Attributes:
+    fit_loss: L_F of the batch.
+    search_loss: L_S of the batch.
+    rank_accuracy: LossNet's pairwise ranking accuracy on the batch.
+    soft_count: sum(s) over the batch.
+    target_count: r times the batch's valid samples.
+  """
+
+  fit_loss: jax.Array
+  search_loss: jax.Array
+  rank_accuracy: jax.Array
+  soft_count: jax.Array
+  target_count: jax.Array
+
+
+METRICS = StepMetrics._fields
+
+
+class SearchConfig(NamedTuple):
+  """Every switch of the search (hashable: a static jit argument).
+
+  Attributes:
+    candidates: the K candidate strategy names (any registered non-search strategies).
+    relaxation: ``gumbel`` (default), ``softmax`` (no noise) or ``code`` (the released
+      rule: SearchNet gets no gradient; see `relaxation.code_select`).
+    hard: straight-through one-hot Gumbel samples.
+    candidate_signal: ``picks`` (0/1 decisions, the paper) or ``ranks`` (score strategies
+      give their rank scaled to [0, 1]; set pickers stay 0/1).
+    use_loss_prediction: LossNet's predicted loss as column K + 1 (and LossNet updates).
+    order: 1 (alternating first-order) or 2 (through one unrolled FitNet step).
+    tau, tau_final: Gumbel-softmax temperature, annealed geometrically over a round's steps.
+    tau_s: the soft-selection temperature.
+    lambda_fit, lambda_search: weights of the size loss in L_F and L_S.
+    steps: bi-level steps per round (the code: 400).
+    batch_size: V samples per bi-level step (at most the capacity of V).
+    warmup: the FitNet warm-up on T (the code: 200 Adam steps), a `TrainConfig`.
+    fit, search_net, loss_net: optimisers of the bi-level updates (`TrainConfig`'s
+      optimizer, learning_rate, weight_decay, momentum; constant rates).
+    unroll_learning_rate: the inner SGD step of ``order = 2``. The second-order term is
+      linear in it: on tests/test_search.py's task it changed SearchNet's gradient by 0.14%
+      at 1e-3 (order 2 was order 1), by 13% at 0.1 (cosine 0.999), by 76% at 1.0. An SGD
+      step of 0.1 moves FitNet about as far as one Adam step of 1e-3 does on its gradients.
+    loss_margin: the margin of LossNet's pairwise ranking loss (LL4AL: 1).
+    backbone: SearchNet's backbone (a task-model name).
+    backbone_kwargs: its extra attributes, as (name, value) pairs.
+    loss_hidden: LossNet's units per feature map.
+    steps_per_call: bi-level steps per jitted call (a `lax.scan` over a `lax.switch`);
+      0 picks 1 on CPU (host dispatch of the branch: XLA:CPU runs conditionals and loops
+      of convolutions several times slower) and 16 on GPU/TPU.
+  """
+
+  candidates: tuple = DEFAULT_CANDIDATES
+  relaxation: str = "gumbel"
+  hard: bool = False
+  candidate_signal: str = "picks"
+  use_loss_prediction: bool = True
+  order: int = 1
+  tau: float = 1.0
+  tau_final: float = 1.0
+  tau_s: float = 0.1
+  lambda_fit: float = 1.0
+  lambda_search: float = 1.0
+  steps: int = 150
+  batch_size: int = 64
+  warmup: TrainConfig = TrainConfig(epochs=1, min_steps=100, schedule="constant")
+  fit: TrainConfig = TrainConfig(learning_rate=1e-3, schedule="constant")
+  search_net: TrainConfig = TrainConfig(learning_rate=1e-3, schedule="constant")
+  loss_net: TrainConfig = TrainConfig(learning_rate=1e-3, schedule="constant")
+  unroll_learning_rate: float = 0.1
+  loss_margin: float = 1.0
+  backbone: str = "small_cnn"
+  backbone_kwargs: tuple = ()
+  loss_hidden: int = 128
+  steps_per_call: int = 0
+
+  @property
+  def num_columns(self) -> int:
+    """K', the columns of A and SearchNet's outputs: K, plus one with loss prediction."""
+    return len(self.candidates) + int(self.use_loss_prediction)
+
+  @property
+  def column_names(self) -> tuple:
+    return tuple(self.candidates) + (("loss_prediction",) if self.use_loss_prediction else ())
+
+
+def check_config(config: SearchConfig) -> None:
+  """Raises ValueError for a config that cannot run (before any compute)."""
+  if config.relaxation not in relaxation.RELAXATIONS:
+    raise ValueError(
+      f"Unknown relaxation {config.relaxation!r}. Valid: {list(relaxation.RELAXATIONS)}"
+    )
+  if config.candidate_signal not in strategies.SIGNALS:
+    raise ValueError(
+      f"Unknown candidate_signal {config.candidate_signal!r}. Valid: {list(strategies.SIGNALS)}"
+    )
+  if config.order not in (1, 2):
+    raise ValueError(f"order must be 1 or 2, got {config.order}")
+  strategies.check_candidates(config.candidates)
+  if strategies.candidates_needs(config.candidates).loss:
+    raise ValueError(
+      "the search's FitNet has no LossNet: use use_loss_prediction for a loss-prediction "
+      f"column instead of a loss candidate in {config.candidates}"
+    )
+  for name, value in (("tau", config.tau), ("tau_final", config.tau_final)):
+    if not value > 0:
+      raise ValueError(f"{name} must be > 0, got {value}")
+  if not config.tau_s > 0:
+    raise ValueError(f"tau_s must be > 0, got {config.tau_s}")
+  if config.steps < 1 or config.batch_size < 2:
+    raise ValueError(
+      f"steps >= 1 and batch_size >= 2 needed, got {config.steps}, {config.batch_size}"
+    )
+  if config.backbone not in models.MODELS:
+    raise ValueError(f"Unknown backbone {config.backbone!r}. Valid: {sorted(models.MODELS)}")
+  for net in (config.warmup, config.fit, config.search_net, config.loss_net):
+    train_lib.make_optimizer(net)
+
+
+def needs_mc(config: SearchConfig) -> bool:
+  """Whether any candidate needs MC-dropout passes."""
+  return strategies.candidates_needs(config.candidates).mc

@@ -1,0 +1,293 @@
+"""`AutoAL`, the host driver of one round's search and query, and the ``autoal`` and
+``autoal-code`` strategies built on it."""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from autoal_jax import sharding, strategies
+from autoal_jax import train as train_lib
+from autoal_jax.search.config import SearchConfig, check_config, needs_mc
+from autoal_jax.search.step import (
+  BilevelState,
+  SearchData,
+  SearchState,
+  bilevel_step,
+  bilevel_steps,
+  init_search_state,
+  num_branches,
+  query_scores,
+  soft_count,
+  split_labeled,
+)
+from autoal_jax.types import Context, DatasetInfo, PoolOutputs, QueryInfo
+
+
+class AutoAL:
+  """AutoAL's search and query for the active-learning loop, each piece jitted once.
+
+  Built once per experiment (like `Trainer`); holds compiled functions, never a run's
+  state: `init` returns a `SearchState`, `search` advances it by one round's bi-level
+  updates, `query` picks. All shapes are fixed by the pool size, the capacity of V and
+  the query size, so rounds after the first compile nothing.
+
+  Args:
+    model: the task model; FitNet is a fresh copy of its architecture every round.
+    info: the dataset's `DatasetInfo`.
+    config: `SearchConfig`.
+    num_pool: N.
+    query_size: b (r = b / N).
+    capacity: V_max, at least half the largest labeled set a search will see.
+    num_mc: T, MC-dropout passes for the candidates that need them.
+    eval_chunk: images per chunk of the forward passes.
+    mesh: FitNet's training and passes are data parallel over it (`train.Trainer`); the
+      bi-level step runs replicated. None: all devices.
+    init_variables: FitNet's starting variables (the task model's pretrained weights,
+      `train.Trainer`); None: a fresh initialisation every round.
+  """
+
+  def __init__(
+    self,
+    model,
+    info: DatasetInfo,
+    config: SearchConfig,
+    num_pool: int,
+    query_size: int,
+    capacity: int,
+    num_mc: int,
+    eval_chunk: int = 1024,
+    mesh=None,
+    init_variables=None,
+  ):
+    check_config(config)
+    if needs_mc(config) and num_mc < 2:
+      raise ValueError(f"the candidates {config.candidates} need num_mc >= 2, got {num_mc}")
+    if not 1 <= query_size < num_pool:
+      raise ValueError(f"query_size must be in [1, {num_pool}), got {query_size}")
+    self.config, self.info = config, info
+    self.num_mc = num_mc if needs_mc(config) else 0
+    self.capacity = capacity
+    self.ratio = query_size / num_pool
+    self.query_size = query_size
+    self.v_picks = max(1, min(capacity, math.ceil(self.ratio * capacity)))
+    self.fit_trainer = train_lib.Trainer(
+      model, info, config.warmup, mesh=mesh, init_variables=init_variables
+    )
+    stats = dict(mean=tuple(info.mean), std=tuple(info.std))
+    if config.steps_per_call:
+      self.steps_per_call = config.steps_per_call
+    else:
+      self.steps_per_call = 1 if jax.default_backend() == "cpu" else 16
+    self._init = jax.jit(
+      functools.partial(init_search_state, config=config, image_shape=info.image_shape)
+    )
+    self._split = jax.jit(split_labeled, static_argnums=2)
+    self._gather = jax.jit(lambda images, index: images[index])
+    signal = config.candidate_signal
+    self._v_decisions = jax.jit(
+      functools.partial(
+        strategies.decisions.decisions, config.candidates, k=self.v_picks, signal=signal
+      )
+    )
+    self._pool_decisions = jax.jit(
+      functools.partial(
+        strategies.decisions.decisions, config.candidates, k=query_size, signal=signal
+      )
+    )
+    self._fit_tx = train_lib.make_optimizer(config.fit)
+    self._fit_opt_init = jax.jit(self._fit_tx.init)
+    step = functools.partial(bilevel_step, **stats, config=config)
+    self._branch_steps = [
+      jax.jit(functools.partial(step, branch=b)) for b in range(num_branches(config))
+    ]
+    self._scan_steps = jax.jit(
+      functools.partial(bilevel_steps, **stats, config=config, num_steps=self.steps_per_call)
+    )
+    self._query_scores = jax.jit(
+      functools.partial(query_scores, **stats, chunk=eval_chunk, config=config)
+    )
+    self._soft_count = jax.jit(
+      functools.partial(soft_count, **stats, chunk=eval_chunk, config=config)
+    )
+    self._top = jax.jit(strategies.top_k_masked, static_argnums=3)
+
+  def init(self, key: jax.Array) -> SearchState:
+    """Fresh SearchNet and LossNet (uniform strategy weights)."""
+    return self._init(key)
+
+  def search(
+    self,
+    state: SearchState,
+    key: jax.Array,
+    images: jax.Array,
+    labels: jax.Array,
+    labeled: jax.Array,
+    num_labeled: int,
+  ) -> tuple[SearchState, dict]:
+    """One round's search: split, FitNet warm-up, decisions on V, bi-level updates.
+
+    Args:
+      state: `SearchState` (warm-started from the previous round).
+      key: the round's search key.
+      images: uint8[N, H, W, Ch], the pool on device.
+      labels: int32[N].
+      labeled: bool[N].
+      num_labeled: the size of the labeled set (>= 2).
+
+    Returns:
+      (new `SearchState`, host metrics: the means of `METRICS` over the round's steps,
+      ``soft_count_v`` / ``target_count_v`` on the whole of V after the search).
+    """
+    num_v = num_labeled // 2
+    if num_v < 1:
+      raise ValueError(f"the search needs at least 2 labeled samples, got {num_labeled}")
+    if num_v > self.capacity:
+      raise ValueError(f"|V| = {num_v} exceeds the search capacity {self.capacity}")
+    split_key, warmup_key, mc_key, decision_key, step_key = jax.random.split(key, 5)
+    count_key = jax.random.fold_in(step_key, self.config.steps)  # no step uses this one
+    train_mask, v_index, v_mask = self._split(split_key, labeled, self.capacity)
+    fit = self.fit_trainer.fit(warmup_key, images, labels, train_mask, num_labeled - num_v)
+    v_outputs = self.fit_trainer.pool_outputs(
+      fit, mc_key, self._gather(images, v_index), num_mc=self.num_mc
+    )
+    strategies.check_probs(v_outputs.probs, "FitNet probabilities on V")
+    num_picks = jnp.asarray(min(self.v_picks, math.ceil(self.ratio * num_v)), jnp.int32)
+    decisions = self._v_decisions(decision_key, v_outputs, v_mask, num_picks=num_picks)
+    data = SearchData(v_index, v_mask, decisions, jnp.asarray(self.ratio, jnp.float32))
+    fit = fit.replace(tx=self._fit_tx, opt_state=self._fit_opt_init(fit.params))
+    bilevel = BilevelState(fit, state.search, state.loss)
+    metrics = []
+    step = 0
+    branches = len(self._branch_steps)
+    while step < self.config.steps:
+      if self.steps_per_call == 1 or self.config.steps - step < self.steps_per_call:
+        at = jnp.asarray(step, jnp.int32)
+        bilevel, m = self._branch_steps[step % branches](
+          bilevel, step_key, data, images, labels, at
+        )
+        metrics.append(jax.tree.map(lambda v: v[None], m))
+        step += 1
+      else:
+        at = jnp.asarray(step, jnp.int32)
+        bilevel, m = self._scan_steps(bilevel, step_key, data, images, labels, at)
+        metrics.append(m)
+        step += self.steps_per_call
+    state = SearchState(bilevel.search, bilevel.loss)
+    values = jax.tree.map(lambda *v: np.concatenate([np.asarray(x) for x in v]), *metrics)
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN fields (no LossNet)
+      log = {name: float(np.nanmean(v)) for name, v in values._asdict().items()}
+    log["soft_count_v"] = float(self._soft_count(state, count_key, images, data))
+    log["target_count_v"] = self.ratio * num_v
+    log["size_v"] = num_v
+    return state, log
+
+  def query(
+    self,
+    state: SearchState,
+    key: jax.Array,
+    images: jax.Array,
+    outputs: PoolOutputs,
+    candidate_mask: jax.Array,
+    k: int,
+  ) -> tuple[jax.Array, np.ndarray]:
+    """Picks k <= b unlabeled samples by the searched mixture of the candidates.
+
+    Args:
+      state: `SearchState` after this round's `search`.
+      key: PRNG key (candidate randomness and tie-breaking).
+      images: uint8[N, H, W, Ch].
+      outputs: the task model's `PoolOutputs` (with T MC passes if a candidate needs them).
+      candidate_mask: bool[N], the unlabeled samples.
+      k: picks, 1 <= k <= b (the last round may be partial; one program serves both).
+
+    Returns:
+      (int32[k] picks, float64[K'] the mean strategy weight over the picks).
+    """
+    if not 1 <= k <= self.query_size:
+      raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
+    decision_key, tie_key = jax.random.split(key)
+    num = jnp.asarray(k, jnp.int32)
+    decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
+    mixed, weights = self._query_scores(state, images, decisions, candidate_mask, num)
+    # The top k of the b slots (one program for every k), ties at the k-th score at random.
+    chosen = self._top(tie_key, mixed, candidate_mask, self.query_size, num)[:k]
+    return chosen, np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
+
+
+def strategy(setup: strategies.Setup, name: str = "autoal", **overrides) -> strategies.Strategy:
+  """AutoAL's search as a `strategies.Strategy` over ``setup.candidates``.
+
+  ``init`` draws SearchNet and LossNet; ``query`` runs the round's search on the labeled
+  set (`AutoAL.search`), then picks with the searched mixture (`AutoAL.query`).
+
+  Args:
+    setup: the experiment's `strategies.Setup` (its ``search`` config, default
+      `SearchConfig()`, with the setup's candidates).
+    name: the registry name.
+    **overrides: `SearchConfig` fields this strategy changes (``autoal-code``: the
+      released code's relaxation).
+  """
+  config = (setup.search or SearchConfig())._replace(candidates=tuple(setup.candidates))
+  config = config._replace(**overrides)
+  if setup.model is None or setup.info is None:
+    raise ValueError("AutoAL's search needs the task model and the dataset info in its Setup")
+  searcher = AutoAL(
+    setup.model,
+    setup.info,
+    config,
+    num_pool=setup.num_pool,
+    query_size=setup.query_size,
+    capacity=max(1, math.ceil(setup.max_labeled / 2)),
+    num_mc=setup.num_mc,
+    eval_chunk=setup.eval_chunk,
+    mesh=setup.mesh,
+    init_variables=setup.init_variables,
+  )
+
+  def init(key: jax.Array, context: Context) -> SearchState:
+    del context
+    return searcher.init(key)
+
+  def query(state: SearchState, key: jax.Array, context: Context, k: int):
+    search_key, pick_key = jax.random.split(key)
+    # The first half of this split drew the networks before the (init, query) interface;
+    # it is skipped so that results stay those of earlier versions.
+    _, search_key = jax.random.split(search_key)
+    num_labeled = int(sharding.to_host(jnp.sum(context.labeled)))
+    start = time.perf_counter()
+    state, metrics = searcher.search(
+      state, search_key, context.images, context.labels, context.labeled, num_labeled
+    )
+    jax.block_until_ready(state)
+    seconds = time.perf_counter() - start
+    chosen, weights = searcher.query(
+      state, pick_key, context.images, context.outputs, ~context.labeled, k
+    )
+    info = QueryInfo(weights=weights, metrics=metrics, search_seconds=seconds)
+    return chosen, state, info
+
+  needs = strategies.candidates_needs(config.candidates)
+  doc = _DOCS[name]
+  return strategies.Strategy(
+    name, init, query, needs, doc, config.column_names, tuple(config.candidates)
+  )
+
+
+_DOCS = {
+  "autoal": "AutoAL: a searched per-sample mixture of candidates (Wang et al. 2025)",
+  "autoal-code": "AutoAL with the released code's selection rule (SearchNet gets zero gradient)",
+}
+strategies.register("autoal", strategy, _DOCS["autoal"])
+strategies.register(
+  "autoal-code",
+  functools.partial(strategy, name="autoal-code", relaxation="code"),
+  _DOCS["autoal-code"],
+)
