@@ -24,6 +24,7 @@ from typing import NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
+import optax
 
 RELAXATIONS = ("gumbel", "softmax", "code")
 
@@ -66,13 +67,7 @@ def masked_quantile(values: jax.Array, mask: jax.Array, q: float | jax.Array) ->
     float32 scalar.
   """
   chex.assert_rank([values, mask], 1)
-  ordered = jnp.sort(jnp.where(mask, values.astype(jnp.float32), jnp.inf))
-  count = jnp.maximum(jnp.sum(mask), 1)
-  position = q * (count - 1).astype(jnp.float32)
-  low = jnp.floor(position).astype(jnp.int32)
-  high = jnp.minimum(low + 1, count - 1)
-  frac = position - low.astype(jnp.float32)
-  return ordered[low] + frac * (ordered[high] - ordered[low])
+  return jnp.nanquantile(jnp.where(mask, values.astype(jnp.float32), jnp.nan), q)
 
 
 def selection_threshold(values: jax.Array, mask: jax.Array, ratio: float | jax.Array):
@@ -140,8 +135,11 @@ def size_loss(s: jax.Array, mask: jax.Array, ratio: float | jax.Array) -> jax.Ar
 
 def anneal(start: float, end: float, step: jax.Array, num_steps: int) -> jax.Array:
   """Geometric annealing from ``start`` (step 0) to ``end`` (step num_steps - 1)."""
-  progress = jnp.clip(step.astype(jnp.float32) / max(num_steps - 1, 1), 0.0, 1.0)
-  return start * (end / start) ** progress
+  schedule = optax.exponential_decay(
+    init_value=start, transition_steps=max(num_steps - 1, 1), decay_rate=end / start, end_value=end
+  )
+  with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32 steps
+    return jnp.asarray(schedule(jnp.maximum(step, 0)), jnp.float32)
 
 
 class GaussianMixture1D(NamedTuple):

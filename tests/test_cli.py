@@ -269,3 +269,23 @@ def test_pretrained_weights_from_the_cli(tmp_path, npz):
   assert result.returncode != 0 and "freeze_backbone needs pretrained weights" in result.stderr
   result = _run(str(tmp_path / "gone"), npz, "--config.pretrained=/nonexistent.msgpack")
   assert result.returncode != 0 and "no pretrained weights at" in result.stderr
+
+
+def test_the_warmup_config_is_its_own_and_overrides_nothing_silently():
+  sys.path.insert(0, ROOT)
+  from autoal_jax import train
+  from experiments import common
+  from experiments.configs import default
+
+  config = default.get_config()
+  config.train.optimizer = "sgd"
+  config.train.epochs = 9
+  config.search.warmup_optimizer = "adamw"
+  config.search.warmup_epochs = 3
+  config.search.loss_margin = 2.5
+  train_config = train.TrainConfig(**config.train.to_dict())
+  search_config = common.search_config(config, train_config)
+  warmup = search_config.warmup
+  assert (warmup.optimizer, warmup.epochs) == ("adamw", 3)  # config.search's, as named
+  assert warmup.batch_size == train_config.batch_size  # the rest follows config.train
+  assert search_config.loss_margin == 2.5

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from autoal_jax import data, loop, models, search, strategies, train
+from autoal_jax import data, loop, models, relaxation, search, strategies, train
 from autoal_jax.types import PoolOutputs
 from tests.conftest import compiled_programs
 
@@ -329,3 +329,32 @@ def test_search_strategies_refuse_the_plain_pick(key):
     strategies.pick("autoal", key, PoolOutputs(probs, probs, probs), jnp.ones(10, bool), 2)
   assert "autoal" not in strategies.picker_names()
   assert {"autoal", "autoal-code"} <= set(strategies.names())
+
+
+def test_lossnet_uses_the_configured_margin():
+  config = SMALL._replace(use_loss_prediction=True)
+  nets, d, images, labels, stats, _ = _bilevel(0, config)
+  after = {}
+  for margin in (1.0, 5.0):
+    step = functools.partial(
+      search.bilevel_step, **stats, config=config._replace(loss_margin=margin), branch=2
+    )
+    after[margin], _ = jax.jit(step)(nets, jax.random.key(0), d, images, labels, jnp.int32(2))
+  moved = [
+    not np.array_equal(a, b)
+    for a, b in zip(jax.tree.leaves(after[1.0].loss), jax.tree.leaves(after[5.0].loss), strict=True)
+  ]
+  assert any(moved)
+
+
+def test_soft_count_in_code_mode_draws_from_the_key_it_is_given():
+  config = SMALL._replace(relaxation="code")
+  nets, d, images, labels, stats, _ = _bilevel(0, config)
+  state = search.SearchState(nets.search, nets.loss)
+  kw = dict(**stats, chunk=256, config=config)
+  m, _ = search.query_scores(state, images[d.index], d.decisions, d.mask, jnp.int32(20), **kw)
+  for seed in (1, 2):
+    key = jax.random.key(seed)
+    theta = relaxation.code_threshold(key, m, d.mask, d.ratio)
+    expected = float(jnp.sum(relaxation.code_soft(m, theta, d.mask)))
+    assert float(search.soft_count(state, key, images, d, **kw)) == expected
