@@ -20,10 +20,15 @@ SMALL = search.SearchConfig(
 )
 
 
-def _task(seed, n=400, num_v=200, picks=20, k=4):
+def _task(seed, n=400, num_v=200, picks=20, k=4, regional=False):
   """Two classes, each lighting its own quadrant; V is the last half. ``picks`` samples of
   V get flipped labels, so they are exactly V's high-loss samples once FitNet has learnt
-  the task. Column 0 of A picks them; the other columns pick random samples."""
+  the task. Column 0 of A picks them; the other columns pick random samples.
+
+  ``regional``: no column is right everywhere. Column 0 picks the flipped samples of the
+  first quadrant's images and as many clean samples of the second's, column 1 the
+  reverse; columns 2 and 3 pick at random. Only weights that depend on the image (column
+  0 on the first quadrant, column 1 on the second) put every flipped sample on top."""
   rng = np.random.default_rng(seed)
   labels = rng.integers(0, 2, n).astype(np.int32)
   images = rng.integers(0, 100, (n, 8, 8, 1))
@@ -35,14 +40,23 @@ def _task(seed, n=400, num_v=200, picks=20, k=4):
   labels[v[noisy]] = 1 - labels[v[noisy]]
   decisions = np.zeros((num_v, k), np.float32)
   decisions[noisy, 0] = 1.0
-  for j in range(1, k):
+  if regional:
+    quadrant = labels[v].copy()  # the original class of every sample of V
+    quadrant[noisy] = 1 - quadrant[noisy]
+    decisions[:, 0] = 0.0
+    for j in (0, 1):
+      flipped = noisy[quadrant[noisy] == j]
+      clean = np.setdiff1d(np.flatnonzero(quadrant != j), noisy)
+      decisions[flipped, j] = 1.0
+      decisions[rng.choice(clean, len(flipped), replace=False), j] = 1.0
+  for j in range(2 if regional else 1, k):
     decisions[rng.choice(num_v, picks, replace=False), j] = 1.0
   dataset = data.from_arrays(images, labels, images[:50], labels[:50], name="flipped")
   return dataset, v, decisions, noisy
 
 
-def _bilevel(seed, config, dtype=None):
-  dataset, v, decisions, noisy = _task(seed)
+def _bilevel(seed, config, dtype=None, regional=False):
+  dataset, v, decisions, noisy = _task(seed, regional=regional)
   model = models.MLP(2, hidden=(32, 16), dropout_rate=0.0)
   trainer = train.Trainer(
     model,
@@ -358,3 +372,23 @@ def test_soft_count_in_code_mode_draws_from_the_key_it_is_given():
     theta = relaxation.code_threshold(key, m, d.mask, d.ratio)
     expected = float(jnp.sum(relaxation.code_soft(m, theta, d.mask)))
     assert float(search.soft_count(state, key, images, d, **kw)) == expected
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_search_learns_per_sample_weights_when_no_candidate_is_right_everywhere(seed):
+  config = SMALL
+  nets, d, images, labels, stats, noisy = _bilevel(seed, config, regional=True)
+  steps = [
+    jax.jit(functools.partial(search.bilevel_step, **stats, config=config, branch=b))
+    for b in range(2)
+  ]
+  key = jax.random.key(seed)
+  for i in range(config.steps):
+    nets, _ = steps[i % 2](nets, key, d, images, labels, jnp.int32(i))
+  state = search.SearchState(nets.search, nets.loss)
+  mixed, weights = search.query_scores(
+    state, images[d.index], d.decisions, d.mask, jnp.int32(20), **stats, chunk=256, config=config
+  )
+  top = np.argsort(-np.asarray(mixed))[:20]
+  # A global preference buys at most about half of them (one column's 20 picks).
+  assert len(set(top.tolist()) & set(noisy.tolist())) >= 16
