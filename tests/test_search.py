@@ -187,32 +187,33 @@ def test_order_2_changes_the_searchnet_gradient_at_the_default_unroll_rate():
   assert change > 0.05  # measured 0.13; 0.0014 at the former default of 1e-3
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_search_learns_the_candidate_that_picks_the_high_loss_samples(seed):
-  config = SMALL
-  nets, d, images, labels, stats, noisy = _bilevel(seed, config)
+def _searched(seed, config, regional=False):
+  """SearchNet's scores and weights on V after ``config.steps`` bi-level steps of the task
+  (`_task`), and the flipped samples; also checks the uniform start."""
+  nets, d, images, labels, stats, noisy = _bilevel(seed, config, regional=regional)
   steps = [
     jax.jit(functools.partial(search.bilevel_step, **stats, config=config, branch=b))
     for b in range(2)
   ]
   key = jax.random.key(seed)
-  start = search.query_scores(
-    search.SearchState(nets.search, nets.loss),
-    images[d.index],
-    d.decisions,
-    d.mask,
-    jnp.int32(20),
-    **stats,
-    chunk=256,
-    config=config,
-  )[1]
-  np.testing.assert_allclose(start, 0.25, rtol=1e-6)  # a uniform start
+
+  def scores(nets):
+    state = search.SearchState(nets.search, nets.loss)
+    kw = dict(**stats, chunk=256, config=config)
+    return search.query_scores(state, images[d.index], d.decisions, d.mask, jnp.int32(20), **kw)
+
+  np.testing.assert_allclose(scores(nets)[1], 0.25, rtol=1e-6)  # a uniform start
   for i in range(config.steps):
     nets, _ = steps[i % 2](nets, key, d, images, labels, jnp.int32(i))
+  mixed, weights = scores(nets)
+  return mixed, weights, noisy, (nets, d, images, stats, key)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_search_learns_the_candidate_that_picks_the_high_loss_samples(seed):
+  config = SMALL
+  mixed, weights, _, (nets, d, images, stats, key) = _searched(seed, config)
   state = search.SearchState(nets.search, nets.loss)
-  mixed, weights = search.query_scores(
-    state, images[d.index], d.decisions, d.mask, jnp.int32(20), **stats, chunk=256, config=config
-  )
   top = np.argsort(-np.asarray(mixed))[:20]
   assert float(np.mean(np.asarray(weights)[top, 0])) > 0.8
   # The soft-selected count on V tracks r |V| = 20.
@@ -376,19 +377,7 @@ def test_soft_count_in_code_mode_draws_from_the_key_it_is_given():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_search_learns_per_sample_weights_when_no_candidate_is_right_everywhere(seed):
-  config = SMALL
-  nets, d, images, labels, stats, noisy = _bilevel(seed, config, regional=True)
-  steps = [
-    jax.jit(functools.partial(search.bilevel_step, **stats, config=config, branch=b))
-    for b in range(2)
-  ]
-  key = jax.random.key(seed)
-  for i in range(config.steps):
-    nets, _ = steps[i % 2](nets, key, d, images, labels, jnp.int32(i))
-  state = search.SearchState(nets.search, nets.loss)
-  mixed, weights = search.query_scores(
-    state, images[d.index], d.decisions, d.mask, jnp.int32(20), **stats, chunk=256, config=config
-  )
+  mixed, _, noisy, _ = _searched(seed, SMALL, regional=True)
   top = np.argsort(-np.asarray(mixed))[:20]
   # A global preference buys at most about half of them (one column's 20 picks).
   assert len(set(top.tolist()) & set(noisy.tolist())) >= 16
