@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from autoal_jax import data, models, train
+from autoal_jax import data, models, passes, train
 from tests.conftest import compiled_programs, needs_fashion_mnist
 
 CONFIG = train.TrainConfig(batch_size=16, epochs=3, min_steps=40, eval_chunk=64)
@@ -143,7 +143,7 @@ def test_pool_outputs_shapes_chunks_and_mc(synthetic, key):
   assert outputs.mc_probs.shape == (5, 400, 4)
   np.testing.assert_allclose(outputs.probs.sum(-1), 1.0, rtol=1e-5)
   np.testing.assert_allclose(outputs.mc_probs.sum(-1), 1.0, rtol=1e-5)
-  logits, embeddings = train.predict(state, images, trainer.info.mean, trainer.info.std, chunk=400)
+  logits, embeddings = passes.predict(state, images, trainer.info.mean, trainer.info.std, chunk=400)
   np.testing.assert_allclose(outputs.logits, logits, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(outputs.embeddings, embeddings, rtol=1e-5, atol=1e-5)
   assert not np.allclose(outputs.mc_probs[0], outputs.mc_probs[1])  # independent passes
@@ -157,8 +157,8 @@ def test_mc_passes_through_the_head_alone_match_whole_network_passes(synthetic, 
   state = trainer.init(key)
   images = jnp.asarray(synthetic.train_images[:64])
   kw = dict(mean=trainer.info.mean, std=trainer.info.std, chunk=64, num_mc=300)
-  fast = train.pool_outputs(state, key, images, head=models.mc_head(model), **kw)
-  slow = train.pool_outputs(state, key, images, **kw)
+  fast = passes.pool_outputs(state, key, images, head=models.mc_head(model), **kw)
+  slow = passes.pool_outputs(state, key, images, **kw)
   np.testing.assert_allclose(fast.probs, slow.probs, rtol=1e-6)
   if rate == 0.0:  # no dropout: every pass is the deterministic one
     np.testing.assert_allclose(fast.mc_probs, jnp.broadcast_to(fast.probs, (300, 64, 4)), 1e-5)

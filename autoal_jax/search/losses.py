@@ -10,12 +10,13 @@ from __future__ import annotations
 import jax
 import optax
 
+from autoal_jax import losses as shared_losses
 from autoal_jax import relaxation
 from autoal_jax import train as train_lib
 from autoal_jax.train import TrainState
 
 # LL4AL's pairwise ranking loss, shared with the task model's loss prediction.
-ranking_loss = train_lib.ranking_loss
+ranking_loss = shared_losses.ranking_loss
 
 
 def per_sample_ce(state: TrainState, params, x, y, train: bool, key=None):
@@ -28,7 +29,7 @@ def fit_objective(s, ce, weight, valid, ratio, lambda_fit) -> jax.Array:
   """FitNet's loss ``L_F = mean(sg(s) CE_F) + lambda_F L_size(s)``: FitNet fits the samples
   the current mixture selects; the selection is a constant for it."""
   s = jax.lax.stop_gradient(s)
-  return train_lib.weighted_mean(s * ce, weight) + lambda_fit * relaxation.size_loss(
+  return shared_losses.weighted_mean(s * ce, weight) + lambda_fit * relaxation.size_loss(
     s, valid, ratio
   )
 
@@ -38,7 +39,7 @@ def hard_samples_objective(s, ce, weight, valid, ratio, lambda_search) -> jax.Ar
   2025): select the samples FitNet finds hard, about r of them. Linear in the strategy
   weights up to the sigmoid (`../shared/SEARCH.md` section 1). ``ce`` is a stop-gradient
   at first order, and depends on SearchNet through one unrolled FitNet step at order 2."""
-  return -train_lib.weighted_mean(s * ce, weight) + lambda_search * relaxation.size_loss(
+  return -shared_losses.weighted_mean(s * ce, weight) + lambda_search * relaxation.size_loss(
     s, valid, ratio
   )
 

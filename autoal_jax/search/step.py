@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from autoal_jax import data as data_lib
-from autoal_jax import models, relaxation, strategies
+from autoal_jax import losses, models, passes, relaxation, strategies
 from autoal_jax import train as train_lib
 from autoal_jax.search.config import SearchConfig, StepMetrics
 from autoal_jax.search.losses import (
@@ -190,7 +190,7 @@ def bilevel_step(
         # DARTS: one differentiable FitNet step on the selection, then CE at its result.
         def inner(p):
           ce, _ = per_sample_ce(st.fit, p, x, y, False)
-          return train_lib.weighted_mean(s * ce, weight)
+          return losses.weighted_mean(s * ce, weight)
 
         grads = jax.grad(inner)(fit_params)
         fit_params = jax.tree.map(
@@ -289,7 +289,7 @@ def query_scores(
       return (logits,)
     return logits, state.loss.apply_fn({"params": state.loss.params}, maps)
 
-  logits, *predicted = train_lib._chunked(forward, images, chunk)
+  logits, *predicted = passes.chunked(forward, images, chunk)
   if config.use_loss_prediction:
     column = strategies.signal_column(predicted[0], mask, num, config.candidate_signal)
     decisions = jnp.concatenate([decisions, column[:, None]], axis=1)
