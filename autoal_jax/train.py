@@ -192,6 +192,25 @@ def apply_updates(state: TrainState, grads, batch_stats) -> TrainState:
   return state.replace(batch_stats=batch_stats)
 
 
+class StepLosses(NamedTuple):
+  """The losses of S consecutive training steps (`train_steps`).
+
+  Attributes:
+    loss: float32[S], each step's batch loss (0 for a step that did not run).
+    ran: bool[S], whether the step ran (steps at or past the run's end do not).
+  """
+
+  loss: jax.Array
+  ran: jax.Array
+
+
+def mean_loss(losses: list[StepLosses]) -> float:
+  """The mean loss over the steps that ran (NaN if none), from host `StepLosses`."""
+  loss = np.concatenate([np.asarray(x.loss) for x in losses])
+  ran = np.concatenate([np.asarray(x.ran) for x in losses])
+  return float(loss[ran].mean()) if ran.any() else float("nan")
+
+
 def train_step(
   state: TrainState,
   key: jax.Array,
@@ -306,7 +325,7 @@ def train_steps(
       device: no constraint.
 
   Returns:
-    (new state, float32[S] losses, NaN for steps past the end).
+    (new state, `StepLosses` of the S steps: the batch losses and which steps ran).
   """
   chex.assert_rank([images, labels, orders], [4, 1, 2])
   num_steps = orders.shape[0] - 1
@@ -335,11 +354,11 @@ def train_steps(
     )
     live = step < total_steps
     state = jax.tree.map(lambda new, old: jnp.where(live, new, old), new_state, state)
-    return state, jnp.where(live, loss, jnp.nan)
+    return state, StepLosses(jnp.where(live, loss, 0.0), live)
 
   if num_steps == 1:
     state, loss = body(state, first_step)
-    return state, loss[None]
+    return state, jax.tree.map(lambda v: v[None], loss)
   return jax.lax.scan(body, state, first_step + jnp.arange(num_steps, dtype=jnp.int32))
 
 
@@ -487,8 +506,6 @@ class Trainer:
       done = min(first + per_call, total_steps) // steps_per_epoch
       if progress is not None and done > first_epoch:
         # On the host: eager jnp ops would compile again for every number of steps.
-        progress(
-          done, epochs, float(np.nanmean(np.concatenate([sharding.to_host(x) for x in losses])))
-        )
+        progress(done, epochs, mean_loss([jax.tree.map(sharding.to_host, x) for x in losses]))
         losses = []
     return state

@@ -320,6 +320,25 @@ def test_query_returns_b_distinct_unlabeled_indices(synthetic, key):
   assert weights.shape == (3,) and weights.sum() == pytest.approx(1.0, abs=1e-5)
 
 
+def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic):
+  config = SMALL._replace(candidates=("entropy",))
+  learner = _learner(synthetic, config)
+  searcher = _searcher(learner, config)  # b = 15
+  # 12 samples tie above the 15th score; a partial round of 10 must draw 10 of them at random
+  # (taking the first 10 of b picks took them by index).
+  mixed = jnp.zeros(400).at[100:112].set(0.7).at[200:220].set(0.5)
+  searcher._query_scores = lambda *args: (mixed, jnp.ones((400, 1)))
+  probs = jnp.full((400, 4), 0.25)
+  outputs = PoolOutputs(probs, probs, jnp.zeros((400, 8)))
+  seen = set()
+  for seed in range(8):
+    picks, _ = searcher.query(None, jax.random.key(seed), None, outputs, jnp.ones(400, bool), 10)
+    picks = tuple(sorted(np.asarray(picks).tolist()))
+    assert set(picks) <= set(range(100, 112)) and len(picks) == 10
+    seen.add(picks)
+  assert len(seen) > 1
+
+
 @pytest.mark.parametrize(
   "change, message",
   [
