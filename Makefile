@@ -1,7 +1,8 @@
 # make demo: set up (venv, requirements, Fashion-MNIST) and run the default experiment.
 # make test: set up and run the whole test suite (ruff included).
+# Another interpreter: make test PYTHON=python3.12 VENV=.venv312 (current JAX needs >= 3.12).
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 WORKDIR ?= runs/default

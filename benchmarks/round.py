@@ -2,6 +2,7 @@ r"""Per-round time of AutoAL against entropy sampling, broken into its phases.
 
   python -m benchmarks.round                                 # the default config
   python -m benchmarks.round --config.pool_size=5000 --rounds=1
+  python -m benchmarks.round --config.model=resnet18 --pad_to=32   # CIFAR-shaped input
 
 Builds the experiment of a config (default: experiments/configs/default.py, Fashion-MNIST
 with the small CNN) and runs, for each strategy, round 0 (which compiles everything)
@@ -27,9 +28,32 @@ config_flags.DEFINE_config_file(
 )
 flags.DEFINE_integer("rounds", 2, "Timed rounds after the compiling round 0.")
 flags.DEFINE_string("strategies", "entropy,autoal", "Strategies to time; the first is the base.")
+flags.DEFINE_integer(
+  "pad_to", 0, "If > 0: images zero-padded to pad_to x pad_to with 3 channels (CIFAR-shaped)."
+)
 FLAGS = flags.FLAGS
 
 PHASES = ("train", "score", "search", "pick")
+
+
+def _pad(dataset, size, data):
+  """The dataset's images zero-padded to size x size and repeated to 3 channels."""
+  import numpy as np
+
+  def pad(x):
+    h, w = x.shape[1:3]
+    top, left = (size - h) // 2, (size - w) // 2
+    x = np.pad(x, ((0, 0), (top, size - h - top), (left, size - w - left), (0, 0)))
+    return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+
+  return data.from_arrays(
+    pad(dataset.train_images),
+    dataset.train_labels,
+    pad(dataset.test_images),
+    dataset.test_labels,
+    num_classes=dataset.info.num_classes,
+    name=f"{dataset.info.name} padded to {size}x{size}x3",
+  )
 
 
 def main(argv):
@@ -48,6 +72,8 @@ def main(argv):
   search_config = common.search_config(config, train_config)
   dataset = data.load_dataset(config.dataset, config.data_dir or None, config.imbalance_ratio)
   dataset = data.subsample(jax.random.key(0), dataset, config.pool_size, config.test_size)
+  if FLAGS.pad_to:
+    dataset = _pad(dataset, FLAGS.pad_to, data)
   al_config = loop.ALConfig(config.num_initial, config.query_size, config.quota, config.num_mc)
   model = models.get_model(config.model, dataset.info.num_classes)
   trainer = train.Trainer(model, dataset.info, train_config, config.steps_per_call or None)

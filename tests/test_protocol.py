@@ -9,6 +9,7 @@ import pytest
 from flax import serialization
 
 from autoal_jax import loop, models, search, strategies, train
+from tests.conftest import synthetic_arrays
 
 AL = loop.ALConfig(num_initial=20, query_size=10, quota=20, num_mc=3)
 SEARCH = search.SearchConfig(
@@ -63,9 +64,17 @@ NEEDS_MC = {"bald", "var_ratio_mc", "mean_std", "uniform-mix", "albl", "autoal",
 NEEDS_FEATURES = {"loss_prediction"}
 
 
+@pytest.fixture(scope="module")
+def plain_learner():
+  """One learner for every strategy: its compiled programs serve them all."""
+  from autoal_jax import from_arrays
+
+  return _learner(from_arrays(*synthetic_arrays(), num_classes=4), PlainNet(4))
+
+
 @pytest.mark.parametrize("name", strategies.names())
-def test_a_plain_user_module_runs_every_strategy_that_needs_nothing_more(synthetic, key, name):
-  learner = _learner(synthetic, PlainNet(4))
+def test_a_plain_user_module_runs_every_strategy_that_needs_nothing_more(plain_learner, key, name):
+  learner = plain_learner
   if name in NEEDS_MC | NEEDS_FEATURES:
     capability = "mc_dropout" if name in NEEDS_MC else "return_features"
     with pytest.raises(ValueError, match=f"does not provide \\({capability}") as error:
