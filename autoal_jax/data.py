@@ -182,7 +182,8 @@ def _as_labels(labels: np.ndarray, n: int, num_classes: int, what: str) -> np.nd
 
 
 def check_dataset(dataset: Dataset) -> None:
-  """Raises a clear error if a `Dataset` built by hand breaks the layout `from_arrays` makes."""
+  """Raises a clear error if a `Dataset` breaks the layout `from_arrays` makes, or if a
+  class has no sample in the pool (labels 1..C read as C + 1 classes, class 0 empty)."""
   info = dataset.info
   for split in ("train", "test"):
     images = getattr(dataset, f"{split}_images")
@@ -193,6 +194,15 @@ def check_dataset(dataset: Dataset) -> None:
         f"{split}_images must be [N, *{tuple(info.image_shape)}] (NHWC), got {images.shape}"
       )
     _as_labels(labels, images.shape[0], info.num_classes, f"{split}_labels")
+  counts = np.bincount(np.asarray(dataset.train_labels), minlength=info.num_classes)
+  empty = np.flatnonzero(counts == 0).tolist()
+  if empty:
+    shifted = " (1-based labels? shift them to 0..C-1)" if empty == [0] else ""
+    raise ValueError(
+      f"class{'es' if len(empty) > 1 else ''} {empty} of {info.num_classes} "
+      f"ha{'ve' if len(empty) > 1 else 's'} no sample in the pool{shifted}; samples per "
+      f"class: {counts.tolist()}. Labels must be 0..C-1 with every class in the pool."
+    )
 
 
 def fingerprint(dataset: Dataset) -> str:

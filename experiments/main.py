@@ -98,13 +98,17 @@ def _run_one(learner, name: str, seed: int, checkpointer) -> dict:
 
   al_config = learner.config
   weight_names = learner.strategy(name).weight_names
-  rounds = tqdm(total=al_config.num_rounds + 1, desc=f"{name} seed {seed}", unit="round")
+  # Bars only where a person watches; in a log, the per-round lines and the summary.
+  quiet = not sys.stderr.isatty()
+  rounds = tqdm(
+    total=al_config.num_rounds + 1, desc=f"{name} seed {seed}", unit="round", disable=quiet
+  )
   epochs = None
 
   def progress(epoch, total, loss):
     nonlocal epochs
     if epochs is None:
-      epochs = tqdm(total=total, desc="  training", unit="epoch", leave=False)
+      epochs = tqdm(total=total, desc="  training", unit="epoch", leave=False, disable=quiet)
     epochs.update(epoch - epochs.n)
     epochs.set_postfix(loss=f"{loss:.3f}")
     if epoch == total:
@@ -304,10 +308,24 @@ def main(argv):
   print(f"\n{reporting.format_table(summary)}", flush=True)
 
 
+# absl's words for a value it could not convert, and the type each means.
+_TYPE_WORDS = (("int()", "int"), ("float", "float"), ("boolean", "bool (true or false)"))
+
+
 def _parse_flags(argv):
-  """absl's parsing, with a config typo as one line instead of a traceback."""
+  """absl's parsing, with a config typo or a wrong-typed value as one line instead of a
+  traceback."""
   try:
     return FLAGS(argv)
+  except flags.IllegalFlagValueError as e:
+    text = str(e)
+    match = re.match(r"flag --config\.([\w.]+)=(.*?): ", text)
+    if match is None:
+      raise SystemExit(f"error: {text}") from None
+    field, value = match.groups()
+    expected = next((t for word, t in _TYPE_WORDS if word in text), None)
+    what = f"expected {expected}" if expected else text[match.end() :]
+    raise SystemExit(f"error: config field {field!r} got {value!r}: {what}") from None
   except (AttributeError, KeyError) as e:  # ml_collections: a field the config lacks
     text = str(e.args[0] if e.args else e)
     name = re.search(r"[\w.]+", text)

@@ -71,6 +71,7 @@ def test_smoke_run_writes_everything_and_resumes(tmp_path, npz):
   assert first.returncode == 0, first.stderr[-3000:]
   assert "AUBC" in first.stdout and "round 3/3" in first.stderr + first.stdout
   assert "last round: the 10 labels left" in first.stderr + first.stdout
+  assert "%|" not in first.stderr + first.stdout  # no progress bars in a log, only lines
   results = _check_results(workdir, ["random", "entropy"], 2)
   # The table is printed last, best AUBC first.
   table = first.stdout.strip().splitlines()[-2:]
@@ -209,6 +210,8 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
     (["--config.strategies=autoal", "--config.search.relaxation=hard"], "Unknown relaxation"),
     (["--config.strategies=autoal", "--config.search.candidates=autoal"], "not a single strategy"),
     (["--config.seeds=0"], "seeds must be >= 1"),
+    (["--config.quota=abc"], "error: config field 'quota' got 'abc': expected int"),
+    (["--config.train.augment=maybe"], "field 'train.augment' got 'maybe': expected bool"),
   ],
 )
 def test_bad_invocations_change_nothing(tmp_path, npz, overrides, message):

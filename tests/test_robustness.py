@@ -117,3 +117,15 @@ def test_a_full_disk_while_writing_results_loses_nothing(tmp_path, npz):  # noqa
   assert "training" not in again.stderr
   with open(os.path.join(workdir, "results.json")) as f:
     assert [run["strategy"] for run in json.load(f)["runs"]] == ["entropy"]
+
+
+def test_a_class_without_samples_is_refused_with_the_counts(synthetic):
+  one_based = synthetic.train_labels + 1  # labels 1..4: from_arrays sees 5 classes
+  dataset = data.from_arrays(
+    synthetic.train_images, one_based, synthetic.test_images, synthetic.test_labels + 1
+  )
+  model = models.get_model("mlp", dataset.info.num_classes, hidden=(8,))
+  trainer = train.Trainer(model, dataset.info, train.TrainConfig())
+  counts = np.bincount(one_based, minlength=5).tolist()
+  with pytest.raises(ValueError, match=rf"class \[0\] of 5 has no sample.*1-based.*{counts}"):
+    loop.ActiveLearner(dataset, trainer, loop.ALConfig(10, 10, 20))
