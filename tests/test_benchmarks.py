@@ -48,6 +48,7 @@ def test_the_proxy_check_statistics_by_hand():
   assert "b 82.00, a 80.00, c 79.00" in row
   assert "-0.50 / 2.00 (a)" in row and "+1.00 / 0.00 (b)" in row
   assert "nan / 2.00 (a)" in row and "-1.00 / 3.00 (c)" in row
+  assert text.splitlines()[-3:] == ["| b | a | c |", "|---|---|---|", "| 0.00 | 2.00 | 3.00 |"]
 
 
 def sp_ties():
