@@ -24,8 +24,8 @@ for seeds ``--seeds``. For each state L and each candidate:
 
 Per state: each proxy's Spearman correlation with the real gain over the candidates and
 the regret (best real gain minus the real gain of the candidate the proxy prefers). Every
-finished state is stored in ``WORKDIR/proxy.json`` at once, so an interrupted run resumes
-where it stopped.
+finished state is stored in ``WORKDIR/proxy.json`` at once (with every retrain's accuracy,
+``retrains``), so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -133,11 +133,12 @@ def main(argv):
     # Real one-round gains.
     task = trainer.fit(model_key, images, labels, labeled, num_labeled)
     outputs = trainer.pool_outputs(task, mc_key, images, num_mc=num_mc)
-    gain = {}
+    gain, runs = {}, {}
     for name in candidates:
       picks = strategies.pick(name, pick_key, outputs, ~labeled, b)
       bought = labeled.at[picks].set(True)
-      gain[name] = float(np.mean([accuracy_after(k, bought) for k in retrain_keys]))
+      runs[name] = [accuracy_after(k, bought) for k in retrain_keys]
+      gain[name] = float(np.mean(runs[name]))
     # Proxies on the labeled set alone: T / V / H.
     index = np.flatnonzero(np.asarray(labeled))
     order = np.asarray(jax.random.permutation(split_key, len(index)))
@@ -179,7 +180,7 @@ def main(argv):
       logits, _ = passes.predict(tuned, images[h_idx], **stats, chunk=train_config.eval_chunk)
       h_ce = optax.softmax_cross_entropy_with_integer_labels(logits, y_h)
       proxies["lookahead"][name] = -float(jnp.mean(h_ce))
-    return {"num_labeled": num_labeled, "gain": gain, "proxies": proxies}
+    return {"num_labeled": num_labeled, "gain": gain, "retrains": runs, "proxies": proxies}
 
   for seed in (int(s) for s in FLAGS.seeds):
     todo = [r for r in rounds if f"seed{seed}/round{r}" not in results]
