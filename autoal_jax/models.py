@@ -19,6 +19,7 @@ LossNet (the loss-prediction module on SearchNet's feature maps).
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -376,8 +377,6 @@ def load_variables(path: str, like: dict) -> dict:
   Raises:
     FileNotFoundError: nothing at ``path`` (never a download).
   """
-  import os
-
   from flax import serialization
 
   if not os.path.exists(path):

@@ -101,7 +101,7 @@ def main(argv):
   test_images, test_labels = learner.test_images, learner.test_labels
   num_pool, b, num_mc = labels.shape[0], al_config.query_size, al_config.num_mc
   stats = dict(mean=tuple(dataset.info.mean), std=tuple(dataset.info.std))
-  candidates = [strategies.check_candidates([n])[0] for n in FLAGS.candidates]
+  candidates = list(strategies.check_candidates(FLAGS.candidates))
   rounds = sorted(int(r) for r in FLAGS.rounds)
   print(
     f"{dataset.info.name}: pool {num_pool}, b {b}, states of {FLAGS.state_strategy} at rounds "
