@@ -23,6 +23,19 @@ needs_fashion_mnist = pytest.mark.skipif(
 )
 
 
+def pytest_configure(config):
+  config.addinivalue_line(
+    "markers",
+    "slow: a test of 30 s or more (cold cache); run first, so that the parallel "
+    "workers (make test: pytest -n auto) finish together",
+  )
+
+
+def pytest_collection_modifyitems(config, items):
+  """Longest first: the slow tests start at once instead of ending the run alone."""
+  items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def key():
   return jax.random.key(0)

@@ -5,10 +5,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ("tests", "round_small_cnn", "round_resnet18", "seeds", "strategies", "throughput")
 
 
+@pytest.mark.slow
 def test_the_accelerator_check_runs_at_its_cpu_smoke_size(tmp_path):
   env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable}
   result = subprocess.run(

@@ -92,6 +92,7 @@ def _without_timings(workdir):
   return results
 
 
+@pytest.mark.slow
 def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp_path, npz):
   # Rounds long enough (a few hundred steps) that the kill lands inside one.
   args = (
@@ -132,6 +133,7 @@ def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp
   assert _without_timings(killed) == _without_timings(whole)
 
 
+@pytest.mark.slow
 def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
   from autoal_jax import strategies
 
@@ -165,6 +167,7 @@ def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
   assert "weights over the picks" in out and "albl drew" in out
 
 
+@pytest.mark.slow
 def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
   from experiments.configs import compare
 

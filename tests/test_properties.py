@@ -7,6 +7,7 @@ cache serves their shapes (run with derandomize=False to explore new ones)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,6 +48,7 @@ def pools(draw):
   return draw(st.sampled_from(PICKERS)), outputs, jnp.asarray(mask), k, seed
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(pools())
 def test_every_picker_keeps_the_pick_contract(case):

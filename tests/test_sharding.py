@@ -34,6 +34,7 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_eight_devices_and_two_processes_pick_what_one_device_picks(tmp_path):
   train_x, train_y, test_x, test_y = synthetic_arrays(2000, 496, (12, 12, 1), 4, seed=1)
   flip = np.random.default_rng(0).random(test_y.shape) < 0.2  # accuracies below 1
