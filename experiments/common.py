@@ -23,7 +23,8 @@ def search_config(config, train_config):
   same = (
     "relaxation", "hard", "candidate_signal", "use_loss_prediction", "order", "tau",
     "tau_final", "tau_s", "lambda_fit", "lambda_search", "steps", "batch_size",
-    "unroll_learning_rate", "loss_margin", "backbone", "steps_per_call",
+    "unroll_learning_rate", "loss_margin", "backbone", "steps_per_call", "gamma",
+    "lambda_delta", "lambda_prior", "prior_decay", "eliminate", "guardrail",
   )  # fmt: skip
   return search.SearchConfig(
     **{key: c[key] for key in same},

@@ -69,8 +69,8 @@ def tables(results: dict) -> str:
     for r in range(len(chosen[0]["search"])):
       row = [np.mean([run["search"][r]["weights"][c] for run in chosen]) for c in columns]
       out.append(f"| {labels[r]} | " + " | ".join(f"{w:.3f}" for w in row) + " |")
-    if "fit_loss" in chosen[0]["search"][0]:
-      keys = ("fit_loss", "search_loss", "rank_accuracy", "soft_count_v", "target_count_v")
+    if "search_loss" in chosen[0]["search"][0]:
+      keys = [key for key in SEARCH_METRICS if key in chosen[0]["search"][0]]
       out += ["", f"{name}: search metrics, mean over seeds, per round:", ""]
       out.append("| labels | " + " | ".join(keys) + " |")
       out.append("|---|" + "---|" * len(keys))
@@ -81,6 +81,14 @@ def tables(results: dict) -> str:
       arms = [[run["search"][r]["arm"] for r in range(len(run["search"]))] for run in chosen]
       out += ["", f"{name}: arms drawn per seed: " + "; ".join(", ".join(a) for a in arms)]
   return "\n".join(out)
+
+
+# A search's per-round metrics, in this order, those its entries have (the alignment
+# search's guardrail: mixture 1 = the searched mixture bought, 0 = the vote of survivors).
+SEARCH_METRICS = (
+  "fit_loss", "search_loss", "rank_accuracy", "soft_count_v", "target_count_v", "mixture",
+  "survivors", "value_mixture", "value_best", "value_se",
+)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

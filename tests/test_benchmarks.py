@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,3 +61,60 @@ def sp_ties():
 
   a, b = np.array([0.5, 0.5, 2.0]), np.array([0.0, 1.0, 2.0])
   return float(np.corrcoef(a, b)[0, 1])
+
+
+def test_the_synthetic_suite_cases_are_what_they_claim():
+  from benchmarks import search_synthetic as suite
+
+  dataset, budget, _, _ = suite.make_case("trap")
+  x = (dataset.train_images[:, 0, 0, :].astype(np.float32) - 128.0) / 20.0
+  trap = np.arange(3000) < 750  # a quarter: one cluster at (3.5, 3.5), off the [-2, 2] plane
+  np.testing.assert_allclose(x[trap, :2].mean(0), [3.5, 3.5], atol=0.1)
+  assert (np.abs(x[~trap, :2]) <= 2.05).all()
+  counts = np.bincount(dataset.train_labels[trap], minlength=3) / trap.sum()
+  assert counts.min() > 0.28  # random labels: a third each
+  test_x = (dataset.test_images[:, 0, 0, :].astype(np.float32) - 128.0) / 20.0
+  assert (test_x[:, 0] < 2.1).all()  # no trap in the test set
+  margin, _, _, _ = suite.make_case("margin")
+  assert margin.train_images.shape == (3000, 1, 1, 6) and budget.num_rounds == 10
+  low, low_budget, _, _ = suite.make_case("low_budget")
+  assert low.info.num_classes == 10 and low_budget.num_initial == 10
+  with pytest.raises(ValueError, match="Valid cases"):
+    suite.make_case("nope")
+
+
+def test_the_synthetic_suite_verdicts_by_hand():
+  from benchmarks import search_synthetic as suite
+
+  names = ["margin", "entropy"]
+  results = {}
+  for seed in range(5):
+    results[f"c/margin/{seed}"] = {"aubc": 0.80 + 0.01 * seed, "weights": [], "weight_names": []}
+    results[f"c/entropy/{seed}"] = {"aubc": 0.70, "weights": [], "weight_names": []}
+    top = [[0.9, 0.1]] if seed else [[0.2, 0.8]]  # margin the top in 4 of 5 seeds
+    # Good: 0.1 point under margin in every seed but one (mean -0.08, SE 0.02: a fail).
+    results[f"c/good/{seed}"] = {
+      "aubc": 0.80 + 0.01 * seed - (0.001 if seed else 0.0),
+      "weights": top,
+      "weight_names": names,
+    }
+    results[f"c/bad/{seed}"] = {"aubc": 0.75, "weights": [[0.5, 0.5]], "weight_names": names}
+  text, verdict = suite.verdicts(results, "c", searches=("good", "bad"))
+  assert "best single candidate: margin" in text
+  np.testing.assert_allclose(verdict["good"]["diff"], -0.08)
+  np.testing.assert_allclose(verdict["good"]["se"], 0.1 * np.std([1, 1, 1, 1, 0], ddof=1) / 5**0.5)
+  assert not verdict["good"]["aubc_pass"]  # -0.08 < -0.02
+  assert verdict["good"]["top"] == "margin" and verdict["good"]["agree"] == 0.8
+  assert verdict["good"]["agree_pass"]
+  assert not verdict["bad"]["aubc_pass"] and verdict["bad"]["diff"] < -4
+
+
+def test_the_synthetic_suite_runs_a_search_end_to_end():
+  from benchmarks import search_synthetic as suite
+
+  results = {}
+  suite.run_case("low_budget", [0], ["margin", "autoal"], results, lambda: None)
+  assert set(results) == {"low_budget/margin/0", "low_budget/autoal/0"}
+  run = results["low_budget/autoal/0"]
+  assert len(run["accuracy"]) == 7 and len(run["weights"]) == 6
+  assert len(run["weight_names"]) == 7 and 0.3 < run["aubc"] < 1.0

@@ -198,7 +198,7 @@ def _searched(seed, config, regional=False):
   key = jax.random.key(seed)
 
   def scores(nets):
-    state = search.SearchState(nets.search, nets.loss)
+    state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0))
     kw = dict(**stats, chunk=256, config=config)
     return search.query_scores(state, images[d.index], d.decisions, d.mask, jnp.int32(20), **kw)
 
@@ -213,7 +213,7 @@ def _searched(seed, config, regional=False):
 def test_the_search_learns_the_candidate_that_picks_the_high_loss_samples(seed):
   config = SMALL
   mixed, weights, _, (nets, d, images, stats, key) = _searched(seed, config)
-  state = search.SearchState(nets.search, nets.loss)
+  state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0))
   top = np.argsort(-np.asarray(mixed))[:20]
   assert float(np.mean(np.asarray(weights)[top, 0])) > 0.8
   # The soft-selected count on V tracks r |V| = 20.
@@ -264,7 +264,7 @@ def _learner(dataset, config):
   return loop.ActiveLearner(dataset, trainer, al, config)
 
 
-@pytest.mark.parametrize("name", ["autoal", "autoal-code"])
+@pytest.mark.parametrize("name", ["autoal-paper", "autoal-code", "autoal"])
 def test_two_rounds_end_to_end_and_the_second_compiles_nothing(synthetic, key, name):
   config = search.SearchConfig(
     backbone="mlp",
@@ -277,11 +277,23 @@ def test_two_rounds_end_to_end_and_the_second_compiles_nothing(synthetic, key, n
   state = learner.init(key, name)
   state, log = learner.round(state, name)
   spec = learner.strategy(name)
-  assert spec.weight_names == (*strategies.DEFAULT_CANDIDATES, "loss_prediction")
+  loss_column = ("loss_prediction",) if name != "autoal" else ()
+  assert spec.weight_names == (*strategies.DEFAULT_CANDIDATES, *loss_column)
   weights = log.info.weights
-  assert weights.shape == (8,) and weights.sum() == pytest.approx(1.0, abs=1e-5)
+  assert weights.shape == (len(spec.weight_names),)
+  assert weights.sum() == pytest.approx(1.0, abs=1e-5)
   assert log.info.search_seconds > 0 and log.search_seconds == log.info.search_seconds
-  assert {"fit_loss", "search_loss", "soft_count_v"} <= set(log.info.metrics)
+  assert {"search_loss", "soft_count_v"} <= set(log.info.metrics)
+  for metric in ("fit_loss", "rank_accuracy"):  # no FitNet or LossNet steps in alignment
+    assert (metric in log.info.metrics) == (name != "autoal")
+  if name == "autoal":  # the guardrail's verdict, and the evidence it left
+    metrics = log.info.metrics
+    assert {"mixture", "survivors", "value_mixture", "value_best", "value_se"} <= set(metrics)
+    if not metrics["mixture"]:  # the survivors' equal-weight vote
+      assert np.count_nonzero(weights) == metrics["survivors"]
+      np.testing.assert_allclose(weights[weights > 0], 1.0 / metrics["survivors"])
+    assert float(state.strategy.evidence_var) == 1.0
+    np.testing.assert_allclose(np.asarray(state.strategy.evidence).sum(), 0.0, atol=1e-4)
   before = np.asarray(state.labeled)
   with compiled_programs() as programs:
     state, log = learner.round(state, name)
@@ -350,6 +362,9 @@ def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic):
     (dict(candidates=("nope",)), "Valid strategies"),
     (dict(tau=0.0), "tau"),
     (dict(backbone="vgg"), "Unknown backbone"),
+    (dict(gamma=-1.0), "gamma must be >= 0"),
+    (dict(prior_decay=1.5), "prior_decay must be in"),
+    (dict(eliminate=-1.0), "eliminate must be >= 0"),
   ],
 )
 def test_bad_search_configs_fail_before_compute(synthetic, change, message):
@@ -384,7 +399,7 @@ def test_lossnet_uses_the_configured_margin():
 def test_soft_count_in_code_mode_draws_from_the_key_it_is_given():
   config = SMALL._replace(relaxation="code")
   nets, d, images, labels, stats, _ = _bilevel(0, config)
-  state = search.SearchState(nets.search, nets.loss)
+  state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0))
   kw = dict(**stats, chunk=256, config=config)
   m, _ = search.query_scores(state, images[d.index], d.decisions, d.mask, jnp.int32(20), **kw)
   for seed in (1, 2):
@@ -400,3 +415,131 @@ def test_the_search_learns_per_sample_weights_when_no_candidate_is_right_everywh
   top = np.argsort(-np.asarray(mixed))[:20]
   # A global preference buys at most about half of them (one column's 20 picks).
   assert len(set(top.tolist()) & set(noisy.tolist())) >= 16
+
+
+def test_alignment_value_by_hand():
+  # Three samples, D = 2, C = 2: G_i = phi_i r_i^T, <G_i, G_j> = (phi_i . phi_j)(r_i . r_j).
+  phi = jnp.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+  residual = jnp.array([[0.5, -0.5], [-1.0, 1.0], [0.0, 0.0]])
+  alignment = jnp.array([0.3, -0.1, 0.2])
+  weight = jnp.ones(3)
+  s = jnp.array([1.0, 1.0, 0.0])
+  # Linear: (0.3 - 0.1) / 2 = 0.1. Gram over {0, 1}: <G0,G0> = 1 * 0.5 = 0.5,
+  # <G1,G1> = 4 * 2 = 8, <G0,G1> = 0 * (-1) = 0: s^T Gram s = 8.5, / 2^2 = 2.125.
+  value = search.alignment_value(s, alignment, phi, residual, weight, 0.4)
+  np.testing.assert_allclose(value, 0.1 - 0.2 * 2.125, rtol=1e-6)
+  # Padding counts for nothing; gamma = 0 is the mean alignment.
+  value = search.alignment_value(s, alignment, phi, residual, jnp.array([1.0, 0.0, 1.0]), 0.0)
+  np.testing.assert_allclose(value, 0.3, rtol=1e-6)
+
+
+def test_gradient_parts_are_the_gradient_embeddings_inner_products():
+  rng = np.random.default_rng(0)
+  probs = jax.nn.softmax(jnp.asarray(rng.normal(size=(6, 3)), jnp.float32))
+  embeddings = jnp.asarray(rng.normal(size=(6, 4)), jnp.float32)
+  labels = jnp.array([0, 1, 2, 0, 1, 2], jnp.int32)
+  mask = jnp.array([True, True, True, True, True, False])
+  held = jnp.array([False, False, False, True, True, False])
+  a, phi, r = search.gradient_parts(PoolOutputs(probs, probs, embeddings), labels, mask, held)
+  G = np.einsum("id,ic->idc", np.asarray(embeddings), np.asarray(probs - jax.nn.one_hot(labels, 3)))
+  scale = np.mean(np.sum(G[:5] ** 2, axis=(1, 2)))
+  g_held = G[3:5].mean(0)
+  expected = np.einsum("idc,dc->i", G, g_held) / scale
+  np.testing.assert_allclose(a[:5], expected[:5], rtol=1e-4, atol=1e-6)
+  assert float(a[5]) == 0.0 and not np.asarray(phi[5]).any() and not np.asarray(r[5]).any()
+  gram = (phi @ phi.T) * (r @ r.T)
+  np.testing.assert_allclose(
+    gram[:5, :5], np.einsum("idc,jdc->ij", G, G)[:5, :5] / scale, rtol=1e-4
+  )
+
+
+def test_folds_split_v_into_disjoint_parts():
+  mask = jnp.arange(20) < 13
+  search_rows, guard_rows, held_rows = (np.asarray(f) for f in search.folds(mask))
+  assert (search_rows.sum(), guard_rows.sum(), held_rows.sum()) == (6, 3, 4)
+  assert not (search_rows & guard_rows).any() and not (guard_rows & held_rows).any()
+  assert ((search_rows | guard_rows | held_rows) == np.asarray(mask)).all()
+
+
+def test_global_and_local_regularisers_by_hand():
+  logits = jnp.array([[1.0, 0.0], [2.0, 1.0]])
+  bias = jnp.array([1.0, 0.0])
+  correction, kl = search.global_and_local(logits, bias, jnp.zeros(2), jnp.ones(2))
+  np.testing.assert_allclose(correction, (0.0 + 2.0) / 2)
+  q = np.exp([1.0, 0.0]) / np.exp([1.0, 0.0]).sum()
+  np.testing.assert_allclose(kl, np.sum(q * np.log(q / 0.5)), rtol=1e-6)
+  _, kl = search.global_and_local(logits, bias, bias, jnp.ones(2))  # the prior itself
+  np.testing.assert_allclose(kl, 0.0, atol=1e-7)
+
+
+def test_the_guardrail_votes_with_the_candidates_the_evidence_has_not_eliminated():
+  config = search.SearchConfig(prior_decay=0.5, eliminate=2.0)
+  values, ses = np.array([1.0, 1.1, 0.2]), np.array([0.1, 0.1, 0.1])
+  # z-scores against the mean 0.7667 in units of 0.1: +2.33, +3.33, -5.67.
+  z = (values - values.mean()) / 0.1
+  vote, evidence, variance, margin = search.guardrail_decision(
+    1.2, 0.1, values, ses, np.array([2.0, 0.0, 0.0]), 1.0, config
+  )
+  np.testing.assert_allclose(evidence, np.array([1.0, 0.0, 0.0]) + z)
+  assert variance == 0.25 + 1.0 and margin == pytest.approx(np.hypot(0.1, 0.1))
+  # The mixture (1.2) beat the best (1.1) by less than its SE (0.141): the vote of those
+  # within 2 sqrt(2.5) = 3.16 of the best evidence (4.33): candidates 0 and 1.
+  np.testing.assert_array_equal(vote, [1.0, 1.0, 0.0])
+  vote, *_ = search.guardrail_decision(1.3, 0.1, values, ses, np.zeros(3), 0.0, config)
+  assert not vote.any()  # by 0.2 > 0.141: the searched mixture
+  vote, *_ = search.guardrail_decision(
+    0.0, 0.1, values, ses, np.zeros(3), 0.0, config._replace(guardrail=False)
+  )
+  assert not vote.any()  # no guardrail: always the mixture
+  # Equal values: nobody is eliminated, however long the run (the vote of all).
+  evidence, variance = np.zeros(3), 0.0
+  for _ in range(20):
+    vote, evidence, variance, _ = search.guardrail_decision(
+      0.0, 0.1, np.ones(3), ses, evidence, variance, config
+    )
+  np.testing.assert_array_equal(vote, np.ones(3))
+  np.testing.assert_allclose(variance, 1 / (1 - 0.25), rtol=1e-6)
+  np.testing.assert_array_equal(search.standing([0.0, -1.0, -3.0], 1.0, 1.0), [1, 1, 0])
+
+
+def test_the_alignment_search_weights_the_candidate_whose_picks_help_the_held_out_set(key):
+  """Column 0 picks samples whose gradients align with H's (a_i = 1), columns 1-3 pick
+  samples with a_i = -1; SearchNet must learn to prefer column 0 globally."""
+  dataset, v, decisions, noisy = _task(0)
+  config = SMALL._replace(objective="alignment", steps=150, candidate_signal="picks")
+  images, labels = jnp.asarray(dataset.train_images), jnp.asarray(dataset.train_labels)
+  state = search.init_search_state(key, config, dataset.info.image_shape)
+  fit = train.Trainer(
+    models.MLP(2, hidden=(32, 16), dropout_rate=0.0),
+    dataset.info,
+    train.TrainConfig(batch_size=32, epochs=1, min_steps=10, schedule="constant"),
+  ).fit(key, images, labels, jnp.zeros(400, bool).at[:200].set(True), 200)
+  alignment = jnp.where(jnp.asarray(decisions[:, 0]) > 0, 1.0, -1.0)
+  d = search.SearchData(
+    jnp.asarray(v, jnp.int32), jnp.ones(200, bool), jnp.asarray(decisions), jnp.float32(0.1),
+    jnp.ones(200, bool), alignment, jnp.zeros((200, 2)), jnp.zeros((200, 2)), jnp.zeros(4),
+  )  # fmt: skip
+  nets = search.BilevelState(fit, state.search, state.loss)
+  stats = dict(mean=tuple(dataset.info.mean), std=tuple(dataset.info.std))
+  step = jax.jit(functools.partial(search.bilevel_step, **stats, config=config))
+  for i in range(config.steps):
+    nets, _ = step(nets, key, d, images, labels, jnp.int32(i))
+  # FitNet is not trained by the alignment search.
+  jax.tree.map(np.testing.assert_array_equal, nets.fit.params, fit.params)
+  bias = np.asarray(search.head_bias(nets.search.params))
+  # Adam moves a parameter by at most about lr per step: the gap is over half that bound.
+  bound = config.search_net.learning_rate * config.steps
+  assert int(np.argmax(bias)) == 0 and bias[0] - bias[1:].max() > 0.5 * bound, bias
+
+
+@pytest.mark.parametrize(
+  "change, message",
+  [
+    (dict(objective="hard"), "Unknown objective"),
+    (dict(objective="alignment", relaxation="code"), "no gradient"),
+    (dict(objective="alignment", use_loss_prediction=True), "use_loss_prediction=False"),
+  ],
+)
+def test_objectives_that_cannot_run_fail_before_compute(change, message):
+  with pytest.raises(ValueError, match=message):
+    search.check_config(search.SearchConfig(**change))

@@ -25,6 +25,18 @@ like the others: 0/1 top picks or scaled ranks), so K' = K + 1 logits.
 
 `AutoAL` runs all of this for the active-learning loop, jitting each piece once.
 
+``objective = alignment`` (`../shared/SEARCH.md` R2 + R3) changes steps 2-5: V is cut into
+three `folds` (SearchNet's half, the guardrail's quarter and a held-out quarter H);
+FitNet stays as its warm-up left it; SearchNet is trained to select (r = b / |L| of its
+fold) the samples whose gradient embeddings align with H's mean gradient without being
+redundant (`alignment_objective`), its logits kept near its head's bias (global strategy
+logits) and that bias near a prior carried across rounds (`global_and_local`); after the
+search, `guardrail_values` values the mixture's and each candidate's picks on the
+guardrail's fold, each candidate's evidence (a decayed sum of z-scores) takes this
+round's, and the query buys with the mixture only where it beat the best candidate by
+more than a standard error, else with the equal-weight vote of the candidates whose
+evidence is not clearly below the best's (`guardrail_decision`).
+
 
 Modules: `config` (`SearchConfig`), `losses` (the objectives as named functions),
 `step` (states, `bilevel_step`, `query_scores`), `driver` (`AutoAL` and the strategies).
@@ -38,9 +50,12 @@ from autoal_jax.search.config import (
   check_config,
   needs_mc,
 )
-from autoal_jax.search.driver import AutoAL, strategy
+from autoal_jax.search.driver import AutoAL, guardrail_decision, standing, strategy
 from autoal_jax.search.losses import (
+  alignment_objective,
+  alignment_value,
   fit_objective,
+  global_and_local,
   hard_samples_objective,
   loss_net_objective,
   ranking_loss,
@@ -51,6 +66,10 @@ from autoal_jax.search.step import (
   SearchState,
   bilevel_step,
   bilevel_steps,
+  folds,
+  gradient_parts,
+  guardrail_values,
+  head_bias,
   init_search_state,
   num_branches,
   query_scores,
@@ -68,11 +87,19 @@ __all__ = [
   "SearchData",
   "SearchState",
   "StepMetrics",
+  "alignment_objective",
+  "alignment_value",
   "bilevel_step",
   "bilevel_steps",
   "check_config",
   "fit_objective",
+  "folds",
+  "global_and_local",
+  "gradient_parts",
+  "guardrail_decision",
+  "guardrail_values",
   "hard_samples_objective",
+  "head_bias",
   "init_search_state",
   "loss_net_objective",
   "needs_mc",
@@ -81,6 +108,7 @@ __all__ = [
   "ranking_loss",
   "select",
   "soft_count",
+  "standing",
   "split_labeled",
   "strategy",
 ]

@@ -37,6 +37,7 @@ class StepMetrics(NamedTuple):
 
 
 METRICS = StepMetrics._fields
+OBJECTIVES = ("hard_samples", "alignment")
 
 
 class SearchConfig(NamedTuple):
@@ -44,6 +45,13 @@ class SearchConfig(NamedTuple):
 
   Attributes:
     candidates: the K candidate strategy names (any registered non-search strategies).
+    objective: what SearchNet is trained for. ``hard_samples`` (the paper): select the
+      samples FitNet finds hard, r = b / N of V, FitNet trained on the selection in the
+      loop (`losses.hard_samples_objective`). ``alignment``: select the samples whose
+      gradients point where a held-out part of the labeled set's errors are, without
+      redundant picks, r = b / |L| of V, FitNet fixed after its warm-up
+      (`losses.alignment_objective`, `../shared/SEARCH.md` R2); with the per-sample
+      correction penalty, the prior across rounds and the out-of-fold guardrail (R3).
     relaxation: ``gumbel`` (default), ``softmax`` (no noise) or ``code`` (the released
       rule: SearchNet gets no gradient; see `relaxation.code_select`).
     hard: straight-through one-hot Gumbel samples.
@@ -64,6 +72,20 @@ class SearchConfig(NamedTuple):
       at 1e-3 (order 2 was order 1), by 13% at 0.1 (cosine 0.999), by 76% at 1.0. An SGD
       step of 0.1 moves FitNet about as far as one Adam step of 1e-3 does on its gradients.
     loss_margin: the margin of LossNet's pairwise ranking loss (LL4AL: 1).
+    gamma: ``alignment``: the weight of the redundancy term (the picks' mean pairwise
+      gradient inner product).
+    lambda_delta: ``alignment``: the penalty on the per-sample corrections, the mean
+      squared distance of SearchNet's logits from its head's bias (the global logits).
+    lambda_prior: ``alignment``: the weight of KL(softmax(global logits) || prior).
+    prior_decay: ``alignment``: the evidence's memory across rounds (the old evidence is
+      multiplied by it before each round's is added; TAILOR's 0.9).
+    eliminate: ``alignment``: a candidate stops voting once its evidence is this many
+      standard deviations (of a difference of two candidates' evidence under no real
+      difference) below the best's.
+    guardrail: ``alignment``: buy with the searched mixture only where its out-of-fold
+      value beats every single candidate's by more than a standard error, else with the
+      equal-weight vote of the candidates the evidence has not eliminated
+      (`driver.guardrail_decision`).
     backbone: SearchNet's backbone (a task-model name).
     backbone_kwargs: its extra attributes, as (name, value) pairs.
     loss_hidden: LossNet's units per feature map.
@@ -73,6 +95,7 @@ class SearchConfig(NamedTuple):
   """
 
   candidates: tuple = DEFAULT_CANDIDATES
+  objective: str = "hard_samples"
   relaxation: str = "gumbel"
   hard: bool = False
   candidate_signal: str = "picks"
@@ -91,6 +114,12 @@ class SearchConfig(NamedTuple):
   loss_net: TrainConfig = TrainConfig(learning_rate=1e-3, schedule="constant")
   unroll_learning_rate: float = 0.1
   loss_margin: float = 1.0
+  gamma: float = 0.0
+  lambda_delta: float = 1.0
+  lambda_prior: float = 1.0
+  prior_decay: float = 0.9
+  eliminate: float = 2.0
+  guardrail: bool = True
   backbone: str = "small_cnn"
   backbone_kwargs: tuple = ()
   loss_hidden: int = 128
@@ -108,6 +137,20 @@ class SearchConfig(NamedTuple):
 
 def check_config(config: SearchConfig) -> None:
   """Raises ValueError for a config that cannot run (before any compute)."""
+  if config.objective not in OBJECTIVES:
+    raise ValueError(f"Unknown objective {config.objective!r}. Valid: {list(OBJECTIVES)}")
+  if config.objective == "alignment" and config.relaxation == "code":
+    raise ValueError("the code relaxation gives SearchNet no gradient: use hard_samples")
+  if config.objective == "alignment" and config.use_loss_prediction:
+    raise ValueError(
+      "the alignment objective keeps FitNet fixed, so there is no loss for LossNet to learn "
+      "during the search: set use_loss_prediction=False (or objective=hard_samples)"
+    )
+  for name in ("gamma", "lambda_delta", "lambda_prior", "eliminate"):
+    if not getattr(config, name) >= 0:
+      raise ValueError(f"{name} must be >= 0, got {getattr(config, name)}")
+  if not 0 <= config.prior_decay <= 1:
+    raise ValueError(f"prior_decay must be in [0, 1], got {config.prior_decay}")
   if config.relaxation not in relaxation.RELAXATIONS:
     raise ValueError(
       f"Unknown relaxation {config.relaxation!r}. Valid: {list(relaxation.RELAXATIONS)}"

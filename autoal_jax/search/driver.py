@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import math
 import time
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +20,9 @@ from autoal_jax.search.step import (
   SearchState,
   bilevel_step,
   bilevel_steps,
+  folds,
+  gradient_parts,
+  guardrail_values,
   init_search_state,
   num_branches,
   query_scores,
@@ -76,7 +78,11 @@ class AutoAL:
     self.capacity = capacity
     self.ratio = query_size / num_pool
     self.query_size = query_size
-    self.v_picks = max(1, min(capacity, math.ceil(self.ratio * capacity)))
+    self.alignment = config.objective == "alignment"
+    if self.alignment:  # picks of a quarter of V (a fold) at b / |L| <= 0.5 of it
+      self.v_picks = max(1, math.ceil(capacity / 4))
+    else:
+      self.v_picks = max(1, min(capacity, math.ceil(self.ratio * capacity)))
     self.fit_trainer = train_lib.Trainer(
       model, info, config.warmup, mesh=mesh, init_variables=init_variables
     )
@@ -117,6 +123,13 @@ class AutoAL:
       functools.partial(soft_count, **stats, chunk=eval_chunk, config=config)
     )
     self._top = jax.jit(strategies.top_k_masked, static_argnums=3)
+    self._folds = jax.jit(folds)
+    self._log_prior = jax.jit(lambda e, v: e / jnp.sqrt(jnp.maximum(v, 1.0)))
+    self._vote = jax.jit(lambda decisions, vote: decisions @ vote)
+    self._gradient_parts = jax.jit(gradient_parts)
+    self._guardrail = jax.jit(
+      functools.partial(guardrail_values, **stats, chunk=eval_chunk, config=config)
+    )
 
   def init(self, key: jax.Array) -> SearchState:
     """Fresh SearchNet and LossNet (uniform strategy weights)."""
@@ -158,9 +171,43 @@ class AutoAL:
       fit, mc_key, self._gather(images, v_index), num_mc=self.num_mc
     )
     strategies.check_probs(v_outputs.probs, "FitNet probabilities on V")
-    num_picks = jnp.asarray(min(self.v_picks, math.ceil(self.ratio * num_v)), jnp.int32)
-    decisions = self._v_decisions(decision_key, v_outputs, v_mask, num_picks=num_picks)
-    data = SearchData(v_index, v_mask, decisions, jnp.asarray(self.ratio, jnp.float32))
+    log = {}
+    if self.alignment:
+      # V in three folds: SearchNet's (half), the guardrail's and H (a quarter each).
+      search_rows, guard_rows, held_rows = self._folds(v_mask)
+      sizes = [int(jnp.sum(rows)) for rows in (search_rows, guard_rows, held_rows)]
+      if min(sizes) < 1:
+        raise ValueError(
+          f"the alignment search needs at least 8 labeled samples, got {num_labeled}"
+        )
+      ratio = min(0.5, self.query_size / num_labeled)
+      picks = [min(self.v_picks, math.ceil(ratio * n)) for n in sizes[:2]]
+      decisions = self._v_decisions(
+        decision_key, v_outputs, search_rows, num_picks=jnp.asarray(picks[0], jnp.int32)
+      ) + self._v_decisions(
+        jax.random.fold_in(decision_key, 1),
+        v_outputs,
+        guard_rows,
+        num_picks=jnp.asarray(picks[1], jnp.int32),
+      )
+      alignment, phi, residual = self._gradient_parts(
+        v_outputs, self._gather(labels, v_index), v_mask, held_rows
+      )
+      data = SearchData(
+        v_index,
+        v_mask,
+        decisions,
+        jnp.asarray(ratio, jnp.float32),
+        search_rows,
+        alignment,
+        phi,
+        residual,
+        self._log_prior(state.evidence, state.evidence_var),
+      )
+    else:
+      num_picks = jnp.asarray(min(self.v_picks, math.ceil(self.ratio * num_v)), jnp.int32)
+      decisions = self._v_decisions(decision_key, v_outputs, v_mask, num_picks=num_picks)
+      data = SearchData(v_index, v_mask, decisions, jnp.asarray(self.ratio, jnp.float32))
     fit = fit.replace(tx=self._fit_tx, opt_state=self._fit_opt_init(fit.params))
     bilevel = BilevelState(fit, state.search, state.loss)
     metrics = []
@@ -179,15 +226,59 @@ class AutoAL:
         bilevel, m = self._scan_steps(bilevel, step_key, data, images, labels, at)
         metrics.append(m)
         step += self.steps_per_call
-    state = SearchState(bilevel.search, bilevel.loss)
+    state = state._replace(search=bilevel.search, loss=bilevel.loss)
     values = jax.tree.map(lambda *v: np.concatenate([np.asarray(x) for x in v]), *metrics)
-    with warnings.catch_warnings():
-      warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN fields (no LossNet)
-      log = {name: float(np.nanmean(v)) for name, v in values._asdict().items()}
+    # Metrics no update of this config measures (no LossNet, no FitNet steps) are left out.
+    log.update(
+      {name: float(np.nanmean(v)) for name, v in values._asdict().items() if np.isfinite(v).any()}
+    )
     log["soft_count_v"] = float(self._soft_count(state, count_key, images, data))
-    log["target_count_v"] = self.ratio * num_v
+    log["target_count_v"] = float(data.ratio) * num_v
     log["size_v"] = num_v
+    if self.alignment:
+      state, verdict = self._judge(state, images, data, guard_rows, picks[1])
+      log.update(verdict)
     return state, log
+
+  def vote(self, state: SearchState, log: dict) -> np.ndarray | None:
+    """The vote `query` buys with after `search` returned (state, log): None for the
+    searched mixture (the paper's objective, or the guardrail let it through), else 1 for
+    each candidate the evidence has not eliminated (`standing`)."""
+    if not self.alignment or log["mixture"]:
+      return None
+    return standing(np.asarray(state.evidence), float(state.evidence_var), self.config.eliminate)
+
+  def _judge(self, state: SearchState, images, data: SearchData, guard_rows, num: int):
+    """The guardrail and the evidence (`../shared/SEARCH.md` R3) on the guardrail's fold.
+
+    Every candidate's picks and the mixture's are valued by `alignment_value` out of
+    fold (SearchNet never trained on these rows); `guardrail_decision` turns the values
+    into this round's choice and the new evidence.
+
+    Returns:
+      (the state with its new evidence, host metrics: ``mixture`` 1 when the searched
+      mixture buys, else 0 and the vote of ``survivors`` candidates buys;
+      ``value_mixture``, ``value_best``, ``value_se``).
+    """
+    mix, mix_se, values, ses = (
+      np.asarray(v, np.float64)
+      for v in self._guardrail(state, images, data, guard_rows, jnp.asarray(num, jnp.int32))
+    )
+    vote, evidence, variance, margin = guardrail_decision(
+      mix, mix_se, values, ses, np.asarray(state.evidence), float(state.evidence_var), self.config
+    )
+    # On the devices the old evidence was on: another placement would compile the step again.
+    state = state._replace(
+      evidence=jax.device_put(np.asarray(evidence, np.float32), state.evidence.sharding),
+      evidence_var=jax.device_put(np.float32(variance), state.evidence_var.sharding),
+    )
+    return state, {
+      "mixture": float(not vote.any()),
+      "survivors": float(vote.sum()),
+      "value_mixture": float(mix),
+      "value_best": float(values.max()),
+      "value_se": margin,
+    }
 
   def query(
     self,
@@ -197,8 +288,12 @@ class AutoAL:
     outputs: PoolOutputs,
     candidate_mask: jax.Array,
     k: int,
+    vote: np.ndarray | None = None,
   ) -> tuple[jax.Array, np.ndarray]:
     """Picks k <= b unlabeled samples by the searched mixture of the candidates.
+
+    ``vote`` (float[K'], the alignment search's guardrail; None or all zeros: the mixture):
+    by the equal-weight vote of the candidates it marks instead, ties at random.
 
     Args:
       state: `SearchState` after this round's `search`.
@@ -216,13 +311,63 @@ class AutoAL:
     decision_key, tie_key = jax.random.split(key)
     num = jnp.asarray(k, jnp.int32)
     decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
+    if vote is not None and vote.any():
+      scores = self._vote(decisions, jnp.asarray(vote, jnp.float32))
+      chosen = self._top(tie_key, scores, candidate_mask, self.query_size, num)
+      # float32 values, as the mixture's weights are (and a checkpoint keeps them).
+      return chosen[:k], (vote / vote.sum()).astype(np.float32).astype(np.float64)
     mixed, weights = self._query_scores(state, images, decisions, candidate_mask, num)
     # The top k of the b slots (one program for every k), ties at the k-th score at random.
     chosen = self._top(tie_key, mixed, candidate_mask, self.query_size, num)[:k]
     return chosen, np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
 
 
-def strategy(setup: strategies.Setup, name: str = "autoal", **overrides) -> strategies.Strategy:
+def guardrail_decision(mix, mix_se, values, ses, evidence, evidence_var, config: SearchConfig):
+  """The guardrail's choice and the evidence's update from one round's out-of-fold values.
+
+  Each candidate's value becomes a z-score against the candidates' mean, in units of the
+  root mean square of their standard errors; a candidate's evidence is the sum of its
+  z-scores, each round's older ones multiplied by ``prior_decay`` (TAILOR's 0.9). Where
+  all candidates are equal a sum has variance ``v = sum_t decay^(2t)``, so a candidate is
+  dropped once its evidence is ``eliminate * sqrt(2 v)`` below the best's: a difference
+  noise alone rarely makes. The searched mixture buys only where its value beats the best
+  candidate's by more than the standard error of their difference; else the candidates
+  still standing vote with equal weights (all of them until the evidence says otherwise:
+  near-ties never decide by noise).
+
+  Args:
+    mix, mix_se: the mixture's value and its standard error.
+    values, ses: float[K], each candidate's value and standard error.
+    evidence: float[K], the evidence carried from the previous round.
+    evidence_var: its null variance v (0 before the first round).
+    config: its ``prior_decay``, ``eliminate`` and ``guardrail``.
+
+  Returns:
+    (vote: float64[K], zeros for the mixture, else 1 for each candidate that votes; the new
+    evidence; its new variance; the margin the mixture had to beat).
+  """
+  values, ses = np.asarray(values, np.float64), np.asarray(ses, np.float64)
+  best = int(np.argmax(values))
+  scale = max(float(np.sqrt(np.mean(ses**2))), 1e-12)
+  decay = config.prior_decay
+  evidence = decay * np.asarray(evidence, np.float64) + (values - values.mean()) / scale
+  variance = decay**2 * float(evidence_var) + 1.0
+  margin = float(np.hypot(mix_se, ses[best]))
+  if not config.guardrail or mix - values[best] > margin:
+    return np.zeros_like(values), evidence, variance, margin
+  return standing(evidence, variance, config.eliminate), evidence, variance, margin
+
+
+def standing(evidence, variance: float, eliminate: float) -> np.ndarray:
+  """1 for each candidate whose evidence is within ``eliminate * sqrt(2 variance)`` of the
+  best's, else 0 (float64[K])."""
+  evidence = np.asarray(evidence, np.float64)
+  return (evidence >= evidence.max() - eliminate * np.sqrt(2.0 * variance)).astype(np.float64)
+
+
+def strategy(
+  setup: strategies.Setup, name: str = "autoal-paper", **overrides
+) -> strategies.Strategy:
   """AutoAL's search as a `strategies.Strategy` over ``setup.candidates``.
 
   ``init`` draws SearchNet and LossNet; ``query`` runs the round's search on the labeled
@@ -232,8 +377,8 @@ def strategy(setup: strategies.Setup, name: str = "autoal", **overrides) -> stra
     setup: the experiment's `strategies.Setup` (its ``search`` config, default
       `SearchConfig()`, with the setup's candidates).
     name: the registry name.
-    **overrides: `SearchConfig` fields this strategy changes (``autoal-code``: the
-      released code's relaxation).
+    **overrides: `SearchConfig` fields this strategy changes (`VARIANTS`: ``autoal`` the
+      alignment objective, ``autoal-code`` the released code's relaxation).
   """
   config = (setup.search or SearchConfig())._replace(candidates=tuple(setup.candidates))
   config = config._replace(**overrides)
@@ -268,26 +413,33 @@ def strategy(setup: strategies.Setup, name: str = "autoal", **overrides) -> stra
     )
     jax.block_until_ready(state)
     seconds = time.perf_counter() - start
+    vote = searcher.vote(state, metrics)
     chosen, weights = searcher.query(
-      state, pick_key, context.images, context.outputs, ~context.labeled, k
+      state, pick_key, context.images, context.outputs, ~context.labeled, k, vote
     )
     info = QueryInfo(weights=weights, metrics=metrics, search_seconds=seconds)
     return chosen, state, info
 
   needs = strategies.candidates_needs(config.candidates)
-  doc = _DOCS[name]
+  doc = _DOCS.get(name, "AutoAL's strategy search")
   return strategies.Strategy(
     name, init, query, needs, doc, config.column_names, tuple(config.candidates)
   )
 
 
 _DOCS = {
-  "autoal": "AutoAL: a searched per-sample mixture of candidates (Wang et al. 2025)",
+  "autoal": (
+    "AutoAL searched by gradient alignment with held-out errors; the vote of the candidates "
+    "the out-of-fold evidence keeps unless the searched mixture is clearly better"
+  ),
+  "autoal-paper": "AutoAL with the paper's objective: a per-sample mixture selecting hard samples",
   "autoal-code": "AutoAL with the released code's selection rule (SearchNet gets zero gradient)",
 }
-strategies.register("autoal", strategy, _DOCS["autoal"])
-strategies.register(
-  "autoal-code",
-  functools.partial(strategy, name="autoal-code", relaxation="code"),
-  _DOCS["autoal-code"],
-)
+# The variants differ in the SearchConfig fields below, whatever the config says of them.
+VARIANTS = {
+  "autoal": dict(objective="alignment", use_loss_prediction=False),
+  "autoal-paper": dict(objective="hard_samples"),
+  "autoal-code": dict(objective="hard_samples", relaxation="code"),
+}
+for _name, _fields in VARIANTS.items():
+  strategies.register(_name, functools.partial(strategy, name=_name, **_fields), _DOCS[_name])

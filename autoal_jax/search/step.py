@@ -14,7 +14,10 @@ from autoal_jax import losses, models, passes, relaxation, strategies
 from autoal_jax import train as train_lib
 from autoal_jax.search.config import SearchConfig, StepMetrics
 from autoal_jax.search.losses import (
+  alignment_objective,
+  alignment_value,
   fit_objective,
+  global_and_local,
   hard_samples_objective,
   loss_net_objective,
   per_sample_ce,
@@ -23,10 +26,21 @@ from autoal_jax.train import TrainState
 
 
 class SearchState(NamedTuple):
-  """What the search carries across rounds: SearchNet and LossNet, warm-started."""
+  """What the search carries across rounds: SearchNet and LossNet, warm-started, and
+  (``objective = alignment``; zeros otherwise) the evidence for each column.
+
+  Attributes:
+    search, loss: SearchNet's and LossNet's `TrainState`.
+    evidence: float32[K'], each column's decayed sum of out-of-fold z-scores
+      (`driver.guardrail_decision`).
+    evidence_var: float32 scalar, the variance of one such sum where all columns are
+      equal (``sum_t decay^(2t)``); 0 before the first round.
+  """
 
   search: TrainState
   loss: TrainState
+  evidence: jax.Array
+  evidence_var: jax.Array
 
 
 class BilevelState(NamedTuple):
@@ -44,13 +58,26 @@ class SearchData(NamedTuple):
     index: int32[V_max], pool indices of V (padding repeats a valid index).
     mask: bool[V_max], True for the real members of V.
     decisions: float32[V_max, K], the candidates' decisions on V.
-    ratio: float32 scalar, r = b / N.
+    ratio: float32 scalar, the fraction of V a selection takes: r = b / N
+      (``hard_samples``) or b / |L| (``alignment``).
+    The fields of ``objective = alignment`` (None otherwise, `gradient_parts`):
+    train: bool[V_max], the rows SearchNet is trained on (its fold; None: all of V).
+    alignment: float32[V_max], a_i = <g_H, G_i>.
+    phi: float32[V_max, D], FitNet's embeddings, scaled.
+    residual: float32[V_max, C], p_i - onehot(y_i).
+    log_prior: float32[K], the prior SearchNet's global logits are kept near: the
+      state's evidence divided by its standard deviation.
   """
 
   index: jax.Array
   mask: jax.Array
   decisions: jax.Array
   ratio: jax.Array
+  train: jax.Array | None = None
+  alignment: jax.Array | None = None
+  phi: jax.Array | None = None
+  residual: jax.Array | None = None
+  log_prior: jax.Array | None = None
 
 
 def split_labeled(key: jax.Array, labeled: jax.Array, capacity: int):
@@ -77,6 +104,96 @@ def split_labeled(key: jax.Array, labeled: jax.Array, capacity: int):
   v_mask = slot < num_v
   v_index = order[jnp.where(v_mask, num_t + slot, num_t)]
   return train_mask, v_index.astype(jnp.int32), v_mask
+
+
+def folds(v_mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """V's three folds for ``objective = alignment``: SearchNet's rows (the first half of V's
+  slots, which are in random order), the guardrail's (the third quarter) and H (the last).
+
+  bool[V_max] -> three disjoint bool[V_max] whose union is the mask.
+  """
+  chex.assert_rank(v_mask, 1)
+  n = jnp.sum(v_mask, dtype=jnp.int32)
+  slot = jnp.arange(v_mask.shape[0], dtype=jnp.int32)
+  search_end, guard_end = n // 2, n // 2 + (n - n // 2) // 2
+  return (
+    v_mask & (slot < search_end),
+    v_mask & (slot >= search_end) & (slot < guard_end),
+    v_mask & (slot >= guard_end),
+  )
+
+
+def gradient_parts(outputs, labels: jax.Array, mask: jax.Array, held: jax.Array):
+  """The alignment objective's inputs from FitNet's outputs on V.
+
+  With ``G_i = phi_i r_i^T`` (r_i = p_i - onehot(y_i)) and ``g_H`` the mean of G over the
+  held-out rows, returns ``a_i = <g_H, G_i>`` and the factors of ``<G_i, G_j>``, all divided
+  by ``mean_i ||G_i||^2`` over V (scale-free: the redundancy weight means the same on any
+  model).
+
+  Args:
+    outputs: `PoolOutputs` of V (probs [V_max, C], embeddings [V_max, D]).
+    labels: int32[V_max].
+    mask: bool[V_max], V's real rows.
+    held: bool[V_max], H's rows.
+
+  Returns:
+    (a float32[V_max], phi float32[V_max, D] scaled, r float32[V_max, C]); zero off the mask.
+  """
+  chex.assert_rank([labels, mask, held], 1)
+  phi = jnp.where(mask[:, None], outputs.embeddings, 0.0)
+  residual = outputs.probs - jax.nn.one_hot(labels, outputs.probs.shape[1])
+  residual = jnp.where(mask[:, None], residual, 0.0)
+  norms = jnp.sum(phi * phi, -1) * jnp.sum(residual * residual, -1)
+  count = jnp.maximum(jnp.sum(mask), 1).astype(jnp.float32)
+  scale = jnp.maximum(jnp.sum(norms) / count, 1e-12)
+  held_count = jnp.maximum(jnp.sum(held), 1).astype(jnp.float32)
+  g_held = (phi * held[:, None].astype(jnp.float32)).T @ residual / held_count  # [D, C]
+  alignment = jnp.einsum("id,dc,ic->i", phi, g_held, residual) / scale
+  return alignment, phi / jnp.sqrt(scale), residual
+
+
+def guardrail_values(
+  state: SearchState,
+  images: jax.Array,
+  data: SearchData,
+  rows: jax.Array,
+  num: jax.Array,
+  mean,
+  std,
+  chunk: int,
+  config: SearchConfig,
+):
+  """Out-of-fold values (`alignment_value`) of the mixture's and each candidate's picks.
+
+  On the guardrail's rows of V, the searched mixture (`query_scores`: SearchNet in
+  inference mode) and each candidate (its column of ``data.decisions``) pick ``num``;
+  each pick set is valued with the same a, phi, r as the search, and gets the standard
+  error of a mean of that many a_i drawn from the fold.
+
+  Returns:
+    (mixture value, its SE, float32[K] candidate values, float32[K] their SEs).
+  """
+  chex.assert_rank(rows, 1)
+  weight = rows.astype(jnp.float32)
+  mixed, _ = query_scores(
+    state, images[data.index], data.decisions, rows, num, mean, std, chunk, config
+  )
+
+  # The spread of a over the fold: a pick set's mean has about this SE over sqrt(count)
+  # (a set's own spread is no estimate for one or two picks, or for alike ones).
+  rows_count = jnp.maximum(jnp.sum(weight), 2.0)
+  fold_mean = jnp.sum(weight * data.alignment) / rows_count
+  spread = jnp.sqrt(jnp.sum(weight * (data.alignment - fold_mean) ** 2) / (rows_count - 1.0))
+
+  def value(scores):
+    picked = strategies.signal_column(scores, rows, num, "picks")
+    j = alignment_value(picked, data.alignment, data.phi, data.residual, weight, config.gamma)
+    return j, spread / jnp.sqrt(jnp.maximum(jnp.sum(picked), 1.0))
+
+  mix, mix_se = value(mixed)
+  values, ses = jax.vmap(value, in_axes=1)(data.decisions)
+  return mix, mix_se, values, ses
 
 
 def select(
@@ -141,7 +258,8 @@ def bilevel_step(
     (new state, `StepMetrics`, NaN for those this update does not measure).
   """
   batch_key, gumbel_key, dropout_key = jax.random.split(jax.random.fold_in(key, step), 3)
-  noise = jnp.where(data.mask, jax.random.uniform(batch_key, data.mask.shape), -1.0)
+  rows = data.mask if data.train is None else data.train
+  noise = jnp.where(rows, jax.random.uniform(batch_key, data.mask.shape), -1.0)
   top, position = jax.lax.top_k(noise, min(config.batch_size, data.mask.shape[0]))
   weight = (top >= 0.0).astype(jnp.float32)
   valid = top >= 0.0
@@ -168,10 +286,10 @@ def bilevel_step(
       st.search, search_params, x, search_train, dropout_key
     )
     s, _ = select(gumbel_key, logits, columns(st.loss, maps), valid, ratio, tau, config, theta)
-    return s, maps, search_stats
+    return s, maps, search_stats, logits
 
   def fit_update(st: BilevelState):
-    s, _, _ = selection(st.search.params, False, st)
+    s, *_ = selection(st.search.params, False, st)
     s = jax.lax.stop_gradient(s)
 
     def loss_fn(params):
@@ -182,9 +300,31 @@ def bilevel_step(
     metrics = StepMetrics(loss, nan, nan, jnp.sum(s), target)
     return st._replace(fit=train_lib.apply_updates(st.fit, grads, stats)), metrics
 
+  def alignment_update(st: BilevelState):
+    def loss_fn(params):
+      s, _, stats, logits = selection(params, True, st)
+      loss = alignment_objective(
+        s,
+        data.alignment[position],
+        data.phi[position],
+        data.residual[position],
+        weight,
+        valid,
+        ratio,
+        config.gamma,
+        config.lambda_search,
+      )
+      correction, kl = global_and_local(logits, head_bias(params), data.log_prior, weight)
+      loss = loss + config.lambda_delta * correction + config.lambda_prior * kl
+      return loss, (stats, s)
+
+    (loss, (stats, s)), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.search.params)
+    metrics = StepMetrics(nan, loss, nan, jnp.sum(s), target)
+    return st._replace(search=train_lib.apply_updates(st.search, grads, stats)), metrics
+
   def search_update(st: BilevelState):
     def loss_fn(params):
-      s, _, stats = selection(params, True, st)
+      s, _, stats, _ = selection(params, True, st)
       fit_params = st.fit.params
       if config.order == 2:
         # DARTS: one differentiable FitNet step on the selection, then CE at its result.
@@ -219,7 +359,11 @@ def bilevel_step(
     metrics = StepMetrics(nan, nan, accuracy, nan, nan)
     return st._replace(loss=train_lib.apply_updates(st.loss, grads, st.loss.batch_stats)), metrics
 
-  updates = [fit_update, search_update] + ([loss_update] if config.use_loss_prediction else [])
+  if config.objective == "alignment":  # FitNet stays as its warm-up left it
+    updates = [alignment_update]
+  else:
+    updates = [fit_update, search_update]
+  updates += [loss_update] if config.use_loss_prediction else []
   if branch is not None:
     return updates[branch](state)
   return jax.lax.switch(step % len(updates), updates, state)
@@ -247,7 +391,13 @@ def bilevel_steps(
 
 
 def num_branches(config: SearchConfig) -> int:
-  return 3 if config.use_loss_prediction else 2
+  return (1 if config.objective == "alignment" else 2) + int(config.use_loss_prediction)
+
+
+def head_bias(params: dict) -> jax.Array:
+  """SearchNet's head bias [K']: with ``o = alpha + delta``, the global strategy logits."""
+  ((_, backbone),) = params.items()
+  return backbone["head"]["logits"]["bias"]
 
 
 def query_scores(
@@ -364,4 +514,4 @@ def init_search_state(
     tx=train_lib.make_optimizer(config.loss_net),
     batch_stats={},
   )
-  return SearchState(search, loss)
+  return SearchState(search, loss, jnp.zeros(config.num_columns, jnp.float32), jnp.float32(0.0))

@@ -1,12 +1,17 @@
 """The comparison suite: every strategy, AutoAL against its candidates and the baselines.
 
 Random, the seven AutoAL candidates, k-center, BADGE, ALBL, the uniform mixture and the
-two AutoAL variants, over 3 seeds, with the default config's data, model and budget.
+three AutoAL variants, over 3 seeds, with the default config's data, model and budget.
 
 Commands (the two scenarios of docs/results.md):
   python -m experiments.main --config=experiments/configs/compare.py --workdir=runs/compare
   python -m experiments.main --config=experiments/configs/compare.py \
       --config.imbalance_ratio=10 --workdir=runs/compare_imbalanced
+
+The low-budget scenario (100 initial + 10 rounds of 100, 15 epochs or at least 250 steps
+at a constant learning rate: the budget where random beat entropy):
+  python -m experiments.main --config=experiments/configs/compare.py:low_budget \
+      --workdir=runs/compare_low_budget
 
 A smoke size (the smoke config's data, model and budget; 2 seeds; under two minutes):
   python -m experiments.main --config=experiments/configs/compare.py:smoke --workdir=/tmp/c
@@ -31,17 +36,22 @@ STRATEGIES = (
   "albl",
   "uniform-mix",
   "autoal-code",
+  "autoal-paper",
   "autoal",
 )
 
 
 def get_config(size: str = ""):
-  """The suite at the default config's size, or at the smoke config's (``size='smoke'``)."""
-  sizes = {"": (default, 3), "smoke": (smoke, 2)}
+  """The suite at the default config's size, at the smoke config's (``size='smoke'``), or
+  the default's data and model with the low budget (``size='low_budget'``)."""
+  sizes = {"": (default, 3), "smoke": (smoke, 2), "low_budget": (default, 3)}
   if size not in sizes:
     raise ValueError(f"Unknown size {size!r}. Valid: {sorted(sizes)}")
   base, seeds = sizes[size]
   config = base.get_config()
+  if size == "low_budget":
+    config.num_initial, config.query_size, config.quota = 100, 100, 1000
+    config.train.epochs, config.train.min_steps, config.train.schedule = 15, 250, "constant"
   config.strategies = ",".join(STRATEGIES)
   config.seeds = seeds
   return config

@@ -56,7 +56,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.freeze_backbone = False  # with pretrained weights: train only the head
   config.steps_per_call = 0  # steps per jitted call (a lax.scan); 0: 1 on CPU, 16 on GPU/TPU
 
-  # AutoAL's search (strategies 'autoal' and 'autoal-code'; autoal_jax.search.SearchConfig).
+  # AutoAL's search (autoal_jax.search.SearchConfig). The strategy name picks the objective:
+  # 'autoal' gradient alignment + evidence vote (no LossNet column, whatever is set below),
+  # 'autoal-paper' the paper's hard samples, 'autoal-code' the released code's rule.
   config.search = ml_collections.ConfigDict()
   config.search.candidates = (
     "least_confidence,margin,entropy,kmeans,bald,var_ratio_mc,mean_std"  # any registered
@@ -88,6 +90,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.weight_decay = 0.0  # coupled L2 of the three bi-level optimisers
   config.search.unroll_learning_rate = 0.1  # order 2's inner SGD step
   config.search.loss_margin = 1.0  # LossNet's ranking-loss margin (LL4AL)
+  config.search.gamma = 0.0  # autoal: weight of the redundancy term
+  config.search.lambda_delta = 1.0  # autoal: penalty on the per-sample corrections
+  config.search.lambda_prior = 1.0  # autoal: weight of KL(global weights || prior)
+  config.search.prior_decay = 0.9  # autoal: the evidence's memory across rounds
+  config.search.eliminate = 2.0  # autoal: a candidate stops voting this far behind (sd)
+  config.search.guardrail = True  # autoal: the mixture only where it beats every candidate
   config.search.backbone = "small_cnn"  # SearchNet's backbone (resnet18 on GPU/TPU)
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
 
