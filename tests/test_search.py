@@ -500,6 +500,12 @@ def test_the_guardrail_votes_with_the_candidates_the_evidence_has_not_eliminated
   np.testing.assert_array_equal(vote, np.ones(3))
   np.testing.assert_allclose(variance, 1 / (1 - 0.25), rtol=1e-6)
   np.testing.assert_array_equal(search.standing([0.0, -1.0, -3.0], 1.0, 1.0), [1, 1, 0])
+  # The evidence reads the pooled values where given; the mixture is judged on the fold's.
+  vote, evidence, _, _ = search.guardrail_decision(
+    1.3, 0.1, values, ses, np.zeros(3), 0.0, config, np.array([0.0, 0.0, 0.3]), np.full(3, 0.1)
+  )
+  assert not vote.any()
+  np.testing.assert_allclose(evidence, [-1.0, -1.0, 2.0])
 
 
 def test_the_alignment_search_weights_the_candidate_whose_picks_help_the_held_out_set(key):

@@ -260,12 +260,23 @@ class AutoAL:
       mixture buys, else 0 and the vote of ``survivors`` candidates buys;
       ``value_mixture``, ``value_best``, ``value_se``).
     """
-    mix, mix_se, values, ses = (
+    pooled_rows = data.train | guard_rows  # V but H
+    mix, mix_se, values, ses, pooled_values, pooled_ses = (
       np.asarray(v, np.float64)
-      for v in self._guardrail(state, images, data, guard_rows, jnp.asarray(num, jnp.int32))
+      for v in self._guardrail(
+        state, images, data, guard_rows, jnp.asarray(num, jnp.int32), pooled_rows
+      )
     )
     vote, evidence, variance, margin = guardrail_decision(
-      mix, mix_se, values, ses, np.asarray(state.evidence), float(state.evidence_var), self.config
+      mix,
+      mix_se,
+      values,
+      ses,
+      np.asarray(state.evidence),
+      float(state.evidence_var),
+      self.config,
+      pooled_values,
+      pooled_ses,
     )
     # On the devices the old evidence was on: another placement would compile the step again.
     state = state._replace(
@@ -322,35 +333,51 @@ class AutoAL:
     return chosen, np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
 
 
-def guardrail_decision(mix, mix_se, values, ses, evidence, evidence_var, config: SearchConfig):
+def guardrail_decision(
+  mix,
+  mix_se,
+  values,
+  ses,
+  evidence,
+  evidence_var,
+  config: SearchConfig,
+  pooled_values=None,
+  pooled_ses=None,
+):
   """The guardrail's choice and the evidence's update from one round's out-of-fold values.
 
-  Each candidate's value becomes a z-score against the candidates' mean, in units of the
-  root mean square of their standard errors; a candidate's evidence is the sum of its
-  z-scores, each round's older ones multiplied by ``prior_decay`` (TAILOR's 0.9). Where
-  all candidates are equal a sum has variance ``v = sum_t decay^(2t)``, so a candidate is
-  dropped once its evidence is ``eliminate * sqrt(2 v)`` below the best's: a difference
-  noise alone rarely makes. The searched mixture buys only where its value beats the best
-  candidate's by more than the standard error of their difference; else the candidates
-  still standing vote with equal weights (all of them until the evidence says otherwise:
+  Each candidate's value (on the pooled rows where given) becomes a z-score against the
+  candidates' mean, in units of the root mean square of their standard errors; a
+  candidate's evidence is the sum of its z-scores, each round's older ones multiplied by
+  ``prior_decay`` (TAILOR's 0.9). Where all candidates are equal a sum has variance
+  ``v = sum_t decay^(2t)``, so a candidate is dropped once its evidence is
+  ``eliminate * sqrt(2 v)`` below the best's: a difference noise alone rarely makes. The
+  searched mixture buys only where its value beats the best candidate's (on the same
+  rows) by more than the standard error of their difference; else the candidates still
+  standing vote with equal weights (all of them until the evidence says otherwise:
   near-ties never decide by noise).
 
   Args:
-    mix, mix_se: the mixture's value and its standard error.
-    values, ses: float[K], each candidate's value and standard error.
+    mix, mix_se: the mixture's value and its standard error (guardrail fold).
+    values, ses: float[K], each candidate's value and standard error (guardrail fold).
     evidence: float[K], the evidence carried from the previous round.
     evidence_var: its null variance v (0 before the first round).
     config: its ``prior_decay``, ``eliminate`` and ``guardrail``.
+    pooled_values, pooled_ses: float[K], the candidates' values and SEs on more rows
+      (both folds), for the evidence; default ``values``, ``ses``.
 
   Returns:
     (vote: float64[K], zeros for the mixture, else 1 for each candidate that votes; the new
     evidence; its new variance; the margin the mixture had to beat).
   """
   values, ses = np.asarray(values, np.float64), np.asarray(ses, np.float64)
+  pooled_values = values if pooled_values is None else np.asarray(pooled_values, np.float64)
+  pooled_ses = ses if pooled_ses is None else np.asarray(pooled_ses, np.float64)
   best = int(np.argmax(values))
-  scale = max(float(np.sqrt(np.mean(ses**2))), 1e-12)
+  scale = max(float(np.sqrt(np.mean(pooled_ses**2))), 1e-12)
   decay = config.prior_decay
-  evidence = decay * np.asarray(evidence, np.float64) + (values - values.mean()) / scale
+  z = (pooled_values - pooled_values.mean()) / scale
+  evidence = decay * np.asarray(evidence, np.float64) + z
   variance = decay**2 * float(evidence_var) + 1.0
   margin = float(np.hypot(mix_se, ses[best]))
   if not config.guardrail or mix - values[best] > margin:

@@ -159,6 +159,7 @@ def guardrail_values(
   data: SearchData,
   rows: jax.Array,
   num: jax.Array,
+  pooled_rows: jax.Array,
   mean,
   std,
   chunk: int,
@@ -169,31 +170,43 @@ def guardrail_values(
   On the guardrail's rows of V, the searched mixture (`query_scores`: SearchNet in
   inference mode) and each candidate (its column of ``data.decisions``) pick ``num``;
   each pick set is valued with the same a, phi, r as the search, and gets the standard
-  error of a mean of that many a_i drawn from the fold.
+  error of a mean of that many a_i drawn from the rows. The candidates are also valued
+  on ``pooled_rows`` (SearchNet's fold and the guardrail's: a candidate's picks never
+  depend on SearchNet, so both folds are out of sample for it), with their picks in
+  both folds: the evidence across rounds uses these, with about three times the picks.
 
   Returns:
-    (mixture value, its SE, float32[K] candidate values, float32[K] their SEs).
+    (mixture value, its SE, float32[K] candidate values and SEs on ``rows``,
+    float32[K] candidate values and SEs on ``pooled_rows``).
   """
-  chex.assert_rank(rows, 1)
-  weight = rows.astype(jnp.float32)
+  chex.assert_rank([rows, pooled_rows], 1)
   mixed, _ = query_scores(
     state, images[data.index], data.decisions, rows, num, mean, std, chunk, config
   )
 
-  # The spread of a over the fold: a pick set's mean has about this SE over sqrt(count)
-  # (a set's own spread is no estimate for one or two picks, or for alike ones).
-  rows_count = jnp.maximum(jnp.sum(weight), 2.0)
-  fold_mean = jnp.sum(weight * data.alignment) / rows_count
-  spread = jnp.sqrt(jnp.sum(weight * (data.alignment - fold_mean) ** 2) / (rows_count - 1.0))
+  def spread(weight):
+    # The spread of a over the rows: a pick set's mean has about this SE over
+    # sqrt(count) (a set's own spread is no estimate for one or two picks, or alike ones).
+    count = jnp.maximum(jnp.sum(weight), 2.0)
+    centre = jnp.sum(weight * data.alignment) / count
+    return jnp.sqrt(jnp.sum(weight * (data.alignment - centre) ** 2) / (count - 1.0))
 
-  def value(scores):
-    picked = strategies.signal_column(scores, rows, num, "picks")
+  def value(picked, weight):
     j = alignment_value(picked, data.alignment, data.phi, data.residual, weight, config.gamma)
-    return j, spread / jnp.sqrt(jnp.maximum(jnp.sum(picked), 1.0))
+    return j, spread(weight) / jnp.sqrt(jnp.maximum(jnp.sum(picked * weight), 1.0))
 
-  mix, mix_se = value(mixed)
-  values, ses = jax.vmap(value, in_axes=1)(data.decisions)
-  return mix, mix_se, values, ses
+  weight = rows.astype(jnp.float32)
+  pooled = pooled_rows.astype(jnp.float32)
+
+  def on_rows(scores):
+    return value(strategies.signal_column(scores, rows, num, "picks"), weight)
+
+  mix, mix_se = on_rows(mixed)
+  values, ses = jax.vmap(on_rows, in_axes=1)(data.decisions)
+  pooled_values, pooled_ses = jax.vmap(lambda column: value(column, pooled), in_axes=1)(
+    data.decisions
+  )
+  return mix, mix_se, values, ses, pooled_values, pooled_ses
 
 
 def select(
