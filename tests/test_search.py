@@ -453,10 +453,17 @@ def test_gradient_parts_are_the_gradient_embeddings_inner_products():
   )
 
 
-def test_folds_split_v_into_disjoint_parts():
+def test_folds_split_v_into_disjoint_parts(synthetic, key):
   mask = jnp.arange(20) < 13
   search_rows, guard_rows, held_rows = (np.asarray(f) for f in search.folds(mask))
   assert (search_rows.sum(), guard_rows.sum(), held_rows.sum()) == (6, 3, 4)
+  assert search.driver.fold_sizes(13) == (6, 3, 4) and search.driver.fold_sizes(3) == (1, 1, 1)
+  # Five labeled samples leave a fold empty: refused before any training.
+  config = SMALL._replace(objective="alignment")
+  searcher = _searcher(_learner(synthetic, config), config)
+  labeled = jnp.zeros(400, bool).at[:5].set(True)
+  with pytest.raises(ValueError, match="at least 6 labeled samples, got 5"):
+    searcher.search(searcher.init(key), key, None, None, labeled, 5)
   assert not (search_rows & guard_rows).any() and not (guard_rows & held_rows).any()
   assert ((search_rows | guard_rows | held_rows) == np.asarray(mask)).all()
 

@@ -163,6 +163,8 @@ class AutoAL:
       raise ValueError(f"the search needs at least 2 labeled samples, got {num_labeled}")
     if num_v > self.capacity:
       raise ValueError(f"|V| = {num_v} exceeds the search capacity {self.capacity}")
+    if self.alignment and min(fold_sizes(num_v)) < 1:
+      raise ValueError(f"the alignment search needs at least 6 labeled samples, got {num_labeled}")
     split_key, warmup_key, mc_key, decision_key, step_key = jax.random.split(key, 5)
     count_key = jax.random.fold_in(step_key, self.config.steps)  # no step uses this one
     train_mask, v_index, v_mask = self._split(split_key, labeled, self.capacity)
@@ -175,11 +177,7 @@ class AutoAL:
     if self.alignment:
       # V in three folds: SearchNet's (half), the guardrail's and H (a quarter each).
       search_rows, guard_rows, held_rows = self._folds(v_mask)
-      sizes = [int(jnp.sum(rows)) for rows in (search_rows, guard_rows, held_rows)]
-      if min(sizes) < 1:
-        raise ValueError(
-          f"the alignment search needs at least 8 labeled samples, got {num_labeled}"
-        )
+      sizes = fold_sizes(num_v)
       ratio = min(0.5, self.query_size / num_labeled)
       picks = [min(self.v_picks, math.ceil(ratio * n)) for n in sizes[:2]]
       decisions = self._v_decisions(
@@ -331,6 +329,12 @@ class AutoAL:
     # The top k of the b slots (one program for every k), ties at the k-th score at random.
     chosen = self._top(tie_key, mixed, candidate_mask, self.query_size, num)[:k]
     return chosen, np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
+
+
+def fold_sizes(num_v: int) -> tuple[int, int, int]:
+  """The sizes of `step.folds` of a V of ``num_v``: SearchNet's, the guardrail's, H."""
+  search, guard = num_v // 2, (num_v - num_v // 2) // 2
+  return search, guard, num_v - search - guard
 
 
 def guardrail_decision(
