@@ -171,6 +171,11 @@ def add_picks(state: ALState, picks: jax.Array) -> ALState:
   )
 
 
+# Round-0 models an ActiveLearner keeps (one per seed and trainer): enough for the seeds of
+# an experiment run strategy by strategy, bounded for long-lived learners.
+FIRST_MODELS = 16
+
+
 class ActiveLearner:
   """Runs active-learning rounds of any registered strategy on one dataset and model.
 
@@ -220,6 +225,7 @@ class ActiveLearner:
     )
     self._strategies = {}
     self._loss_trainer = None
+    self._first_models = {}  # round 0's model per seed (`_train`)
     # What a strategy may read of the labels: those of the labeled samples, -1 elsewhere.
     self._known_labels = jax.jit(lambda labels, labeled: jnp.where(labeled, labels, -1))
 
@@ -305,11 +311,7 @@ class ActiveLearner:
 
     trainer = self.trainer_for(spec.needs)
     start = time.perf_counter()
-    model_state = trainer.fit(
-      train_key, self.images, self.labels, state.labeled, num_labeled, progress
-    )
-    accuracy = trainer.evaluate(model_state, self.test_images, self.test_labels)
-    accuracy = float(sharding.to_host(accuracy))
+    model_state, accuracy = self._train(trainer, r, train_key, state.labeled, num_labeled, progress)
     train_seconds = time.perf_counter() - start
     state = state._replace(
       num_labels=state.num_labels.at[r].set(num_labeled),
@@ -348,6 +350,28 @@ class ActiveLearner:
       info,
     )
     return state, log
+
+  def _train(self, trainer, r, key, labeled, num_labeled, progress):
+    """The round's task model and its test accuracy. Round 0 is the same for every
+    strategy of a seed (the initial set and the training key come from the run's key
+    alone), so its model is trained once per (trainer, key, initial set) and reused."""
+    cache_key = None
+    if r == 0:
+      cache_key = (
+        id(trainer),
+        sharding.to_host(jax.random.key_data(key)).tobytes(),
+        sharding.to_host(labeled).tobytes(),
+      )
+      if cache_key in self._first_models:
+        return self._first_models[cache_key]
+    model_state = trainer.fit(key, self.images, self.labels, labeled, num_labeled, progress)
+    accuracy = trainer.evaluate(model_state, self.test_images, self.test_labels)
+    result = model_state, float(sharding.to_host(accuracy))
+    if cache_key is not None:
+      if len(self._first_models) >= FIRST_MODELS:  # the oldest seed's goes first
+        self._first_models.pop(next(iter(self._first_models)))
+      self._first_models[cache_key] = result
+    return result
 
   def run(
     self,

@@ -126,3 +126,21 @@ def test_a_broken_pick_contract_stops_the_run(synthetic, key, bad):
   state = learner.init(key, "entropy")
   with pytest.raises(RuntimeError, match="broke the pick contract at round 0"):
     learner.round(state, "entropy")
+
+
+def test_round_zero_is_trained_once_per_seed_and_shared_by_the_strategies(synthetic, key):
+  learner = _learner(synthetic)
+  fits = []
+  fit = learner.trainer.fit
+  learner.trainer.fit = lambda *args, **kwargs: fits.append(1) or fit(*args, **kwargs)
+  random_state, random_log = learner.round(learner.init(key, "random"), "random")
+  entropy_state, entropy_log = learner.round(learner.init(key, "entropy"), "entropy")
+  assert len(fits) == 1  # the second strategy's round 0 reused the first's model
+  assert random_log.accuracy == entropy_log.accuracy
+  # The reused model is the one a learner of its own would train: same picks.
+  fresh_state, fresh_log = _learner(synthetic).round(learner.init(key, "entropy"), "entropy")
+  np.testing.assert_array_equal(entropy_log.picks, fresh_log.picks)
+  assert fresh_log.accuracy == entropy_log.accuracy
+  learner.round(learner.init(jax.random.key(1), "entropy"), "entropy")  # another seed
+  learner.round(entropy_state, "entropy")  # a later round
+  assert len(fits) == 3
