@@ -45,7 +45,7 @@ format: $(VENV)/.installed
 	$(PY) -m ruff check --fix .
 
 test: setup lint
-	$(PY) -m pytest tests -n auto
+	$(PY) -m pytest tests -n auto --durations=15
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
