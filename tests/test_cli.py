@@ -297,3 +297,17 @@ def test_the_warmup_config_is_its_own_and_overrides_nothing_silently():
   assert (warmup.optimizer, warmup.epochs) == ("adamw", 3)  # config.search's, as named
   assert warmup.batch_size == train_config.batch_size  # the rest follows config.train
   assert search_config.loss_margin == 2.5
+
+
+def test_the_compare_config_sizes():
+  from experiments.configs import compare, default
+
+  low = compare.get_config("low_budget")
+  assert (low.num_initial, low.query_size, low.quota, low.seeds) == (100, 100, 1000, 3)
+  assert (low.train.epochs, low.train.min_steps, low.train.schedule) == (15, 250, "constant")
+  assert low.dataset == default.get_config().dataset
+  assert compare.get_config("").strategies.split(",")[-3:] == [
+    "autoal-code", "autoal-paper", "autoal",
+  ]  # fmt: skip
+  with pytest.raises(ValueError, match="Unknown size"):
+    compare.get_config("huge")
