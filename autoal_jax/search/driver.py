@@ -20,6 +20,7 @@ from autoal_jax.search.step import (
   SearchState,
   bilevel_step,
   bilevel_steps,
+  fold_bounds,
   folds,
   gradient_parts,
   guardrail_values,
@@ -333,8 +334,8 @@ class AutoAL:
 
 def fold_sizes(num_v: int) -> tuple[int, int, int]:
   """The sizes of `step.folds` of a V of ``num_v``: SearchNet's, the guardrail's, H."""
-  search, guard = num_v // 2, (num_v - num_v // 2) // 2
-  return search, guard, num_v - search - guard
+  search_end, guard_end = fold_bounds(num_v)
+  return search_end, guard_end - search_end, num_v - guard_end
 
 
 def guardrail_decision(

@@ -106,6 +106,12 @@ def split_labeled(key: jax.Array, labeled: jax.Array, capacity: int):
   return train_mask, v_index.astype(jnp.int32), v_mask
 
 
+def fold_bounds(n):
+  """Where `folds` cut a V of n samples (an int, or a traced int32): (end of SearchNet's
+  fold, end of the guardrail's); H is the rest."""
+  return n // 2, n // 2 + (n - n // 2) // 2
+
+
 def folds(v_mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
   """V's three folds for ``objective = alignment``: SearchNet's rows (the first half of V's
   slots, which are in random order), the guardrail's (the third quarter) and H (the last).
@@ -113,9 +119,8 @@ def folds(v_mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
   bool[V_max] -> three disjoint bool[V_max] whose union is the mask.
   """
   chex.assert_rank(v_mask, 1)
-  n = jnp.sum(v_mask, dtype=jnp.int32)
+  search_end, guard_end = fold_bounds(jnp.sum(v_mask, dtype=jnp.int32))
   slot = jnp.arange(v_mask.shape[0], dtype=jnp.int32)
-  search_end, guard_end = n // 2, n // 2 + (n - n // 2) // 2
   return (
     v_mask & (slot < search_end),
     v_mask & (slot >= search_end) & (slot < guard_end),
