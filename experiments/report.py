@@ -77,7 +77,7 @@ def tables(results: dict) -> str:
       for r in range(len(chosen[0]["search"])):
         row = [np.mean([run["search"][r][k] for run in chosen]) for k in keys]
         out.append(f"| {labels[r]} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
-    else:
+    elif "arm" in chosen[0]["search"][0]:
       arms = [[run["search"][r]["arm"] for r in range(len(run["search"]))] for run in chosen]
       out += ["", f"{name}: arms drawn per seed: " + "; ".join(", ".join(a) for a in arms)]
   return "\n".join(out)

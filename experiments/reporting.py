@@ -189,4 +189,7 @@ def format_info(entry: dict, search_seconds: float) -> str:
   metrics = ", ".join(
     f"{k} {v:.4g}" for k, v in entry.items() if k not in ("weights", "arm", "reward")
   )
-  return f"search {search_seconds:.1f}s: {metrics}; weights over the picks: {weights}"
+  head = f"search {search_seconds:.1f}s: {metrics}; " if search_seconds > 0 else ""
+  if not head and metrics:
+    head = f"{metrics}; "
+  return f"{head}weights over the picks: {weights}"

@@ -156,12 +156,18 @@ def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
         assert len(entry["weights"]) == columns
         assert abs(sum(entry["weights"].values()) - 1) < 1e-4
         assert entry["soft_count_v"] >= 0 and entry["target_count_v"] > 0
-    elif run["strategy"] == "albl":
+    elif run["strategy"] in ("albl", "albl-port"):
       assert len(run["search"]) == 3
       for entry in run["search"]:  # 7 candidates + random, probabilities of the draw
         assert len(entry["weights"]) == 8 and abs(sum(entry["weights"].values()) - 1) < 1e-5
         assert entry["arm"] in entry["weights"] and min(entry["weights"].values()) >= 1 / 80
       assert run["search"][0]["reward"] == 0 and run["search"][1]["reward"] > 0
+    elif run["strategy"] == "tailor":
+      assert len(run["search"]) == 3
+      for entry in run["search"]:  # the share of the slots each candidate filled
+        assert len(entry["weights"]) == 7 and abs(sum(entry["weights"].values()) - 1) < 1e-5
+        assert "arm" not in entry
+      assert "batch_reward" not in run["search"][0] and "batch_reward" in run["search"][1]
     else:
       assert "search" not in run
   assert os.path.getsize(os.path.join(workdir, "strategy_weights.png")) > 0

@@ -61,8 +61,8 @@ def _one_query(learner, name, key):
 # What each strategy needs of a task model beyond (logits, embedding); the mixtures need
 # what their default candidates need (bald, var_ratio_mc, mean_std: MC dropout).
 NEEDS_MC = {
-  "bald", "var_ratio_mc", "mean_std", "uniform-mix", "albl", "autoal", "autoal-code",
-  "autoal-paper",
+  "bald", "var_ratio_mc", "mean_std", "uniform-mix", "albl", "albl-port", "tailor", "autoal",
+  "autoal-code", "autoal-paper",
 }  # fmt: skip
 NEEDS_FEATURES = {"loss_prediction"}
 
@@ -99,7 +99,7 @@ def test_autoal_runs_on_a_plain_module_with_candidates_it_supports(synthetic, ke
 def test_a_user_module_with_mc_dropout_runs_the_mc_strategies(synthetic, key):
   assert models.capabilities(DropoutNet(4)) == {"mc_dropout"}
   learner = _learner(synthetic, DropoutNet(4))
-  for name in ("bald", "albl"):
+  for name in ("bald", "albl", "tailor"):
     _one_query(learner, name, key)
   outputs = learner.trainer.pool_outputs(learner.trainer.init(key), key, learner.images, num_mc=3)
   mc = np.asarray(outputs.mc_probs)

@@ -310,8 +310,8 @@ def test_uniform_mix_buys_the_samples_most_candidates_pick(key):
     strategies.check_candidates(("entropy", "uniform-mix"))
 
 
-def test_albl_bandit_update_by_hand():
-  albl = strategies.albl
+def test_albl_port_bandit_update_by_hand():
+  albl = strategies.albl_port
   k_arms = 3  # two candidates + random: pmin = 1 / 30, uniform p = 1 / 3
   labeled = jnp.asarray([True, True, True, True, False, False])
   state = albl.init(k_arms, labeled)
@@ -335,8 +335,8 @@ def test_albl_bandit_update_by_hand():
   np.testing.assert_array_equal(albl.update(fresh, jnp.float32(5.0)).log_weights, 0.0)
 
 
-def test_albl_query_keeps_the_pick_contract_and_records_the_arm():
-  albl = strategies.albl
+def test_albl_port_query_keeps_the_pick_contract_and_records_the_arm():
+  albl = strategies.albl_port
   outputs = _outputs(n=200)
   labels = jnp.asarray(np.random.RandomState(0).randint(0, 5, 200), jnp.int32)
   labeled = jnp.arange(200) < 20

@@ -3,11 +3,12 @@
 `registry`: the single strategies, ``pick(name, key, outputs, candidate_mask, k)``.
 `decisions`: the candidates' decision matrix and the equal-weight mixture.
 `base`: every strategy as an (init, query) pair built by name (`build`), the interface
-the active-learning loop runs; `albl` and AutoAL's search (`autoal_jax.search`) are
-strategies with a state, registered there like any other.
+the active-learning loop runs; the bandits `albl` (and `albl_port`) and `tailor`, and
+AutoAL's search (`autoal_jax.search`) are strategies with a state, registered there like
+any other. `clustering`: the cluster-based single strategies TypiClust and Cluster-Margin.
 """
 
-from autoal_jax.strategies import albl, base, decisions, registry
+from autoal_jax.strategies import albl, albl_port, base, clustering, decisions, registry, tailor
 from autoal_jax.strategies.base import (
   Setup,
   Strategy,
@@ -17,7 +18,14 @@ from autoal_jax.strategies.base import (
   register,
   stateless,
 )
-from autoal_jax.strategies.decisions import SIGNALS, scaled_ranks, signal_column, uniform_mix
+from autoal_jax.strategies.clustering import cluster_margin, typicality, typiclust
+from autoal_jax.strategies.decisions import (
+  SIGNALS,
+  pick_lists,
+  scaled_ranks,
+  signal_column,
+  uniform_mix,
+)
 from autoal_jax.strategies.pickers import (
   badge,
   kcenter_greedy,
@@ -58,6 +66,7 @@ __all__ = [
   "Setup",
   "Strategy",
   "albl",
+  "albl_port",
   "badge",
   "bald",
   "base",
@@ -66,6 +75,8 @@ __all__ = [
   "check_candidates",
   "check_outputs",
   "check_probs",
+  "cluster_margin",
+  "clustering",
   "decisions",
   "entropy",
   "get",
@@ -78,6 +89,7 @@ __all__ = [
   "mean_std",
   "min_sq_dist_to_set",
   "names",
+  "pick_lists",
   "pick",
   "picker_names",
   "random_sampling",
@@ -88,7 +100,10 @@ __all__ = [
   "scaled_ranks",
   "signal_column",
   "stateless",
+  "tailor",
   "top_k_masked",
+  "typicality",
+  "typiclust",
   "uniform_mix",
   "var_ratio",
 ]

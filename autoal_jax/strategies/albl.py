@@ -1,23 +1,32 @@
-"""Active Learning By Learning (ALBL; Hsu & Lin, AAAI 2015) in batch mode.
+"""Active Learning By Learning (ALBL; Hsu & Lin, AAAI 2015) in batch mode, libact's reward.
 
-An Exp4.P bandit whose arms are the candidate strategies plus uniform random sampling.
-Each query draws ONE arm from the bandit's probabilities and that arm buys the whole batch
-(the batch port in the AutoAL and DeepAL repositories). Before the next draw the drawn arm
-is rewarded with the importance-weighted accuracy (IW-ACC) of the newly trained model on
-the labeled set: every labeled sample counts 1 / p, p the probability of the arm that
-bought it (1 for the random initial set), and the reward is the mean over the labeled set.
+An Exp4.P bandit (Beygelzimer et al. 2011) whose arms are the candidate strategies plus
+uniform random sampling, rewarded with the importance-weighted accuracy (IW-ACC) of the
+samples it queried, as libact's ``ActiveLearningByLearning`` computes it. One query buys
+a batch of k, so one arm is drawn per query and buys all k (one draw per model: the
+reward of a pick is only known after the model is retrained on it).
 
-With K arms, ``pmin = 1 / (10 K)`` and ``delta = 0.1`` (the port's constants):
+Per query, with A arms, R the number of queries of the run and p the arms' probabilities:
 
-    p = (1 - K pmin) w / sum(w) + pmin
-    w[a] <- w[a] exp(pmin / 2 (reward + sqrt(log(K / delta) / K) / p[a]))
+- every arm proposes k picks; arm a is drawn with probability p_a and buys its k picks;
+- each bought sample i gets the importance weight W_i = 1 / q_i, q_i = sum_a p_a
+  [i in picks_a] + p_random k / |U| the probability that this query bought it (libact:
+  1 / the query distribution at the asked sample);
+- at the next query, with the model retrained on the bought labels, the reward is
+  IW-ACC = sum over every sample queried so far of W_i [model right on i] / (N R)
+  (libact: / (N T), T its per-sample query budget; here one query is one bandit step, and
+  sum_i W_i [right on i] over one batch estimates the accuracy summed over the pool, so
+  N R keeps the reward at most about 1, as libact's);
+- Exp4.P update (libact's ``Exp4P``): rhat_a = reward [a drawn] / p_a, the bonus 1 / p_a
+  for every arm, w_a <- w_a exp(pmin / 2 (rhat_a + sqrt(log(A / delta) / (A R)) / p_a));
+  p = (1 - A pmin) w / sum(w) + pmin, pmin = min(sqrt(log(A) / (A R)), 1 / (2 A)) (libact's
+  default, capped: at A = 8 and R = 10 it is 0.16 > 1 / A, where p would not be a
+  distribution).
 
-for the arm a drawn last, p[a] its probability at that draw. The weights are kept as
-logarithms (``log_weights``): the same probabilities, no overflow over long runs.
-
-Everything is a pure function of an explicit `ALBLState`; `query` is one jittable call
-(the arms run under `lax.switch`, so only the drawn arm's picker executes). `strategy`
-makes the registered ``albl`` strategy (`base.Strategy`) of them.
+The weights are kept as logarithms (the same probabilities, no overflow). A caveat of
+the reward itself: it scores the model on samples it was trained on; a network that fits
+its training set gets IW-ACC near sum W / (N R) whatever the arm (libact's models were
+regularised linear ones). `albl_port` keeps the AutoAL repository's variant.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from autoal_jax import sharding
-from autoal_jax.strategies import base, registry
+from autoal_jax.strategies import base, decisions, registry
 from autoal_jax.types import Context, PoolOutputs, QueryInfo
 
 DELTA = 0.1
@@ -39,63 +48,83 @@ RANDOM_ARM = "random"
 
 
 class ALBLState(NamedTuple):
-  """The bandit carried across rounds.
+  """The bandit carried across queries.
 
   Attributes:
-    log_weights: float32[K], log of the Exp4.P weights (0 at the start: uniform).
-    importance: float32[N], p of the arm that bought each sample (1 for the initial set,
-      0 for samples not bought yet).
+    log_weights: float32[A], log of the Exp4.P weights (0 at the start: uniform).
+    weight: float32[N], W_i = 1 / q_i of every queried sample, 0 for the others (the
+      initial set is not queried).
+    probs: float32[A], the arms' probabilities at the last draw (uniform before).
     arm: int32, the arm drawn at the last query (-1 before the first).
-    arm_prob: float32, its probability at that draw.
+    horizon: float32, R, the number of queries of the run.
   """
 
   log_weights: jax.Array
-  importance: jax.Array
+  weight: jax.Array
+  probs: jax.Array
   arm: jax.Array
-  arm_prob: jax.Array
+  horizon: jax.Array
 
 
 def arms(candidates: Sequence[str]) -> tuple:
-  """The bandit's arms: the candidates, then uniform random sampling (as in the paper)."""
+  """The bandit's arms: the candidates, then uniform random sampling (libact's default)."""
   return tuple(candidates) + (RANDOM_ARM,)
 
 
-def min_prob(num_arms: int) -> float:
-  """pmin = 1 / (10 K)."""
-  return 1.0 / (10.0 * num_arms)
+def min_prob(num_arms: int, horizon: jax.Array) -> jax.Array:
+  """pmin = min(sqrt(log(A) / (A R)), 1 / (2 A))."""
+  libact = jnp.sqrt(math.log(num_arms) / (num_arms * horizon))
+  return jnp.minimum(libact, 0.5 / num_arms).astype(jnp.float32)
 
 
-def init(num_arms: int, labeled: jax.Array) -> ALBLState:
-  """Uniform weights; the labeled (initial) samples count with importance 1."""
+def init(num_arms: int, num_pool: int, horizon) -> ALBLState:
+  """Uniform weights, nothing queried."""
   return ALBLState(
     log_weights=jnp.zeros(num_arms, jnp.float32),
-    importance=labeled.astype(jnp.float32),
+    weight=jnp.zeros(num_pool, jnp.float32),
+    probs=jnp.full(num_arms, 1.0 / num_arms, jnp.float32),
     arm=jnp.asarray(-1, jnp.int32),
-    arm_prob=jnp.asarray(1.0, jnp.float32),
+    horizon=jnp.asarray(horizon, jnp.float32),
   )
 
 
-def probabilities(log_weights: jax.Array) -> jax.Array:
-  """p = (1 - K pmin) w / sum(w) + pmin: float32[K], sums to 1, each >= pmin."""
-  num_arms = log_weights.shape[0]
-  pmin = min_prob(num_arms)
-  return (1.0 - num_arms * pmin) * jax.nn.softmax(log_weights) + pmin
+def probabilities(log_weights: jax.Array, pmin: jax.Array) -> jax.Array:
+  """p = (1 - A pmin) w / sum(w) + pmin: float32[A], sums to 1, each >= pmin."""
+  return (1.0 - log_weights.shape[0] * pmin) * jax.nn.softmax(log_weights) + pmin
 
 
-def reward(correct: jax.Array, labeled: jax.Array, importance: jax.Array) -> jax.Array:
-  """IW-ACC: the mean over the labeled samples of 1[correct] / importance."""
-  weight = jnp.where(labeled, 1.0 / jnp.where(labeled, importance, 1.0), 0.0)
-  count = jnp.maximum(jnp.sum(labeled), 1).astype(jnp.float32)
-  return jnp.sum(jnp.where(correct, weight, 0.0)) / count
+def reward(correct: jax.Array, weight: jax.Array, horizon: jax.Array) -> jax.Array:
+  """IW-ACC: sum_i W_i [correct_i] / (N R) over the queried samples (W_i > 0)."""
+  return jnp.sum(jnp.where(correct, weight, 0.0)) / (weight.shape[0] * horizon)
 
 
 def update(state: ALBLState, value: jax.Array, delta: float = DELTA) -> ALBLState:
-  """Rewards the arm drawn last with ``value`` (no change before the first draw)."""
+  """The Exp4.P update for the arm drawn last (no change before the first draw)."""
   num_arms = state.log_weights.shape[0]
-  bonus = math.sqrt(math.log(num_arms / delta) / num_arms) / state.arm_prob
-  step = min_prob(num_arms) / 2.0 * (value + bonus)
-  drawn = (jnp.arange(num_arms) == state.arm) & (state.arm >= 0)
-  return state._replace(log_weights=state.log_weights + jnp.where(drawn, step, 0.0))
+  pmin = min_prob(num_arms, state.horizon)
+  drawn = jnp.arange(num_arms) == state.arm
+  rhat = jnp.where(drawn, value / state.probs, 0.0)
+  bonus = jnp.sqrt(math.log(num_arms / delta) / (num_arms * state.horizon)) / state.probs
+  step = pmin / 2.0 * (rhat + bonus)
+  return state._replace(log_weights=state.log_weights + jnp.where(state.arm >= 0, step, 0.0))
+
+
+def bought_probability(lists: jax.Array, probs: jax.Array, chosen: jax.Array, num_free):
+  """q_i for each chosen sample: the probability that this query bought it.
+
+  Args:
+    lists: int32[A - 1, k], the deterministic arms' picks (-1: missing).
+    probs: float32[A], the arms' probabilities (the random arm last).
+    chosen: int32[k], the bought samples.
+    num_free: the number of unlabeled samples |U| (the random arm buys each with k / |U|).
+
+  Returns:
+    float32[k].
+  """
+  k = chosen.shape[0]
+  proposed = jnp.any(lists[:, :, None] == chosen[None, None, :], axis=1)  # [A - 1, k]
+  uniform = probs[-1] * jnp.minimum(k / jnp.maximum(num_free, 1).astype(jnp.float32), 1.0)
+  return jnp.sum(jnp.where(proposed, probs[:-1, None], 0.0), axis=0) + uniform
 
 
 def query(
@@ -112,38 +141,41 @@ def query(
 
   Args:
     state: the bandit (`init` before the first query).
-    key: PRNG key (the draw and the arm's picker).
-    outputs: the task model's `PoolOutputs` over the pool (with MC passes when a
-      candidate needs them), the model trained on ``labeled``.
-    labels: int32[N], the pool's labels (only the labeled ones are read).
+    key: PRNG key (the draw and the arms' pickers).
+    outputs: the task model's `PoolOutputs` (with MC passes when a candidate needs them),
+      the model trained on ``labeled``.
+    labels: int32[N], the pool's labels (only the queried ones are read).
     labeled: bool[N], the labeled mask; the candidates are its complement.
     k: picks (static).
     candidates: the candidate names (static); the arms are ``arms(candidates)``.
     delta: Exp4.P's confidence parameter.
 
   Returns:
-    (new state, int32[k] picks, float32[K] the probabilities of this draw, the reward
+    (new state, int32[k] picks, float32[A] the probabilities of this draw, the reward
     given to the previous arm (0 before the first draw)).
   """
-  names = arms(candidates)
   correct = jnp.argmax(outputs.probs, axis=-1) == labels
-  value = jnp.where(state.arm >= 0, reward(correct, labeled, state.importance), 0.0)
+  value = jnp.where(state.arm >= 0, reward(correct, state.weight, state.horizon), 0.0)
   state = update(state, value, delta)
-  probs = probabilities(state.log_weights)
-  draw_key, pick_key = jax.random.split(key)
-  arm = jax.random.choice(draw_key, len(names), p=probs).astype(jnp.int32)
-
-  def branch(name):
-    return lambda: registry.get_picker(name).pick(pick_key, outputs, ~labeled, k)
-
-  chosen = jax.lax.switch(arm, [branch(name) for name in names])
+  probs = probabilities(state.log_weights, min_prob(len(candidates) + 1, state.horizon))
+  draw_key, pick_key, random_key = jax.random.split(key, 3)
+  free = ~labeled
+  lists = decisions.pick_lists(candidates, pick_key, outputs, free, k)
+  every = jnp.concatenate([lists, registry.random_sampling(random_key, free, k)[None]])
+  arm = jax.random.categorical(draw_key, jnp.log(probs)).astype(jnp.int32)
+  chosen = every[arm]
+  q = bought_probability(lists, probs, chosen, jnp.sum(free))
   bought = jnp.where(chosen < 0, labeled.shape[0], chosen)  # a missing pick (-1) is dropped
   state = state._replace(
-    importance=state.importance.at[bought].set(probs[arm], mode="drop"),
-    arm=arm,
-    arm_prob=probs[arm],
+    weight=state.weight.at[bought].set(1.0 / q, mode="drop"), probs=probs, arm=arm
   )
   return state, chosen, probs, value
+
+
+def horizon(setup: base.Setup, num_labeled) -> jax.Array:
+  """R = ceil((max_labeled - |L0|) / b), at least 1."""
+  rounds = jnp.ceil((setup.max_labeled - num_labeled) / max(setup.query_size, 1))
+  return jnp.maximum(rounds, 1.0)
 
 
 def strategy(setup: base.Setup) -> base.Strategy:
@@ -155,7 +187,8 @@ def strategy(setup: base.Setup) -> base.Strategy:
 
   def init_fn(key, context: Context) -> ALBLState:
     del key
-    return init(len(names), context.labeled)
+    n0 = jnp.sum(context.labeled).astype(jnp.float32)
+    return init(len(names), context.labeled.shape[0], horizon(setup, n0))
 
   def query_fn(state, key, context: Context, k: int):
     if k not in compiled:
@@ -178,5 +211,5 @@ def strategy(setup: base.Setup) -> base.Strategy:
   return base.Strategy("albl", init_fn, query_fn, needs, _DOC, names, candidates)
 
 
-_DOC = "Exp4.P bandit over the candidates and random (Hsu & Lin 2015)"
+_DOC = "Exp4.P bandit over the candidates and random, IW-ACC reward (Hsu & Lin 2015)"
 base.register("albl", strategy, _DOC)

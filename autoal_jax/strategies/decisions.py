@@ -72,15 +72,32 @@ def decisions(
     if signal == "ranks" and picker.score is not None:
       columns.append(scaled_ranks(picker.score(outputs), candidate_mask))
       continue
-    subkey = jax.random.fold_in(key, j)
-    if num_picks is None:
-      chosen = registry.pick(name, subkey, outputs, candidate_mask, k)
-    else:
-      registry.check_inputs(picker, outputs, candidate_mask, 1)  # n is traced: k is a cap
-      chosen = picker.pick_n(subkey, outputs, candidate_mask, k, num_picks)
+    chosen = _picks(name, j, key, outputs, candidate_mask, k, num_picks)
     chosen = jnp.where(chosen < 0, n, chosen)  # -1 (missing) falls outside and is dropped
     columns.append(jnp.zeros(n, jnp.float32).at[chosen].set(1.0, mode="drop"))
   return jnp.stack(columns, axis=1)
+
+
+def _picks(name, j, key, outputs, candidate_mask, k, num_picks=None):
+  """Candidate j's picks, its randomness from ``fold_in(key, j)``."""
+  subkey = jax.random.fold_in(key, j)
+  if num_picks is None:
+    return registry.pick(name, subkey, outputs, candidate_mask, k)
+  registry.check_inputs(registry.get_picker(name), outputs, candidate_mask, 1)  # k is a cap
+  return registry.get_picker(name).pick_n(subkey, outputs, candidate_mask, k, num_picks)
+
+
+def pick_lists(
+  names_: Sequence[str], key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Array, k: int
+) -> jax.Array:
+  """Every candidate's k picks in its own order (the bandits' arms): int32[K, k].
+
+  Row j is what `registry.pick` returns for candidate j with ``fold_in(key, j)`` (the same
+  picks as column j of `decisions`); -1 where picks are missing (only under jit).
+  """
+  return jnp.stack(
+    [_picks(name, j, key, outputs, candidate_mask, k) for j, name in enumerate(names_)]
+  )
 
 
 def signal_column(values: jax.Array, mask: jax.Array, num: jax.Array, signal: str) -> jax.Array:

@@ -158,6 +158,43 @@ def _assign(x, sq, centres, rows: int, active=None):
   return a.reshape(-1)[:n], d.reshape(-1)[:n]
 
 
+def lloyd(x, sq, centres, member_mask, num_iters: int, rows: int, active=None):
+  """``num_iters`` Lloyd steps over the members from the given centres (an empty cluster
+  keeps its centre), then every row's nearest centre.
+
+  Args:
+    x: float32[N, D]; sq: its squared row norms [N].
+    centres: float32[k, D], the starting centres.
+    member_mask: bool[N], the rows that move the centres (the others are only assigned).
+    num_iters: Lloyd steps (static).
+    rows: rows per chunk of the assignment (static).
+    active: bool[k], the centres in use (None: all).
+
+  Returns:
+    (int32[N] the nearest active centre of every row, float32[N] its squared distance).
+  """
+  k = centres.shape[0]
+  weights = member_mask.astype(jnp.float32)
+
+  def step(_, centres):
+    a, _ = _assign(x, sq, centres, rows, active)
+    sums = jax.ops.segment_sum(x * weights[:, None], a, num_segments=k)
+    counts = jax.ops.segment_sum(weights, a, num_segments=k)
+    return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], centres)
+
+  centres = jax.lax.fori_loop(0, num_iters, step, centres)
+  return _assign(x, sq, centres, rows, active)
+
+
+def kmeans_plus_plus(key, x, sq, candidate_mask, k: int):
+  """k-means++ seeding over the candidates: int32[k] seed indices (-1: none left)."""
+  first_key, seeding_key = jax.random.split(key)
+  first = jax.random.categorical(first_key, jnp.where(candidate_mask, 0.0, -jnp.inf))
+  return _d2_seeding(
+    seeding_key, first.astype(jnp.int32), lambda j: _sq_dist_to(x, sq, x[j]), candidate_mask, k
+  )
+
+
 def kmeans_sampling(
   key: jax.Array,
   embeddings: jax.Array,
@@ -194,23 +231,10 @@ def kmeans_sampling(
   n = x.shape[0]
   rows = rows or _default_chunk(k)
   sq = _sq_norms(x)
-  first_key, seeding_key = jax.random.split(key)
-  first = jax.random.categorical(first_key, jnp.where(candidate_mask, 0.0, -jnp.inf))
-  seeds = _d2_seeding(
-    seeding_key, first.astype(jnp.int32), lambda j: _sq_dist_to(x, sq, x[j]), candidate_mask, k
-  )
+  seeds = kmeans_plus_plus(key, x, sq, candidate_mask, k)
   centres = x[jnp.where(seeds < 0, seeds[0], seeds)]  # a missing seed repeats the first
-  weights = candidate_mask.astype(jnp.float32)
   active = None if num_clusters is None else jnp.arange(k) < num_clusters
-
-  def lloyd(_, centres):
-    a, _ = _assign(x, sq, centres, rows, active)
-    sums = jax.ops.segment_sum(x * weights[:, None], a, num_segments=k)
-    counts = jax.ops.segment_sum(weights, a, num_segments=k)
-    return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], centres)
-
-  centres = jax.lax.fori_loop(0, num_iters, lloyd, centres)
-  a, d = _assign(x, sq, centres, rows, active)
+  a, d = lloyd(x, sq, centres, candidate_mask, num_iters, rows, active)
   d = jnp.where(candidate_mask, d, jnp.inf)
   nearest = jax.ops.segment_min(d, a, num_segments=k)
   index = jnp.arange(n, dtype=jnp.int32)

@@ -23,6 +23,8 @@ jittable. Every picker is also a strategy of the (init, query) interface
 | kmeans | cluster centres' nearest members | (DeepAL+'s KMeansSampling) |
 | kcenter_greedy | farthest-first from the labeled set | Sener & Savarese 2018 |
 | badge | k-means++ on gradient embeddings | Ash et al. 2020 |
+| typiclust | most typical sample of the largest uncovered clusters | Hacohen et al. 2022 |
+| cluster_margin | lowest margins, round-robin over their clusters | Citovsky et al. 2021 |
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from autoal_jax.strategies import pickers, scores, selection
+from autoal_jax.strategies import clustering, pickers, scores, selection
 from autoal_jax.types import Needs, PoolOutputs
 
 PickFn = Callable[[jax.Array, PoolOutputs, jax.Array, int], jax.Array]
@@ -293,4 +295,22 @@ register_picker(
   "badge",
   lambda key, outputs, mask, k: pickers.badge(key, outputs.embeddings, outputs.probs, mask, k),
   doc="k-means++ on gradient embeddings (Ash et al. 2020)",
+)
+register_picker(
+  "typiclust",
+  lambda key, outputs, mask, k: clustering.typiclust(key, outputs.embeddings, mask, k),
+  doc="most typical sample of the largest uncovered clusters (Hacohen et al. 2022)",
+  pick_n=lambda key, outputs, mask, k, n: clustering.typiclust(
+    key, outputs.embeddings, mask, k, num=n
+  ),
+)
+register_picker(
+  "cluster_margin",
+  lambda key, outputs, mask, k: clustering.cluster_margin(
+    key, outputs.embeddings, outputs.probs, mask, k
+  ),
+  doc="lowest margins, round-robin over their clusters (Citovsky et al. 2021)",
+  pick_n=lambda key, outputs, mask, k, n: clustering.cluster_margin(
+    key, outputs.embeddings, outputs.probs, mask, k, num=n
+  ),
 )

@@ -1,7 +1,8 @@
 """The comparison suite: every strategy, AutoAL against its candidates and the baselines.
 
-Random, the seven AutoAL candidates, k-center, BADGE, ALBL, the uniform mixture and the
-three AutoAL variants, over 3 seeds, with the default config's data, model and budget.
+Random, the seven AutoAL candidates, k-center, BADGE, TypiClust, Cluster-Margin, the
+bandits TAILOR and ALBL, the uniform mixture and the three AutoAL variants, over 3 seeds,
+with the default config's data, model and budget.
 
 Commands (the two scenarios of docs/results.md):
   python -m experiments.main --config=experiments/configs/compare.py --workdir=runs/compare
@@ -33,6 +34,9 @@ STRATEGIES = (
   *DEFAULT_CANDIDATES,
   "kcenter_greedy",
   "badge",
+  "typiclust",
+  "cluster_margin",
+  "tailor",
   "albl",
   "uniform-mix",
   "autoal-code",
