@@ -3,6 +3,7 @@ r"""Time and peak memory of every strategy against a NumPy / scikit-learn refere
   python -m benchmarks.strategies                       # N=50k, D=512, C=10, T=10, k=1000
   python -m benchmarks.strategies --memory_n=200000 --only=kcenter_greedy,badge
   python -m benchmarks.strategies --decisions --model=small_cnn   # decisions vs passes
+  python -m benchmarks.strategies --only=typiclust,cluster_margin,tailor,albl --n=200000
 
 Each (strategy, implementation) runs in a fresh subprocess that builds the inputs, resets
 the kernel's peak-RSS mark (/proc/self/clear_refs), runs the strategy and reports the wall
@@ -10,7 +11,12 @@ time and the peak resident memory above the RSS it had before (for JAX: the best
 calls after a warm-up that compiles; the compilation counts in its peak memory). The
 references are written the way the common PyTorch toolkits (DeepAL+, the AutoAL
 repository, BADGE's code) do it: NumPy on the full matrices, a full N x N distance matrix
-for k-center, scikit-learn's KMeans, BADGE's explicit N x (C*D) gradient embedding.
+for k-center, scikit-learn's KMeans, BADGE's explicit N x (C*D) gradient embedding;
+TypiClust as its authors' loop (scikit-learn's KMeans, nearest neighbours per cluster),
+Cluster-Margin with the same substitute clustering (scikit-learn's KMeans from the
+farthest-first centres), TAILOR and ALBL as Python loops over NumPy arrays. The two bandits
+run over the six score candidates (BANDIT_CANDIDATES: a k-means candidate would time
+scikit-learn's k-means, not the bandit), one query from a fresh state.
 Ratio = reference time / JAX time (> 1: JAX is faster).
 
 The inputs are synthetic but shaped like a real pool: embeddings from a 50-component
@@ -54,8 +60,13 @@ STRATEGIES = [
   "kcenter_greedy",
   "kmeans",
   "badge",
+  "typiclust",
+  "cluster_margin",
+  "tailor",
+  "albl",
 ]
 KMEANS_ITERS = 10
+BANDIT_CANDIDATES = ("least_confidence", "margin", "entropy", "bald", "var_ratio_mc", "mean_std")
 
 
 def _inputs(n, d, c, t, seed=0):
@@ -152,7 +163,99 @@ def _reference(name, embeddings, probs, mc, labeled, k):
       picks.append(j)
       best = np.minimum(best, np.maximum(x_sq + x_sq[j] - 2 * x @ x[j], 0))
     return candidates[np.asarray(picks)]
+  if name == "typiclust":
+    return _reference_typiclust(embeddings, labeled, k)
+  if name == "cluster_margin":
+    return _reference_cluster_margin(embeddings, probs, labeled, k)
+  if name in ("tailor", "albl"):
+    lists = np.stack([_reference(c, embeddings, probs, mc, labeled, k) for c in BANDIT_CANDIDATES])
+    return (_reference_tailor if name == "tailor" else _reference_albl)(lists, probs, labeled, k)
   raise ValueError(name)
+
+
+def _reference_typiclust(embeddings, labeled, k):
+  """The authors' TypiClust (scikit-learn k-means, nearest neighbours per cluster)."""
+  import numpy as np
+  from sklearn.cluster import KMeans
+  from sklearn.neighbors import NearestNeighbors
+
+  num_clusters = min(int(labeled.sum()) + k, 500)
+  km = KMeans(n_clusters=num_clusters, n_init=1, max_iter=KMEANS_ITERS, tol=0.0)
+  clusters = km.fit_predict(embeddings)
+  sizes = np.bincount(clusters, minlength=num_clusters)
+  existing = np.bincount(clusters[labeled], minlength=num_clusters)
+  order = [c for c in np.lexsort((-sizes, existing)) if sizes[c] > 5]
+  free = clusters.copy()
+  free[labeled] = -1
+  picks = []
+  for i in range(k):
+    c = order[i % len(order)]
+    members = np.flatnonzero(free == c)
+    knn = min(20, len(members) // 2)
+    nn = NearestNeighbors(n_neighbors=knn + 1, metric="sqeuclidean").fit(embeddings[members])
+    dist, _ = nn.kneighbors(embeddings[members])
+    typicality = 1 / (dist[:, 1:].mean(1) + 1e-5)
+    picks.append(members[np.argmax(typicality)])
+    free[picks[-1]] = -1
+  return np.asarray(picks)
+
+
+def _reference_cluster_margin(embeddings, probs, labeled, k, multiple=10):
+  import numpy as np
+  from sklearn.cluster import KMeans
+
+  s = np.sort(probs, axis=1)
+  candidates = np.flatnonzero(~labeled)
+  chosen = candidates[np.argsort((s[:, -1] - s[:, -2])[candidates])[: multiple * k]]
+  x = embeddings[chosen]
+  centres, best = [0], ((x - x[0]) ** 2).sum(1)
+  for _ in range(1, k):
+    centres.append(int(np.argmax(best)))
+    best = np.minimum(best, ((x - x[centres[-1]]) ** 2).sum(1))
+  km = KMeans(n_clusters=k, init=x[centres], n_init=1, max_iter=KMEANS_ITERS, tol=0.0)
+  assign = km.fit_predict(x)
+  sizes = np.bincount(assign, minlength=k)
+  rng = np.random.default_rng(0)
+  queues = [list(rng.permutation(chosen[assign == c])) for c in np.argsort(sizes, kind="stable")]
+  picks = []
+  while len(picks) < k:
+    for q in queues:
+      if q and len(picks) < k:
+        picks.append(q.pop(0))
+  return np.asarray(picks)
+
+
+def _reference_tailor(lists, probs, labeled, k):
+  import numpy as np
+
+  rng = np.random.default_rng(0)
+  labels = probs.argmax(1)
+  counts = np.maximum(np.bincount(labels[labeled], minlength=probs.shape[1]), 1).astype(float)
+  counts[counts / labeled.sum() > 0.5] *= -1
+  v = 1 / counts
+  alpha = np.ones((len(lists), probs.shape[1]))
+  taken, picks = set(), []
+  for _ in range(k):
+    theta = np.array([rng.dirichlet(a + 1) for a in alpha])
+    arm = int(np.argmax(theta @ v))
+    picks.append(next(i for i in lists[arm] if i not in taken))
+    taken.add(picks[-1])
+  return np.asarray(picks)
+
+
+def _reference_albl(lists, probs, labeled, k):
+  import numpy as np
+
+  rng = np.random.default_rng(0)
+  free = np.flatnonzero(~labeled)
+  arms = len(lists) + 1
+  p = np.full(arms, 1 / arms)
+  arm = rng.choice(arms, p=p)
+  chosen = lists[arm] if arm < len(lists) else rng.choice(free, k, replace=False)
+  q = (lists[:, :, None] == chosen[None, None]).any(1).T @ p[:-1] + p[-1] * k / len(free)
+  weight = np.zeros(len(labeled))
+  weight[chosen] = 1 / q
+  return chosen
 
 
 # -------------------------------------------------------------------------------- JAX
@@ -166,9 +269,26 @@ def _jax_fn(name, k):
 
   def run(key, embeddings, probs, mc, labeled):
     outputs = PoolOutputs(probs, probs, embeddings, mc)
+    if name in ("tailor", "albl"):
+      return _bandit_query(name, key, outputs, labeled, k)
     return strategies.get_picker(name).pick(key, outputs, ~labeled, k)
 
   return jax.jit(run)
+
+
+def _bandit_query(name, key, outputs, labeled, k):
+  """One query of a bandit from its fresh state (labels: the model's own predictions)."""
+  import jax.numpy as jnp
+
+  from autoal_jax.strategies import albl, tailor
+
+  n, c = outputs.probs.shape
+  labels = jnp.where(labeled, jnp.argmax(outputs.probs, -1), -1).astype(jnp.int32)
+  if name == "tailor":
+    state = tailor.init(len(BANDIT_CANDIDATES), c, k)
+    return tailor.query(state, key, outputs, labels, labeled, k, BANDIT_CANDIDATES)[1]
+  state = albl.init(len(BANDIT_CANDIDATES) + 1, n, 10)
+  return albl.query(state, key, outputs, labels, labeled, k, BANDIT_CANDIDATES)[1]
 
 
 def _worker(spec: str):

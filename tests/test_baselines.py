@@ -363,3 +363,8 @@ def test_tailor_moves_to_the_arm_that_finds_the_rare_class():
 def test_the_new_strategies_are_registered_with_a_doc(name):
   assert name in strategies.names()
   assert strategies.get(name).doc
+
+
+def test_tailor_without_the_number_of_classes_is_refused():
+  with pytest.raises(ValueError, match="tailor needs the number of classes"):
+    strategies.build("tailor", strategies.Setup(num_pool=10, query_size=2))
