@@ -1,11 +1,11 @@
-# make demo: set up (venv, requirements, Fashion-MNIST) and run the default experiment.
+# make demo: set up (venv, requirements, Fashion-MNIST) and run the demo (autoal, margin, random).
 # make test: set up and run the whole test suite (ruff included).
 # Another interpreter: make test PYTHON=python3.12 VENV=.venv312 (current JAX needs >= 3.12).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-WORKDIR ?= runs/default
+WORKDIR ?= runs/demo
 
 .PHONY: setup data demo test lint format clean
 
@@ -34,7 +34,7 @@ data:
 	  "'sudo apt-get install dataset-fashion-mnist' (or prepare it with tfds). Tests that need it skip."; fi
 
 demo: setup
-	$(PY) -m experiments.main --config=experiments/configs/default.py --workdir=$(WORKDIR)
+	$(PY) -m experiments.main --config=experiments/configs/demo.py --workdir=$(WORKDIR)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff format --check .

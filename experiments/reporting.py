@@ -34,11 +34,15 @@ def atomic_write(path: str, data: bytes) -> None:
 
 
 def summarize_runs(runs: list[dict]) -> dict:
-  """Per strategy: mean and std (over seeds, ddof=1; 0 for one seed) of AUBC and F-acc."""
+  """Per strategy: mean and std (over seeds, ddof=1; 0 for one seed) of AUBC and F-acc, and
+  each seed's AUBC (``aubc_values``, in the order of ``seeds``) for paired differences."""
   summary = {}
   for strategy in dict.fromkeys(run["strategy"] for run in runs):
     chosen = [run for run in runs if run["strategy"] == strategy]
-    entry = {"seeds": [run["seed"] for run in chosen]}
+    entry = {
+      "seeds": [run["seed"] for run in chosen],
+      "aubc_values": [run["aubc"] for run in chosen],
+    }
     for metric in ("aubc", "f_acc"):
       values = np.asarray([run[metric] for run in chosen], np.float64)
       entry[f"{metric}_mean"] = float(values.mean())
@@ -141,7 +145,8 @@ def format_table(summary: dict, focus: str = "autoal") -> str:
   """The AUBC table, best mean first: rank, strategy, AUBC and F-acc as mean +- std (%).
 
   When ``focus`` ran (and others did), a last line gives its rank and the best of the
-  others, with the difference in mean AUBC.
+  others, with the difference in mean AUBC paired by seed (mean +- standard error over the
+  seeds both ran; inside one SE it says "a tie").
   """
   rows = sorted(summary.items(), key=lambda item: -item[1]["aubc_mean"])
   width = max([len("strategy")] + [len(name) for name, _ in rows])
@@ -156,12 +161,24 @@ def format_table(summary: dict, focus: str = "autoal") -> str:
   names = [name for name, _ in rows]
   if focus in summary and len(rows) > 1:
     best = next(name for name in names if name != focus)
-    gap = 100 * (summary[focus]["aubc_mean"] - summary[best]["aubc_mean"])
     lines.append(
       f"{focus}: rank {names.index(focus) + 1} of {len(rows)} by mean AUBC; the best other "
-      f"strategy is {best} ({gap:+.2f} points)"
+      f"strategy is {best} ({paired_gap(summary[focus], summary[best])})"
     )
   return "\n".join(lines)
+
+
+def paired_gap(a: dict, b: dict) -> str:
+  """a minus b in AUBC points, paired by seed: 'd +- se points over n seeds', with a verdict."""
+  values_a = dict(zip(a["seeds"], a.get("aubc_values", []), strict=False))
+  values_b = dict(zip(b["seeds"], b.get("aubc_values", []), strict=False))
+  common = sorted(set(values_a) & set(values_b))
+  if len(common) < 2:
+    return f"{100 * (a['aubc_mean'] - b['aubc_mean']):+.2f} points in mean AUBC, unpaired"
+  diff = 100 * np.asarray([values_a[s] - values_b[s] for s in common])
+  se = diff.std(ddof=1) / np.sqrt(len(diff))
+  verdict = "a tie: inside one SE" if abs(diff.mean()) <= se else "more than one SE"
+  return f"{diff.mean():+.2f} +- {se:.2f} points paired over {len(common)} seeds, {verdict}"
 
 
 def info_entry(info, weight_names) -> dict | None:

@@ -317,3 +317,14 @@ def test_the_compare_config_sizes():
   ]  # fmt: skip
   with pytest.raises(ValueError, match="Unknown size"):
     compare.get_config("huge")
+
+
+def test_the_demo_config_runs_autoal_against_margin_and_random():
+  from experiments.configs import default, demo
+
+  config = demo.get_config()
+  assert config.strategies == "autoal,margin,random" and config.seeds == 3
+  assert (config.num_initial, config.query_size, config.quota) == (500, 250, 1000)
+  base = default.get_config()
+  assert config.search.to_dict() == base.search.to_dict()  # autoal as configured by default
+  assert config.train.to_dict() == {**base.train.to_dict(), "min_steps": 100}

@@ -38,3 +38,24 @@ def test_final_accuracy():
   assert metrics.final_accuracy([0.1, 0.5, 0.75]) == 0.75
   with pytest.raises(ValueError):
     metrics.final_accuracy([])
+
+
+def test_the_table_gives_the_paired_difference_to_the_best_other_strategy():
+  from experiments import reporting
+
+  runs = [
+    {"strategy": s, "seed": seed, "aubc": a, "f_acc": a}
+    for s, values in (("autoal", (0.80, 0.82, 0.81)), ("margin", (0.81, 0.825, 0.815)))
+    for seed, a in enumerate(values)
+  ]
+  table = reporting.format_table(reporting.summarize_runs(runs))
+  # Differences -1.0, -0.5, -0.5 points: mean -0.67, SE 0.17.
+  diff = np.array([-1.0, -0.5, -0.5])
+  se = diff.std(ddof=1) / np.sqrt(3)  # 0.1667
+  assert table.splitlines()[-1] == (
+    f"autoal: rank 2 of 2 by mean AUBC; the best other strategy is margin "
+    f"({diff.mean():+.2f} +- {se:.2f} points paired over 3 seeds, more than one SE)"
+  )
+  bump = {("autoal", 0): 0.015}  # differences +0.5, -0.5, -0.5: -0.17 +- 0.33, a tie
+  tie = [dict(r, aubc=r["aubc"] + bump.get((r["strategy"], r["seed"]), 0)) for r in runs]
+  assert "a tie: inside one SE" in reporting.format_table(reporting.summarize_runs(tie))

@@ -1,0 +1,33 @@
+"""The demo (`make demo`): AutoAL against the best single strategy and random, in minutes.
+
+Command (also `make demo`):
+  python -m experiments.main --config=experiments/configs/demo.py --workdir=runs/demo
+
+`autoal` (the alignment search with its evidence vote, default search config) against
+`margin` (the best single strategy in all three Fashion-MNIST scenarios of
+docs/results.md) and `random`, on a 10,000-image Fashion-MNIST pool with the small CNN:
+500 random initial labels + 4 rounds of 250, 3 seeds, each seed's initial set and first
+model shared by the three strategies. The default experiment's training (8 epochs, at
+least 100 steps, Adam 1e-3 cosine) and test split.
+
+Expected runtime and result: docs/results.md, "Default experiment (`make demo`)".
+Three seeds show the ordering and a paired difference with its standard error; they
+cannot resolve differences of a few tenths of a point (the comparison suite's
+`compare.py` runs every strategy at the full budget).
+"""
+
+import ml_collections
+
+from experiments.configs import default
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = default.get_config()
+  config.strategies = "autoal,margin,random"
+  config.seeds = 3
+  config.pool_size = 10000
+  config.num_initial = 500
+  config.query_size = 250
+  config.quota = 1000
+  config.train.min_steps = 100
+  return config
