@@ -115,7 +115,8 @@ def make_case(name: str, seed: int = 0):
 
 
 def _parse_overrides(text: str) -> dict:
-  """``name=value,...`` -> SearchConfig fields, each value of its default's type."""
+  """``name=value,...`` -> SearchConfig fields, each value of its default's type (a tuple's
+  items joined by '+')."""
   from autoal_jax import search
 
   out = {}
@@ -124,7 +125,10 @@ def _parse_overrides(text: str) -> dict:
     if name not in search.SearchConfig._fields:
       raise ValueError(f"Unknown SearchConfig field {name!r}")
     default = search.SearchConfig._field_defaults[name]
-    out[name] = value == "True" if isinstance(default, bool) else type(default)(value)
+    if isinstance(default, tuple):  # candidates=margin+typiclust+...
+      out[name] = tuple(filter(None, value.split("+")))
+    else:
+      out[name] = value == "True" if isinstance(default, bool) else type(default)(value)
   return out
 
 

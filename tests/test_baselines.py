@@ -368,3 +368,69 @@ def test_the_new_strategies_are_registered_with_a_doc(name):
 def test_tailor_without_the_number_of_classes_is_refused():
   with pytest.raises(ValueError, match="tailor needs the number of classes"):
     strategies.build("tailor", strategies.Setup(num_pool=10, query_size=2))
+
+
+def test_albl_matches_a_numpy_transcription_of_libacts_exp4p_over_several_queries():
+  rng = np.random.RandomState(1)
+  n, k, num_queries, delta = 90, 6, 5, 0.1
+  candidates = ("margin", "kmeans")
+  arms = len(candidates) + 1
+  horizon = 7.0
+  labels = rng.randint(0, 3, n)
+  labeled = np.zeros(n, bool)
+  labeled[:10] = True
+  query = jax.jit(
+    lambda s, key, o, lab, mask: albl.query(s, key, o, lab, mask, k, candidates, delta)
+  )
+  state = albl.init(arms, n, horizon)
+  log_w, weight, probs, last_arm = np.zeros(arms), np.zeros(n), np.full(arms, 1 / arms), -1
+  pmin = min(math.sqrt(math.log(arms) / (arms * horizon)), 0.5 / arms)
+  for t in range(num_queries):
+    logits = rng.randn(n, 3).astype(np.float32) * 2
+    outputs = PoolOutputs(jnp.asarray(logits), jax.nn.softmax(jnp.asarray(logits), -1),
+                          jnp.asarray(rng.randn(n, 4), jnp.float32))  # fmt: skip
+    known = jnp.asarray(np.where(labeled, labels, -1), jnp.int32)
+    key = jax.random.key(t)
+    state, picks, got_probs, value = query(state, key, outputs, known, jnp.asarray(labeled))
+    # NumPy: reward the last arm (libact's IW-ACC over the queried samples), Exp4.P update.
+    correct = np.asarray(outputs.probs).argmax(1) == np.where(labeled, labels, -1)
+    reward = (weight * correct).sum() / (n * horizon) if last_arm >= 0 else 0.0
+    if last_arm >= 0:
+      rhat = np.where(np.arange(arms) == last_arm, reward / probs, 0.0)
+      bonus = math.sqrt(math.log(arms / delta) / (arms * horizon)) / probs
+      log_w = log_w + pmin / 2 * (rhat + bonus)
+    w = np.exp(log_w - log_w.max())
+    probs = (1 - arms * pmin) * w / w.sum() + pmin
+    np.testing.assert_allclose(got_probs, probs, rtol=1e-5)
+    assert float(value) == pytest.approx(reward, rel=1e-5, abs=1e-9)
+    # The draw and the arms' lists come from the key; q and W from plain NumPy.
+    last_arm = int(state.arm)
+    _, pick_key, _ = jax.random.split(key, 3)
+    lists = np.asarray(strategies.pick_lists(candidates, pick_key, outputs, ~labeled, k))
+    picks = np.asarray(picks)
+    free = (~labeled).sum()
+    for i in picks:
+      q = sum(probs[a] for a in range(arms - 1) if i in lists[a]) + probs[-1] * k / free
+      weight[i] = 1 / q
+    np.testing.assert_allclose(np.asarray(state.weight), weight, rtol=1e-5)
+    labeled[picks] = True
+
+
+def test_tailor_fill_matches_a_numpy_transcription_of_the_authors_loop(key):
+  rng = np.random.RandomState(2)
+  lists = np.stack([rng.permutation(30)[:8] for _ in range(3)]).astype(np.int32)
+  alpha = (rng.rand(3, 5) * 4).astype(np.float32)
+  value = tailor.class_weights(
+    jnp.asarray(rng.randint(0, 5, 30), jnp.int32), jnp.asarray(rng.rand(30) < 0.5), 5
+  )
+  picks, arms = tailor.fill(key, jnp.asarray(lists), jnp.asarray(alpha), value, 30)
+  # The authors' loop with the same Dirichlet draws: argmax of theta @ v, the arm's next
+  # sample not bought yet.
+  taken, want_picks, want_arms = set(), [], []
+  for j in range(8):
+    theta = np.asarray(jax.random.dirichlet(jax.random.fold_in(key, j), jnp.asarray(alpha) + 1))
+    arm = int(np.argmax(theta @ np.asarray(value)))
+    want_arms.append(arm)
+    want_picks.append(next(int(i) for i in lists[arm] if i not in taken))
+    taken.add(want_picks[-1])
+  assert np.asarray(picks).tolist() == want_picks and np.asarray(arms).tolist() == want_arms
