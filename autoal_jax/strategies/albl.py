@@ -31,6 +31,7 @@ regularised linear ones). `albl_port` keeps the AutoAL repository's variant.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -178,35 +179,29 @@ def horizon(setup: base.Setup, num_labeled) -> jax.Array:
   return jnp.maximum(rounds, 1.0)
 
 
+def report(state, probs, value) -> QueryInfo:
+  """A bandit draw's `QueryInfo`: the arms' probabilities, the arm drawn, the reward given."""
+  return QueryInfo(
+    weights=np.asarray(sharding.to_host(probs), np.float32),
+    arm=int(sharding.to_host(state.arm)),
+    reward=float(sharding.to_host(value)),
+  )
+
+
 def strategy(setup: base.Setup) -> base.Strategy:
   """The ``albl`` strategy over ``setup.candidates`` (and random): `init` and `query`
   behind the (init, query) interface, the query compiled once per k."""
   candidates = registry.check_candidates(setup.candidates)
   names = arms(candidates)
-  compiled = {}
 
   def init_fn(key, context: Context) -> ALBLState:
     del key
     n0 = jnp.sum(context.labeled).astype(jnp.float32)
     return init(len(names), context.labeled.shape[0], horizon(setup, n0))
 
-  def query_fn(state, key, context: Context, k: int):
-    if k not in compiled:
-
-      def one(state, key, outputs, labels, labeled):
-        return query(state, key, outputs, labels, labeled, k, candidates)
-
-      compiled[k] = jax.jit(one)
-    state, chosen, probs, value = compiled[k](
-      state, key, context.outputs, context.labels, context.labeled
-    )
-    info = QueryInfo(
-      weights=np.asarray(sharding.to_host(probs), np.float32),
-      arm=int(sharding.to_host(state.arm)),
-      reward=float(sharding.to_host(value)),
-    )
-    return chosen, state, info
-
+  query_fn = base.compiled_query(
+    lambda k: functools.partial(query, k=k, candidates=candidates), report
+  )
   needs = registry.candidates_needs(candidates)
   return base.Strategy("albl", init_fn, query_fn, needs, _DOC, names, candidates)
 

@@ -29,17 +29,16 @@ makes the registered ``albl`` strategy (`base.Strategy`) of them.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from autoal_jax import sharding
-from autoal_jax.strategies import base, registry
-from autoal_jax.types import Context, PoolOutputs, QueryInfo
+from autoal_jax.strategies import albl, base, registry
+from autoal_jax.types import Context, PoolOutputs
 
 DELTA = 0.1
 RANDOM_ARM = "random"
@@ -158,29 +157,14 @@ def strategy(setup: base.Setup) -> base.Strategy:
   behind the (init, query) interface, the query compiled once per k."""
   candidates = registry.check_candidates(setup.candidates)
   names = arms(candidates)
-  compiled = {}
 
   def init_fn(key, context: Context) -> ALBLState:
     del key
     return init(len(names), context.labeled)
 
-  def query_fn(state, key, context: Context, k: int):
-    if k not in compiled:
-
-      def one(state, key, outputs, labels, labeled):
-        return query(state, key, outputs, labels, labeled, k, candidates)
-
-      compiled[k] = jax.jit(one)
-    state, chosen, probs, value = compiled[k](
-      state, key, context.outputs, context.labels, context.labeled
-    )
-    info = QueryInfo(
-      weights=np.asarray(sharding.to_host(probs), np.float32),
-      arm=int(sharding.to_host(state.arm)),
-      reward=float(sharding.to_host(value)),
-    )
-    return chosen, state, info
-
+  query_fn = base.compiled_query(
+    lambda k: functools.partial(query, k=k, candidates=candidates), albl.report
+  )
   needs = registry.candidates_needs(candidates)
   return base.Strategy("albl-port", init_fn, query_fn, needs, _DOC, names, candidates)
 

@@ -159,6 +159,24 @@ def stateless(
   return Strategy(name, no_state, query, needs, doc, candidates=candidates)
 
 
+def compiled_query(make: Callable[[int], Callable], report: Callable) -> Callable:
+  """The ``query(state, key, context, k)`` of a strategy with a state, jitted once per k.
+
+  ``make(k)`` is a pure function ``(state, key, outputs, labels, labeled) -> (state, picks,
+  *extra)``; ``report(state, *extra)`` turns what it returned into the `QueryInfo` (host
+  values).
+  """
+  compiled = {}
+
+  def query(state, key, context: Context, k: int):
+    if k not in compiled:
+      compiled[k] = jax.jit(make(k))
+    state, picks, *extra = compiled[k](state, key, context.outputs, context.labels, context.labeled)
+    return picks, state, report(state, *extra)
+
+  return query
+
+
 def from_picker(name: str) -> Strategy:
   """The single strategy ``name`` (`registry`) as a `Strategy`."""
   picker = registry.get_picker(name)

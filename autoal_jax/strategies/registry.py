@@ -296,21 +296,28 @@ register_picker(
   lambda key, outputs, mask, k: pickers.badge(key, outputs.embeddings, outputs.probs, mask, k),
   doc="k-means++ on gradient embeddings (Ash et al. 2020)",
 )
-register_picker(
+
+
+def _register_counted(name: str, fn: Callable, doc: str) -> Picker:
+  """A picker ``fn(key, outputs, mask, k, num)`` that takes its traced count ``num``
+  itself (None: k)."""
+  return register_picker(
+    name,
+    lambda key, outputs, mask, k: fn(key, outputs, mask, k, None),
+    doc=doc,
+    pick_n=fn,
+  )
+
+
+_register_counted(
   "typiclust",
-  lambda key, outputs, mask, k: clustering.typiclust(key, outputs.embeddings, mask, k),
-  doc="most typical sample of the largest uncovered clusters (Hacohen et al. 2022)",
-  pick_n=lambda key, outputs, mask, k, n: clustering.typiclust(
-    key, outputs.embeddings, mask, k, num=n
-  ),
+  lambda key, outputs, mask, k, n: clustering.typiclust(key, outputs.embeddings, mask, k, n),
+  "most typical sample of the largest uncovered clusters (Hacohen et al. 2022)",
 )
-register_picker(
+_register_counted(
   "cluster_margin",
-  lambda key, outputs, mask, k: clustering.cluster_margin(
-    key, outputs.embeddings, outputs.probs, mask, k
+  lambda key, outputs, mask, k, n: clustering.cluster_margin(
+    key, outputs.embeddings, outputs.probs, mask, k, n
   ),
-  doc="lowest margins, round-robin over their clusters (Citovsky et al. 2021)",
-  pick_n=lambda key, outputs, mask, k, n: clustering.cluster_margin(
-    key, outputs.embeddings, outputs.probs, mask, k, num=n
-  ),
+  "lowest margins, round-robin over their clusters (Citovsky et al. 2021)",
 )

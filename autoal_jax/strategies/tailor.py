@@ -19,6 +19,7 @@ arm always has a next pick (under jit with fewer than k candidates: -1).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -168,27 +169,19 @@ def strategy(setup: base.Setup) -> base.Strategy:
   if setup.info is None:
     raise ValueError("tailor needs the number of classes: Setup.info (a DatasetInfo)")
   num_classes = setup.info.num_classes
-  compiled = {}
 
   def init_fn(key, context: Context) -> TailorState:
     del key, context
     return init(len(candidates), num_classes, setup.query_size)
 
-  def query_fn(state, key, context: Context, k: int):
-    if k not in compiled:
-
-      def one(state, key, outputs, labels, labeled):
-        return query(state, key, outputs, labels, labeled, k, candidates)
-
-      compiled[k] = jax.jit(one)
-    state, picks, share, last = compiled[k](
-      state, key, context.outputs, context.labels, context.labeled
-    )
+  def report(state, share, last) -> QueryInfo:
     last = float(sharding.to_host(last))
     metrics = {} if math.isnan(last) else {"batch_reward": last}
-    info = QueryInfo(weights=np.asarray(sharding.to_host(share), np.float32), metrics=metrics)
-    return picks, state, info
+    return QueryInfo(weights=np.asarray(sharding.to_host(share), np.float32), metrics=metrics)
 
+  query_fn = base.compiled_query(
+    lambda k: functools.partial(query, k=k, candidates=candidates), report
+  )
   needs = registry.candidates_needs(candidates)
   return base.Strategy("tailor", init_fn, query_fn, needs, _DOC, candidates, candidates)
 
