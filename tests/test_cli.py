@@ -324,7 +324,7 @@ def test_the_demo_config_runs_autoal_against_margin_and_random():
 
   config = demo.get_config()
   assert config.strategies == "autoal,margin,random" and config.seeds == 3
-  assert (config.num_initial, config.query_size, config.quota) == (500, 250, 1000)
+  assert (config.num_initial, config.query_size, config.quota) == (500, 250, 1500)
   base = default.get_config()
   assert config.search.to_dict() == base.search.to_dict()  # autoal as configured by default
   assert config.train.to_dict() == {**base.train.to_dict(), "min_steps": 100}

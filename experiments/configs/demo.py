@@ -6,7 +6,7 @@ Command (also `make demo`):
 `autoal` (the alignment search with its evidence vote, default search config) against
 `margin` (the best single strategy in all three Fashion-MNIST scenarios of
 docs/results.md) and `random`, on a 10,000-image Fashion-MNIST pool with the small CNN:
-500 random initial labels + 4 rounds of 250, 3 seeds, each seed's initial set and first
+500 random initial labels + 6 rounds of 250, 3 seeds, each seed's initial set and first
 model shared by the three strategies. The default experiment's training (8 epochs, at
 least 100 steps, Adam 1e-3 cosine) and test split.
 
@@ -28,6 +28,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.pool_size = 10000
   config.num_initial = 500
   config.query_size = 250
-  config.quota = 1000
+  config.quota = 1500
   config.train.min_steps = 100
   return config
