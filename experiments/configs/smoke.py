@@ -1,4 +1,5 @@
-"""A tiny end-to-end run for tests and CI: an MLP, a 2,000-image pool, three queries.
+"""A tiny end-to-end run for tests and CI: an MLP, a 2,000-image pool, three queries, the
+mixtures over three candidates.
 
 Command:
   python -m experiments.main --config=experiments/configs/smoke.py --workdir=/tmp/smoke
@@ -25,6 +26,9 @@ def get_config():
   config.train.epochs = 2
   config.train.min_steps = 8
   config.train.eval_chunk = 256
+  # Three candidates for the mixtures (a score, a set picker, an MC one): every code path of
+  # the seven at less than half the cost.
+  config.search.candidates = "margin,kmeans,bald"
   config.search.backbone = "mlp"
   config.search.steps = 12
   config.search.batch_size = 32
