@@ -14,7 +14,8 @@ at a constant learning rate: the budget where random beat entropy):
   python -m experiments.main --config=experiments/configs/compare.py:low_budget \
       --workdir=runs/compare_low_budget
 
-A smoke size (the smoke config's data, model and budget; 2 seeds; under two minutes):
+A smoke size (the smoke config's data, model, budget and three candidates; 2 seeds; about
+two minutes):
   python -m experiments.main --config=experiments/configs/compare.py:smoke --workdir=/tmp/c
 
 Another dataset: --config.dataset=mnist (tfds; see the README), --config.dataset=npz:PATH.
