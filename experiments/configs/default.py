@@ -1,11 +1,13 @@
 """The default experiment: random against entropy on Fashion-MNIST with a small CNN.
 
-Command (also `make demo`):
+The base of the comparison suite (`compare.py`) and of the demo (`demo.py`, which is what
+`make demo` runs since 2026-11-28). Command:
   python -m experiments.main --config=experiments/configs/default.py --workdir=runs/default
 
 Expected runtime: about 7 minutes on 2 CPU cores (6 runs of 11 trainings each).
-Expected result (docs/results.md): AUBC entropy 82.93 +- 0.21 vs random 82.73 +- 0.18, a
-small edge; entropy ahead from about 2,750 labels, F-acc 85.59 +- 0.13 vs 84.80 +- 0.50.
+Expected result (docs/results.md, "The earlier default experiment"): AUBC entropy 82.93 +-
+0.21 vs random 82.73 +- 0.18, a small edge; entropy ahead from about 2,750 labels, F-acc
+85.59 +- 0.13 vs 84.80 +- 0.50.
 """
 
 import ml_collections
