@@ -24,7 +24,7 @@ def search_config(config, train_config):
     "relaxation", "hard", "candidate_signal", "use_loss_prediction", "order", "tau",
     "tau_final", "tau_s", "lambda_fit", "lambda_search", "steps", "batch_size",
     "unroll_learning_rate", "loss_margin", "backbone", "steps_per_call", "gamma",
-    "lambda_delta", "lambda_prior", "prior_decay", "eliminate", "guardrail",
+    "lambda_delta", "lambda_prior", "prior_decay", "eliminate", "guardrail", "fallback",
   )  # fmt: skip
   return search.SearchConfig(
     **{key: c[key] for key in same},

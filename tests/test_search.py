@@ -365,6 +365,7 @@ def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic):
     (dict(gamma=-1.0), "gamma must be >= 0"),
     (dict(prior_decay=1.5), "prior_decay must be in"),
     (dict(eliminate=-1.0), "eliminate must be >= 0"),
+    (dict(fallback="vote-all"), "Unknown fallback"),
   ],
 )
 def test_bad_search_configs_fail_before_compute(synthetic, change, message):
@@ -556,3 +557,14 @@ def test_the_alignment_search_weights_the_candidate_whose_picks_help_the_held_ou
 def test_objectives_that_cannot_run_fail_before_compute(change, message):
   with pytest.raises(ValueError, match=message):
     search.check_config(search.SearchConfig(**change))
+
+
+def test_the_rotation_fallback_buys_with_one_kept_candidate_drawn_uniformly():
+  from autoal_jax.search import driver
+
+  kept = np.array([1.0, 0.0, 1.0, 1.0])
+  drawn = [driver.rotation(kept, jax.random.key(seed)) for seed in range(60)]
+  for one in drawn:
+    assert one.sum() == 1 and kept[np.argmax(one)] == 1  # one candidate, never an eliminated one
+  counts = np.sum(drawn, axis=0)
+  assert counts[1] == 0 and min(counts[[0, 2, 3]]) >= 10  # each kept one about a third

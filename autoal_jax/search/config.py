@@ -38,6 +38,7 @@ class StepMetrics(NamedTuple):
 
 METRICS = StepMetrics._fields
 OBJECTIVES = ("hard_samples", "alignment")
+FALLBACKS = ("vote", "rotation")
 
 
 class SearchConfig(NamedTuple):
@@ -86,6 +87,11 @@ class SearchConfig(NamedTuple):
       value beats every single candidate's by more than a standard error, else with the
       equal-weight vote of the candidates the evidence has not eliminated
       (`driver.guardrail_decision`).
+    fallback: ``alignment``: what buys when the guardrail keeps the mixture out: ``vote``
+      (the candidates' equal-weight consensus vote; the samples most of them pick) or
+      ``rotation`` (one of those candidates, drawn uniformly at random per query, buys
+      its own picks: every candidate gets its share of the rounds, a minority candidate
+      is not outvoted).
     backbone: SearchNet's backbone (a task-model name).
     backbone_kwargs: its extra attributes, as (name, value) pairs.
     loss_hidden: LossNet's units per feature map.
@@ -120,6 +126,7 @@ class SearchConfig(NamedTuple):
   prior_decay: float = 0.9
   eliminate: float = 2.0
   guardrail: bool = True
+  fallback: str = "vote"
   backbone: str = "small_cnn"
   backbone_kwargs: tuple = ()
   loss_hidden: int = 128
@@ -149,6 +156,8 @@ def check_config(config: SearchConfig) -> None:
   for name in ("gamma", "lambda_delta", "lambda_prior", "eliminate"):
     if not getattr(config, name) >= 0:
       raise ValueError(f"{name} must be >= 0, got {getattr(config, name)}")
+  if config.fallback not in FALLBACKS:
+    raise ValueError(f"Unknown fallback {config.fallback!r}. Valid: {list(FALLBACKS)}")
   if not 0 <= config.prior_decay <= 1:
     raise ValueError(f"prior_decay must be in [0, 1], got {config.prior_decay}")
   if config.relaxation not in relaxation.RELAXATIONS:

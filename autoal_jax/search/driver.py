@@ -239,13 +239,17 @@ class AutoAL:
       log.update(verdict)
     return state, log
 
-  def vote(self, state: SearchState, log: dict) -> np.ndarray | None:
+  def vote(self, state: SearchState, log: dict, key: jax.Array | None = None) -> np.ndarray | None:
     """The vote `query` buys with after `search` returned (state, log): None for the
     searched mixture (the paper's objective, or the guardrail let it through), else 1 for
-    each candidate the evidence has not eliminated (`standing`)."""
+    each candidate the evidence has not eliminated (`standing`); with ``fallback =
+    rotation``, 1 for one of them only, drawn uniformly with ``key``."""
     if not self.alignment or log["mixture"]:
       return None
-    return standing(np.asarray(state.evidence), float(state.evidence_var), self.config.eliminate)
+    kept = standing(np.asarray(state.evidence), float(state.evidence_var), self.config.eliminate)
+    if self.config.fallback == "rotation":
+      return rotation(kept, key)
+    return kept
 
   def _judge(self, state: SearchState, images, data: SearchData, guard_rows, num: int):
     """The guardrail and the evidence (`../shared/SEARCH.md` R3) on the guardrail's fold.
@@ -330,6 +334,13 @@ class AutoAL:
     # The top k of the b slots (one program for every k), ties at the k-th score at random.
     chosen = self._top(tie_key, mixed, candidate_mask, self.query_size, num)[:k]
     return chosen, np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
+
+
+def rotation(kept: np.ndarray, key: jax.Array) -> np.ndarray:
+  """One of the kept candidates, uniformly at random: float64[K] one-hot."""
+  members = np.flatnonzero(kept)
+  chosen = members[int(jax.random.randint(key, (), 0, len(members)))]
+  return (np.arange(len(kept)) == chosen).astype(np.float64)
 
 
 def fold_sizes(num_v: int) -> tuple[int, int, int]:
@@ -445,7 +456,8 @@ def strategy(
     )
     jax.block_until_ready(state)
     seconds = time.perf_counter() - start
-    vote = searcher.vote(state, metrics)
+    # A key of its own for the rotation, derived so that the vote's picks stay as they were.
+    vote = searcher.vote(state, metrics, jax.random.fold_in(pick_key, 1))
     chosen, weights = searcher.query(
       state, pick_key, context.images, context.outputs, ~context.labeled, k, vote
     )
