@@ -346,7 +346,7 @@ def test_albl_port_query_keeps_the_pick_contract_and_records_the_arm():
   )
   state = albl.init(4, labeled)
   drawn = set()
-  for seed in range(12):  # several queries: several arms, a reward from the second on
+  for seed in range(6):  # several queries: several arms, a reward from the second on
     key = jax.random.key(seed)
     new, picks, probs, reward = query(state, key, labeled)
     picks = np.asarray(picks)
