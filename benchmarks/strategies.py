@@ -254,7 +254,8 @@ def _reference_albl(lists, probs, labeled, k):
   chosen = lists[arm] if arm < len(lists) else rng.choice(free, k, replace=False)
   q = (lists[:, :, None] == chosen[None, None]).any(1).T @ p[:-1] + p[-1] * k / len(free)
   weight = np.zeros(len(labeled))
-  weight[chosen] = 1 / q
+  weight[chosen] = 1 / q  # the importance weights the bandit keeps (timed, as in JAX)
+  assert np.isfinite(weight).all()
   return chosen
 
 
