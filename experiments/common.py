@@ -28,7 +28,8 @@ def search_config(config, train_config):
   )  # fmt: skip
   return search.SearchConfig(
     **{key: c[key] for key in same},
-    candidates=tuple(n.strip() for n in c.candidates.split(",") if n.strip()),
+    candidates=_names(c.candidates),
+    leaders=_names(c.leaders),
     # The warm-up trains like the task model (batch size, augmentation, chunks) except in
     # what config.search sets for it: epochs, steps, optimiser, rate, no decay, constant.
     warmup=train_config._replace(
@@ -44,3 +45,8 @@ def search_config(config, train_config):
     search_net=net(c.search_optimizer, c.search_learning_rate),
     loss_net=net(c.loss_optimizer, c.loss_learning_rate),
   )
+
+
+def _names(text: str) -> tuple:
+  """'a, b,c' -> ('a', 'b', 'c')."""
+  return tuple(n.strip() for n in text.split(",") if n.strip())

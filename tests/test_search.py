@@ -366,6 +366,7 @@ def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic):
     (dict(prior_decay=1.5), "prior_decay must be in"),
     (dict(eliminate=-1.0), "eliminate must be >= 0"),
     (dict(fallback="vote-all"), "Unknown fallback"),
+    (dict(leaders=("margin", "marging")), "Valid strategies"),
   ],
 )
 def test_bad_search_configs_fail_before_compute(synthetic, change, message):
@@ -568,3 +569,40 @@ def test_the_rotation_fallback_buys_with_one_kept_candidate_drawn_uniformly():
     assert one.sum() == 1 and kept[np.argmax(one)] == 1  # one candidate, never an eliminated one
   counts = np.sum(drawn, axis=0)
   assert counts[1] == 0 and min(counts[[0, 2, 3]]) >= 10  # each kept one about a third
+
+
+def test_the_leader_fallback_takes_the_first_standing_leader_alone():
+  from autoal_jax.search import driver
+
+  names = ("entropy", "margin", "kmeans")
+  kept = np.array([1.0, 0.0, 1.0])
+  np.testing.assert_array_equal(driver.leader(kept, names, ("margin", "kmeans")), [0, 0, 1])
+  np.testing.assert_array_equal(driver.leader(kept, names, ("entropy",)), [1, 0, 0])
+  # No leader among the candidates, or none standing: the vote of the standing.
+  np.testing.assert_array_equal(driver.leader(kept, names, ("bald",)), kept)
+  np.testing.assert_array_equal(driver.leader(kept, names, ("margin",)), kept)
+
+
+def test_the_leader_fallback_buys_exactly_the_leaders_picks_while_it_stands(synthetic, key):
+  config = SMALL._replace(
+    candidates=("entropy", "margin", "kmeans"),
+    objective="alignment",
+    fallback="leader",
+    leaders=("bald", "margin"),  # bald is not a candidate: margin leads
+    steps=3,
+    batch_size=16,
+    warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
+  )
+  learner = _learner(synthetic, config)
+  searcher = _searcher(learner, config)
+  labeled = jnp.zeros(400, bool).at[:40].set(True)
+  state, log = searcher.search(searcher.init(key), key, learner.images, learner.labels, labeled, 40)
+  assert log["mixture"] == 0 and log["survivors"] == 3  # this key: the guardrail's fallback
+  vote = searcher.vote(state, log)
+  np.testing.assert_array_equal(vote, [0, 1, 0])
+  model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
+  outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
+  picks, weights = searcher.query(state, key, learner.images, outputs, ~labeled, 15, vote)
+  margin = strategies.pick("margin", key, outputs, ~labeled, 15)
+  assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(margin).tolist())
+  np.testing.assert_array_equal(weights, [0, 1, 0])

@@ -38,7 +38,7 @@ class StepMetrics(NamedTuple):
 
 METRICS = StepMetrics._fields
 OBJECTIVES = ("hard_samples", "alignment")
-FALLBACKS = ("vote", "rotation")
+FALLBACKS = ("vote", "rotation", "leader")
 
 
 class SearchConfig(NamedTuple):
@@ -91,7 +91,16 @@ class SearchConfig(NamedTuple):
       (the candidates' equal-weight consensus vote; the samples most of them pick) or
       ``rotation`` (one of those candidates, drawn uniformly at random per query, buys
       its own picks: every candidate gets its share of the rounds, a minority candidate
-      is not outvoted).
+      is not outvoted) or ``leader`` (the first of ``leaders`` that is a candidate and
+      still standing buys alone; none: the vote). With ``leader``, near-ties go to the
+      prior's choice instead of a consensus: a candidate the evidence cannot tell apart
+      never dilutes the leader's picks, and the leader is replaced only once the evidence
+      eliminates it.
+    leaders: ``fallback = leader``: the preferred candidates, in order (registered single
+      strategies; those not among ``candidates`` are skipped). The default, margin, is the
+      single strategy that large benchmark studies find best or near the best across
+      datasets and budgets (Bahri et al. 2022; Lu et al. 2023; `../shared/SEARCH.md`
+      section 5), and the best fixed candidate of every proxy-check state but one here.
     backbone: SearchNet's backbone (a task-model name).
     backbone_kwargs: its extra attributes, as (name, value) pairs.
     loss_hidden: LossNet's units per feature map.
@@ -127,6 +136,7 @@ class SearchConfig(NamedTuple):
   eliminate: float = 2.0
   guardrail: bool = True
   fallback: str = "vote"
+  leaders: tuple = ("margin",)
   backbone: str = "small_cnn"
   backbone_kwargs: tuple = ()
   loss_hidden: int = 128
@@ -158,6 +168,9 @@ def check_config(config: SearchConfig) -> None:
       raise ValueError(f"{name} must be >= 0, got {getattr(config, name)}")
   if config.fallback not in FALLBACKS:
     raise ValueError(f"Unknown fallback {config.fallback!r}. Valid: {list(FALLBACKS)}")
+  for name in config.leaders:
+    if not strategies.is_picker(name):
+      strategies.get_picker(name)  # raises, naming the single strategies
   if not 0 <= config.prior_decay <= 1:
     raise ValueError(f"prior_decay must be in [0, 1], got {config.prior_decay}")
   if config.relaxation not in relaxation.RELAXATIONS:

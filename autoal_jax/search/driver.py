@@ -243,12 +243,15 @@ class AutoAL:
     """The vote `query` buys with after `search` returned (state, log): None for the
     searched mixture (the paper's objective, or the guardrail let it through), else 1 for
     each candidate the evidence has not eliminated (`standing`); with ``fallback =
-    rotation``, 1 for one of them only, drawn uniformly with ``key``."""
+    rotation``, 1 for one of them only, drawn uniformly with ``key``; with ``fallback =
+    leader``, 1 for the first standing leader only (`leader`)."""
     if not self.alignment or log["mixture"]:
       return None
     kept = standing(np.asarray(state.evidence), float(state.evidence_var), self.config.eliminate)
     if self.config.fallback == "rotation":
       return rotation(kept, key)
+    if self.config.fallback == "leader":
+      return leader(kept, self.config.candidates, self.config.leaders)
     return kept
 
   def _judge(self, state: SearchState, images, data: SearchData, guard_rows, num: int):
@@ -341,6 +344,15 @@ def rotation(kept: np.ndarray, key: jax.Array) -> np.ndarray:
   members = np.flatnonzero(kept)
   chosen = members[int(jax.random.randint(key, (), 0, len(members)))]
   return (np.arange(len(kept)) == chosen).astype(np.float64)
+
+
+def leader(kept: np.ndarray, candidates, leaders) -> np.ndarray:
+  """The first of ``leaders`` that is among ``candidates`` and kept, alone (float64[K]
+  one-hot); ``kept`` itself (the vote of the standing) where there is none."""
+  for name in leaders:
+    if name in candidates and kept[candidates.index(name)]:
+      return (np.arange(len(kept)) == candidates.index(name)).astype(np.float64)
+  return kept
 
 
 def fold_sizes(num_v: int) -> tuple[int, int, int]:
