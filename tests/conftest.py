@@ -4,9 +4,15 @@ import contextlib
 import logging
 import os
 
-import jax
-import numpy as np
-import pytest
+# The suite is compile-bound (hundreds of small programs, each run a few times), and XLA's
+# optimisation passes are most of a compile; JAX's own tests turn them off the same way.
+# On tests/test_search.py with a cold cache: 113 s -> 89 s, the same results. Set before
+# jax is imported, and in the environment, so the CLI runs the tests start inherit it.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
