@@ -289,7 +289,10 @@ def test_two_rounds_end_to_end_and_the_second_compiles_nothing(synthetic, key, n
   if name == "autoal":  # the guardrail's verdict, and the evidence it left
     metrics = log.info.metrics
     assert {"mixture", "survivors", "value_mixture", "value_best", "value_se"} <= set(metrics)
-    if not metrics["mixture"]:  # the survivors' equal-weight vote
+    assert not metrics["mixture"]  # this key: the guardrail's fallback
+    if weights[spec.weight_names.index("margin")]:  # the leader (margin) alone while it stands
+      assert weights[spec.weight_names.index("margin")] == 1.0 and np.count_nonzero(weights) == 1
+    else:  # else the survivors' equal-weight vote
       assert np.count_nonzero(weights) == metrics["survivors"]
       np.testing.assert_allclose(weights[weights > 0], 1.0 / metrics["survivors"])
     assert float(state.strategy.evidence_var) == 1.0

@@ -98,7 +98,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.prior_decay = 0.9  # autoal: the evidence's memory across rounds
   config.search.eliminate = 2.0  # autoal: a candidate stops voting this far behind (sd)
   config.search.guardrail = True  # autoal: the mixture only where it beats every candidate
-  config.search.fallback = "vote"  # autoal otherwise: vote | rotation | leader (see below)
+  config.search.fallback = "leader"  # autoal otherwise: leader (below) | vote | rotation
   config.search.leaders = "margin"  # fallback=leader: who buys alone while standing, in order
   config.search.backbone = "small_cnn"  # SearchNet's backbone (resnet18 on GPU/TPU)
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
