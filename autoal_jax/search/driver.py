@@ -167,7 +167,7 @@ class AutoAL:
     if self.alignment and min(fold_sizes(num_v)) < 1:
       raise ValueError(f"the alignment search needs at least 6 labeled samples, got {num_labeled}")
     split_key, warmup_key, mc_key, decision_key, step_key = jax.random.split(key, 5)
-    count_key = jax.random.fold_in(step_key, self.config.steps)  # no step uses this one
+    count_key = jax.random.fold_in(step_key, self.config.round_steps)  # no step uses this one
     train_mask, v_index, v_mask = self._split(split_key, labeled, self.capacity)
     fit = self.fit_trainer.fit(warmup_key, images, labels, train_mask, num_labeled - num_v)
     v_outputs = self.fit_trainer.pool_outputs(
@@ -212,8 +212,8 @@ class AutoAL:
     metrics = []
     step = 0
     branches = len(self._branch_steps)
-    while step < self.config.steps:
-      if self.steps_per_call == 1 or self.config.steps - step < self.steps_per_call:
+    while step < self.config.round_steps:
+      if self.steps_per_call == 1 or self.config.round_steps - step < self.steps_per_call:
         at = jnp.asarray(step, jnp.int32)
         bilevel, m = self._branch_steps[step % branches](
           bilevel, step_key, data, images, labels, at

@@ -285,7 +285,7 @@ def bilevel_step(
   x = data_lib.normalize(images[index], mean, std)
   y = labels[index]
   decisions = data.decisions[position]
-  tau = relaxation.anneal(config.tau, config.tau_final, step, config.steps)
+  tau = relaxation.anneal(config.tau, config.tau_final, step, config.round_steps)
   ratio = data.ratio
   count = jnp.sum(weight)
   target = ratio * count

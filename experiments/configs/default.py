@@ -75,7 +75,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.tau_s = 0.1  # soft-selection temperature
   config.search.lambda_fit = 1.0  # size-loss weights
   config.search.lambda_search = 1.0
-  config.search.steps = 150  # bi-level steps per round (the released code: 400)
+  config.search.steps = 0  # bi-level steps per round; 0: 150 autoal-paper/-code, 50 autoal
   config.search.batch_size = 64
   # FitNet's warm-up on the train half trains like config.train but for these (the code:
   # 200 Adam steps): at least warmup_epochs epochs and warmup_steps steps, constant rate.
