@@ -82,7 +82,8 @@ def main(argv):
   print(
     f"{dataset.info.name}: pool {dataset.train_labels.shape[0]}, model {config.model}, "
     f"{al_config.num_initial} initial, b = {al_config.query_size}, search: "
-    f"{search_config.round_steps} steps of {search_config.batch_size}, warm-up "
+    f"{search_config.steps or 'the objective default (autoal 50, autoal-paper 150)'} steps "
+    f"of {search_config.batch_size}, warm-up "
     f"{search_config.warmup.min_steps} steps, SearchNet {search_config.backbone}; "
     f"devices {jax.devices()}",
     flush=True,

@@ -609,3 +609,11 @@ def test_the_leader_fallback_buys_exactly_the_leaders_picks_while_it_stands(synt
   margin = strategies.pick("margin", key, outputs, ~labeled, 15)
   assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(margin).tolist())
   np.testing.assert_array_equal(weights, [0, 1, 0])
+  # The leader's round compiled the vote's programs too: once the evidence eliminates the
+  # leader, the vote buys without compiling anything.
+  with compiled_programs() as programs:
+    picks, weights = searcher.query(
+      state, key, learner.images, outputs, ~labeled, 15, np.array([1.0, 0.0, 1.0])
+    )
+  assert programs == [] and len(set(np.asarray(picks).tolist())) == 15
+  np.testing.assert_array_equal(weights, [0.5, 0, 0.5])

@@ -124,6 +124,8 @@ class AutoAL:
       functools.partial(soft_count, **stats, chunk=eval_chunk, config=config)
     )
     self._top = jax.jit(strategies.top_k_masked, static_argnums=3)
+    self._candidate_picks = {}  # j -> candidate j's pool picks alone, jitted at first use
+    self._vote_compiled = False
     self._folds = jax.jit(folds)
     self._log_prior = jax.jit(lambda e, v: e / jnp.sqrt(jnp.maximum(v, 1.0)))
     self._vote = jax.jit(lambda decisions, vote: decisions @ vote)
@@ -327,6 +329,19 @@ class AutoAL:
       raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
     decision_key, tie_key = jax.random.split(key)
     num = jnp.asarray(k, jnp.int32)
+    leading = vote is not None and np.count_nonzero(vote) == 1
+    leading = leading and self.config.candidates[int(np.argmax(vote))] in self.config.leaders
+    if leading and self.config.fallback == "leader":
+      # The leader buys alone: its own picks (the same set as its column of the decisions),
+      # without computing the other candidates' picks.
+      j = int(np.argmax(vote))
+      picks = self._one_candidate(j)(decision_key, outputs, candidate_mask, num_picks=num)
+      if not self._vote_compiled:  # the vote's programs too, so that no later round compiles
+        decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
+        scores = self._vote(decisions, jnp.asarray(vote, jnp.float32))
+        jax.block_until_ready(self._top(tie_key, scores, candidate_mask, self.query_size, num))
+        self._vote_compiled = True
+      return picks[:k], (vote / vote.sum()).astype(np.float32).astype(np.float64)
     decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
     if vote is not None and vote.any():
       scores = self._vote(decisions, jnp.asarray(vote, jnp.float32))
@@ -337,6 +352,15 @@ class AutoAL:
     # The top k of the b slots (one program for every k), ties at the k-th score at random.
     chosen = self._top(tie_key, mixed, candidate_mask, self.query_size, num)[:k]
     return chosen, np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
+
+  def _one_candidate(self, j: int):
+    if j not in self._candidate_picks:
+      self._candidate_picks[j] = jax.jit(
+        functools.partial(
+          strategies.decisions.candidate_picks, self.config.candidates, j, k=self.query_size
+        )
+      )
+    return self._candidate_picks[j]
 
 
 def rotation(kept: np.ndarray, key: jax.Array) -> np.ndarray:

@@ -87,6 +87,20 @@ def _picks(name, j, key, outputs, candidate_mask, k, num_picks=None):
   return registry.get_picker(name).pick_n(subkey, outputs, candidate_mask, k, num_picks)
 
 
+def candidate_picks(
+  names_: Sequence[str],
+  j: int,
+  key: jax.Array,
+  outputs: PoolOutputs,
+  candidate_mask: jax.Array,
+  k: int,
+  num_picks: jax.Array | None = None,
+) -> jax.Array:
+  """Candidate j's picks alone, as column j of `decisions` picks them (its randomness from
+  ``fold_in(key, j)``): int32[k], the first ``num_picks`` valid; -1 where missing (jit)."""
+  return _picks(names_[j], j, key, outputs, candidate_mask, k, num_picks)
+
+
 def pick_lists(
   names_: Sequence[str], key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Array, k: int
 ) -> jax.Array:
