@@ -617,3 +617,12 @@ def test_the_leader_fallback_buys_exactly_the_leaders_picks_while_it_stands(synt
     )
   assert programs == [] and len(set(np.asarray(picks).tolist())) == 15
   np.testing.assert_array_equal(weights, [0.5, 0, 0.5])
+
+
+def test_zero_steps_are_the_objectives_default():
+  assert search.SearchConfig().round_steps == 150  # the paper's objective
+  assert search.SearchConfig(objective="alignment").round_steps == 50
+  assert search.SearchConfig(objective="alignment", steps=7).round_steps == 7
+  with pytest.raises(ValueError, match="steps >= 0"):
+    search.check_config(search.SearchConfig(steps=-1))
+
