@@ -625,4 +625,3 @@ def test_zero_steps_are_the_objectives_default():
   assert search.SearchConfig(objective="alignment", steps=7).round_steps == 7
   with pytest.raises(ValueError, match="steps >= 0"):
     search.check_config(search.SearchConfig(steps=-1))
-
