@@ -329,12 +329,15 @@ class AutoAL:
       raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
     decision_key, tie_key = jax.random.split(key)
     num = jnp.asarray(k, jnp.int32)
-    leading = vote is not None and np.count_nonzero(vote) == 1
-    leading = leading and self.config.candidates[int(np.argmax(vote))] in self.config.leaders
-    if leading and self.config.fallback == "leader":
+    j = -1 if vote is None else int(np.argmax(vote))
+    if (
+      self.config.fallback == "leader"
+      and vote is not None
+      and np.count_nonzero(vote) == 1
+      and self.config.candidates[j] in self.config.leaders
+    ):
       # The leader buys alone: its own picks (the same set as its column of the decisions),
       # without computing the other candidates' picks.
-      j = int(np.argmax(vote))
       picks = self._one_candidate(j)(decision_key, outputs, candidate_mask, num_picks=num)
       if not self._vote_compiled:  # the vote's programs too, so that no later round compiles
         decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
