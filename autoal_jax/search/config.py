@@ -182,8 +182,7 @@ def check_config(config: SearchConfig) -> None:
   if config.fallback not in FALLBACKS:
     raise ValueError(f"Unknown fallback {config.fallback!r}. Valid: {list(FALLBACKS)}")
   for name in config.leaders:
-    if not strategies.is_picker(name):
-      strategies.get_picker(name)  # raises, naming the single strategies
+    strategies.get_picker(name)  # raises for any but a single strategy, naming them
   if not 0 <= config.prior_decay <= 1:
     raise ValueError(f"prior_decay must be in [0, 1], got {config.prior_decay}")
   if config.relaxation not in relaxation.RELAXATIONS:
