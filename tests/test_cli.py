@@ -155,8 +155,9 @@ def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
     if run["strategy"].startswith("autoal"):
       assert len(run["search"]) == 2  # one search per query
       for entry in run["search"]:
-        columns = 3 if run["strategy"] == "autoal" else 4  # the paper's: a LossNet column
-        assert len(entry["weights"]) == columns
+        # The paper's: a LossNet column; autoal's: its low-budget leader's (TypiClust).
+        extra = "typiclust" if run["strategy"] == "autoal" else "loss_prediction"
+        assert len(entry["weights"]) == 4 and list(entry["weights"])[-1] == extra
         assert abs(sum(entry["weights"].values()) - 1) < 1e-4
         assert entry["soft_count_v"] >= 0 and entry["target_count_v"] > 0
     elif run["strategy"] in ("albl", "albl-port"):

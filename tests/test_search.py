@@ -277,8 +277,9 @@ def test_two_rounds_end_to_end_and_the_second_compiles_nothing(synthetic, key, n
   state = learner.init(key, name)
   state, log = learner.round(state, name)
   spec = learner.strategy(name)
-  loss_column = ("loss_prediction",) if name != "autoal" else ()
-  assert spec.weight_names == (*strategies.DEFAULT_CANDIDATES, *loss_column)
+  # autoal: no loss column, and a column for its low-budget leader (TypiClust, no candidate).
+  extra = ("loss_prediction",) if name != "autoal" else ("typiclust",)
+  assert spec.weight_names == (*strategies.DEFAULT_CANDIDATES, *extra)
   weights = log.info.weights
   assert weights.shape == (len(spec.weight_names),)
   assert weights.sum() == pytest.approx(1.0, abs=1e-5)
@@ -370,6 +371,8 @@ def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic):
     (dict(eliminate=-1.0), "eliminate must be >= 0"),
     (dict(fallback="vote-all"), "Unknown fallback"),
     (dict(leaders=("margin", "marging")), "Valid strategies"),
+    (dict(low_budget_leaders=("typiclusts",)), "Valid strategies"),
+    (dict(low_budget_per_class=-1.0), "low_budget_per_class must be >= 0"),
   ],
 )
 def test_bad_search_configs_fail_before_compute(synthetic, change, message):
@@ -592,6 +595,7 @@ def test_the_leader_fallback_buys_exactly_the_leaders_picks_while_it_stands(synt
     objective="alignment",
     fallback="leader",
     leaders=("bald", "margin"),  # bald is not a candidate: margin leads
+    low_budget_per_class=0.0,  # no low-budget column (tested below)
     steps=3,
     batch_size=16,
     warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
@@ -625,3 +629,54 @@ def test_zero_steps_are_the_objectives_default():
   assert search.SearchConfig(objective="alignment", steps=7).round_steps == 7
   with pytest.raises(ValueError, match="steps >= 0"):
     search.check_config(search.SearchConfig(steps=-1))
+
+
+def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(synthetic, key):
+  config = SMALL._replace(
+    candidates=("entropy", "margin", "typiclust"),
+    objective="alignment",
+    low_budget_per_class=12.0,  # 4 classes: below 48 labels
+    steps=3,
+    batch_size=16,
+    warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
+  )
+  learner = _learner(synthetic, config)
+  searcher = _searcher(learner, config)
+  labeled = jnp.zeros(400, bool).at[:40].set(True)
+  state, log = searcher.search(searcher.init(key), key, learner.images, learner.labels, labeled, 40)
+  assert log["mixture"] == 0 and log["labels_per_class"] == 10.0
+  model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
+  outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
+  # Low budget: TypiClust alone, its own picks, whatever the evidence.
+  vote = searcher.vote(state, log)
+  np.testing.assert_array_equal(vote, [0, 0, 1])
+  picks, weights = searcher.query(state, key, learner.images, outputs, ~labeled, 15, vote)
+  decision_key = jax.random.fold_in(jax.random.split(key)[0], 2)  # column 2's randomness
+  typiclust = strategies.pick("typiclust", decision_key, outputs, ~labeled, 15)
+  assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(typiclust).tolist())
+  np.testing.assert_array_equal(weights, [0, 0, 1])
+  # From 12 labels per class on: the leader, margin; its program was compiled in the first
+  # leader round, so the switch compiles nothing.
+  vote = searcher.vote(state, {**log, "labels_per_class": 12.0})
+  np.testing.assert_array_equal(vote, [0, 1, 0])
+  with compiled_programs() as programs:
+    picks, weights = searcher.query(state, key, learner.images, outputs, ~labeled, 15, vote)
+  assert programs == []
+  margin = strategies.pick("margin", key, outputs, ~labeled, 15)
+  assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(margin).tolist())
+  # A low-budget leader that is no candidate: a column of its own, the same picks (its
+  # randomness from its column), never weighed by the evidence.
+  other = _searcher(learner, config._replace(candidates=("entropy", "margin", "kmeans")))
+  assert other.columns == ("entropy", "margin", "kmeans", "typiclust")
+  vote = other.vote(state, log)
+  np.testing.assert_array_equal(vote, [0, 0, 0, 1])
+  picks, weights = other.query(state, key, learner.images, outputs, ~labeled, 15, vote)
+  decision_key = jax.random.fold_in(jax.random.split(key)[0], 3)
+  typiclust = strategies.pick("typiclust", decision_key, outputs, ~labeled, 15)
+  assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(typiclust).tolist())
+  np.testing.assert_array_equal(weights, [0, 0, 0, 1])
+  np.testing.assert_array_equal(other.vote(state, {**log, "labels_per_class": 12.0}), [0, 1, 0, 0])
+  # The rule off: no extra column, the leader as before.
+  off = _searcher(learner, config._replace(low_budget_per_class=0.0))
+  assert off.columns == config.candidates
+  np.testing.assert_array_equal(off.vote(state, log), [0, 1, 0])

@@ -124,7 +124,14 @@ class AutoAL:
       functools.partial(soft_count, **stats, chunk=eval_chunk, config=config)
     )
     self._top = jax.jit(strategies.top_k_masked, static_argnums=3)
-    self._candidate_picks = {}  # j -> candidate j's pool picks alone, jitted at first use
+    # The columns a query reports weights for: K', and the low-budget leader where it is
+    # not a candidate (it buys alone below `low_budget_per_class`; the evidence never weighs it).
+    low = (
+      config.low_budget_leaders[:1] if self.alignment and config.low_budget_per_class > 0 else ()
+    )
+    self.columns = config.column_names + tuple(n for n in low if n not in config.candidates)
+    self._low = self.columns.index(low[0]) if low else None
+    self._candidate_picks = {}  # j -> column j's pool picks alone, jitted at first use
     self._vote_compiled = False
     self._folds = jax.jit(folds)
     self._log_prior = jax.jit(lambda e, v: e / jnp.sqrt(jnp.maximum(v, 1.0)))
@@ -236,25 +243,32 @@ class AutoAL:
     log["soft_count_v"] = float(self._soft_count(state, count_key, images, data))
     log["target_count_v"] = float(data.ratio) * num_v
     log["size_v"] = num_v
+    log["labels_per_class"] = num_labeled / self.info.num_classes
     if self.alignment:
       state, verdict = self._judge(state, images, data, guard_rows, picks[1])
       log.update(verdict)
     return state, log
 
   def vote(self, state: SearchState, log: dict, key: jax.Array | None = None) -> np.ndarray | None:
-    """The vote `query` buys with after `search` returned (state, log): None for the
-    searched mixture (the paper's objective, or the guardrail let it through), else 1 for
-    each candidate the evidence has not eliminated (`standing`); with ``fallback =
-    rotation``, 1 for one of them only, drawn uniformly with ``key``; with ``fallback =
-    leader``, 1 for the first standing leader only (`leader`)."""
+    """The vote `query` buys with after `search` returned (state, log), over `columns`:
+    None for the searched mixture (the paper's objective, or the guardrail let it
+    through), else 1 for each candidate the evidence has not eliminated (`standing`); with
+    ``fallback = rotation``, 1 for one of them only, drawn uniformly with ``key``; with
+    ``fallback = leader``, 1 for the first standing leader only (`leader`). Below
+    ``low_budget_per_class`` labels per class, 1 for the low-budget leader alone, whatever
+    the evidence."""
     if not self.alignment or log["mixture"]:
       return None
+    if self._low is not None and log["labels_per_class"] < self.config.low_budget_per_class:
+      return (np.arange(len(self.columns)) == self._low).astype(np.float64)
     kept = standing(np.asarray(state.evidence), float(state.evidence_var), self.config.eliminate)
     if self.config.fallback == "rotation":
-      return rotation(kept, key)
-    if self.config.fallback == "leader":
-      return leader(kept, self.config.candidates, self.config.leaders)
-    return kept
+      vote = rotation(kept, key)
+    elif self.config.fallback == "leader":
+      vote = leader(kept, self.config.candidates, self.config.leaders)
+    else:
+      vote = kept
+    return np.pad(vote, (0, len(self.columns) - len(vote)))
 
   def _judge(self, state: SearchState, images, data: SearchData, guard_rows, num: int):
     """The guardrail and the evidence (`../shared/SEARCH.md` R3) on the guardrail's fold.
@@ -311,8 +325,9 @@ class AutoAL:
   ) -> tuple[jax.Array, np.ndarray]:
     """Picks k <= b unlabeled samples by the searched mixture of the candidates.
 
-    ``vote`` (float[K'], the alignment search's guardrail; None or all zeros: the mixture):
-    by the equal-weight vote of the candidates it marks instead, ties at random.
+    ``vote`` (float[len(columns)], `vote`; None or all zeros: the mixture): by the
+    equal-weight vote of the candidates it marks instead, ties at random; one leader marked
+    alone (``fallback = leader``, or the low-budget leader) buys its own picks.
 
     Args:
       state: `SearchState` after this round's `search`.
@@ -323,7 +338,7 @@ class AutoAL:
       k: picks, 1 <= k <= b (the last round may be partial; one program serves both).
 
     Returns:
-      (int32[k] picks, float64[K'] the mean strategy weight over the picks).
+      (int32[k] picks, float64[len(columns)] the mean strategy weight over the picks).
     """
     if not 1 <= k <= self.query_size:
       raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
@@ -331,37 +346,42 @@ class AutoAL:
     num = jnp.asarray(k, jnp.int32)
     j = -1 if vote is None else int(np.argmax(vote))
     if (
-      self.config.fallback == "leader"
-      and vote is not None
+      vote is not None
       and np.count_nonzero(vote) == 1
-      and self.config.candidates[j] in self.config.leaders
+      and (
+        (self.config.fallback == "leader" and self.columns[j] in self.config.leaders)
+        or j == self._low
+      )
     ):
       # The leader buys alone: its own picks (the same set as its column of the decisions),
       # without computing the other candidates' picks.
       picks = self._one_candidate(j)(decision_key, outputs, candidate_mask, num_picks=num)
       if not self._vote_compiled:  # the vote's programs too, so that no later round compiles
+        for name in self.config.leaders:  # and every leader's (after the low budget's)
+          if name in self.config.candidates and self.config.candidates.index(name) != j:
+            other = self._one_candidate(self.config.candidates.index(name))
+            jax.block_until_ready(other(decision_key, outputs, candidate_mask, num_picks=num))
         decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
-        scores = self._vote(decisions, jnp.asarray(vote, jnp.float32))
+        scores = self._vote(decisions, jnp.asarray(vote[: self.config.num_columns], jnp.float32))
         jax.block_until_ready(self._top(tie_key, scores, candidate_mask, self.query_size, num))
         self._vote_compiled = True
       return picks[:k], (vote / vote.sum()).astype(np.float32).astype(np.float64)
     decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
     if vote is not None and vote.any():
-      scores = self._vote(decisions, jnp.asarray(vote, jnp.float32))
+      scores = self._vote(decisions, jnp.asarray(vote[: self.config.num_columns], jnp.float32))
       chosen = self._top(tie_key, scores, candidate_mask, self.query_size, num)
       # float32 values, as the mixture's weights are (and a checkpoint keeps them).
       return chosen[:k], (vote / vote.sum()).astype(np.float32).astype(np.float64)
     mixed, weights = self._query_scores(state, images, decisions, candidate_mask, num)
     # The top k of the b slots (one program for every k), ties at the k-th score at random.
     chosen = self._top(tie_key, mixed, candidate_mask, self.query_size, num)[:k]
-    return chosen, np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
+    weights = np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
+    return chosen, np.pad(weights, (0, len(self.columns) - len(weights)))
 
   def _one_candidate(self, j: int):
     if j not in self._candidate_picks:
       self._candidate_picks[j] = jax.jit(
-        functools.partial(
-          strategies.decisions.candidate_picks, self.config.candidates, j, k=self.query_size
-        )
+        functools.partial(strategies.decisions.candidate_picks, self.columns, j, k=self.query_size)
       )
     return self._candidate_picks[j]
 
@@ -503,17 +523,18 @@ def strategy(
     info = QueryInfo(weights=weights, metrics=metrics, search_seconds=seconds)
     return chosen, state, info
 
-  needs = strategies.candidates_needs(config.candidates)
+  # The pickers: the candidates, and the low-budget leader (`AutoAL.columns`).
+  pickers = tuple(n for n in searcher.columns if n != "loss_prediction")
+  needs = strategies.candidates_needs(pickers)
   doc = _DOCS.get(name, "AutoAL's strategy search")
-  return strategies.Strategy(
-    name, init, query, needs, doc, config.column_names, tuple(config.candidates)
-  )
+  return strategies.Strategy(name, init, query, needs, doc, searcher.columns, pickers)
 
 
 _DOCS = {
   "autoal": (
-    "AutoAL searched by gradient alignment with held-out errors; the vote of the candidates "
-    "the out-of-fold evidence keeps unless the searched mixture is clearly better"
+    "AutoAL searched by gradient alignment with held-out errors; its leader (margin) while "
+    "the out-of-fold evidence keeps it, else the vote of those kept, unless the searched "
+    "mixture is clearly better; TypiClust below 5 labels per class"
   ),
   "autoal-paper": "AutoAL with the paper's objective: a per-sample mixture selecting hard samples",
   "autoal-code": "AutoAL with the released code's selection rule (SearchNet gets zero gradient)",
