@@ -25,13 +25,12 @@ def search_config(config, train_config):
     "tau_final", "tau_s", "lambda_fit", "lambda_search", "steps", "batch_size",
     "unroll_learning_rate", "loss_margin", "backbone", "steps_per_call", "gamma",
     "lambda_delta", "lambda_prior", "prior_decay", "eliminate", "guardrail", "fallback",
-    "low_budget_per_class",
+    "low_budget_per_class", "low_budget_leader",
   )  # fmt: skip
   return search.SearchConfig(
     **{key: c[key] for key in same},
     candidates=_names(c.candidates),
     leaders=_names(c.leaders),
-    low_budget_leaders=_names(c.low_budget_leaders),
     # The warm-up trains like the task model (batch size, augmentation, chunks) except in
     # what config.search sets for it: epochs, steps, optimiser, rate, no decay, constant.
     warmup=train_config._replace(

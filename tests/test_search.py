@@ -371,7 +371,7 @@ def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic):
     (dict(eliminate=-1.0), "eliminate must be >= 0"),
     (dict(fallback="vote-all"), "Unknown fallback"),
     (dict(leaders=("margin", "marging")), "Valid strategies"),
-    (dict(low_budget_leaders=("typiclusts",)), "Valid strategies"),
+    (dict(low_budget_leader="typiclusts"), "Valid strategies"),
     (dict(low_budget_per_class=-1.0), "low_budget_per_class must be >= 0"),
   ],
 )

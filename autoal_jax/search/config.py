@@ -110,15 +110,16 @@ class SearchConfig(NamedTuple):
       datasets and budgets (Bahri et al. 2022; Lu et al. 2023; `../shared/SEARCH.md`
       section 5), and the best fixed candidate of every proxy-check state but one here.
     low_budget_per_class: ``alignment``: below this many labels per class (on average),
-      the first of ``low_budget_leaders`` that is a candidate buys alone, whatever the
-      evidence; 0: never. Which kind of sample helps most depends on the budget (Hacohen,
-      Dekel & Weinshall 2022): at a few labels per class typical ones (TypiClust,
-      ProbCover), later uncertain ones. The alignment evidence cannot see coverage there
-      (docs/results.md, "What the evidence sees"), and a test on the labeled set (take
-      away its typical or its atypical quarter, retrain) gave the wrong regime on both
-      sides (docs/results.md, "The budget regime"), so the regime is this rule.
-    low_budget_leaders: the preferred candidates below ``low_budget_per_class``, in order;
-      the ``autoal`` strategy adds the first to its candidates where it is not one.
+      ``low_budget_leader`` buys alone, whatever the evidence; 0: never. Which kind of
+      sample helps most depends on the budget (Hacohen, Dekel & Weinshall 2022): at a few
+      labels per class typical ones (TypiClust, ProbCover), later uncertain ones. The
+      alignment evidence cannot see coverage there (docs/results.md, "What the evidence
+      sees"), and a test on the labeled set (take away its typical or its atypical
+      quarter, retrain) gave the wrong regime on both sides (docs/results.md, "The budget
+      regime"), so the regime is this rule.
+    low_budget_leader: the single strategy that buys below ``low_budget_per_class``; where
+      it is not a candidate it gets a weight column of its own (`AutoAL.columns`) and the
+      evidence never weighs it.
     backbone: SearchNet's backbone (a task-model name).
     backbone_kwargs: its extra attributes, as (name, value) pairs.
     loss_hidden: LossNet's units per feature map.
@@ -156,7 +157,7 @@ class SearchConfig(NamedTuple):
   fallback: str = "leader"
   leaders: tuple = ("margin",)
   low_budget_per_class: float = 5.0
-  low_budget_leaders: tuple = ("typiclust",)
+  low_budget_leader: str = "typiclust"
   backbone: str = "small_cnn"
   backbone_kwargs: tuple = ()
   loss_hidden: int = 128
@@ -193,7 +194,7 @@ def check_config(config: SearchConfig) -> None:
       raise ValueError(f"{name} must be >= 0, got {getattr(config, name)}")
   if config.fallback not in FALLBACKS:
     raise ValueError(f"Unknown fallback {config.fallback!r}. Valid: {list(FALLBACKS)}")
-  for name in config.leaders + config.low_budget_leaders:
+  for name in config.leaders + (config.low_budget_leader,):
     strategies.get_picker(name)  # raises for any but a single strategy, naming them
   if not config.low_budget_per_class >= 0:
     raise ValueError(f"low_budget_per_class must be >= 0, got {config.low_budget_per_class}")

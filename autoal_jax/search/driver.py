@@ -126,11 +126,12 @@ class AutoAL:
     self._top = jax.jit(strategies.top_k_masked, static_argnums=3)
     # The columns a query reports weights for: K', and the low-budget leader where it is
     # not a candidate (it buys alone below `low_budget_per_class`; the evidence never weighs it).
-    low = (
-      config.low_budget_leaders[:1] if self.alignment and config.low_budget_per_class > 0 else ()
-    )
-    self.columns = config.column_names + tuple(n for n in low if n not in config.candidates)
-    self._low = self.columns.index(low[0]) if low else None
+    low = config.low_budget_leader
+    self._low = None
+    self.columns = config.column_names
+    if self.alignment and config.low_budget_per_class > 0:
+      self.columns += () if low in config.candidates else (low,)
+      self._low = self.columns.index(low)
     self._candidate_picks = {}  # j -> column j's pool picks alone, jitted at first use
     self._vote_compiled = False
     self._folds = jax.jit(folds)
