@@ -589,26 +589,37 @@ def test_the_leader_fallback_takes_the_first_standing_leader_alone():
   np.testing.assert_array_equal(driver.leader(kept, names, ("margin",)), kept)
 
 
-def test_the_leader_fallback_buys_exactly_the_leaders_picks_while_it_stands(synthetic, key):
+def _searched(synthetic, key, **changes):
+  """An alignment search over 40 labels of the synthetic task, and a task model's outputs:
+  (config, learner, searcher, labeled, state, log, outputs)."""
   config = SMALL._replace(
-    candidates=("entropy", "margin", "kmeans"),
     objective="alignment",
-    fallback="leader",
-    leaders=("bald", "margin"),  # bald is not a candidate: margin leads
-    low_budget_per_class=0.0,  # no low-budget column (tested below)
     steps=3,
     batch_size=16,
     warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
+    **changes,
   )
   learner = _learner(synthetic, config)
   searcher = _searcher(learner, config)
   labeled = jnp.zeros(400, bool).at[:40].set(True)
   state, log = searcher.search(searcher.init(key), key, learner.images, learner.labels, labeled, 40)
+  model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
+  outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
+  return config, learner, searcher, labeled, state, log, outputs
+
+
+def test_the_leader_fallback_buys_exactly_the_leaders_picks_while_it_stands(synthetic, key):
+  _, learner, searcher, labeled, state, log, outputs = _searched(
+    synthetic,
+    key,
+    candidates=("entropy", "margin", "kmeans"),
+    fallback="leader",
+    leaders=("bald", "margin"),  # bald is not a candidate: margin leads
+    low_budget_per_class=0.0,  # no low-budget column (tested below)
+  )
   assert log["mixture"] == 0 and log["survivors"] == 3  # this key: the guardrail's fallback
   vote = searcher.vote(state, log)
   np.testing.assert_array_equal(vote, [0, 1, 0])
-  model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
-  outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
   picks, weights = searcher.query(state, key, learner.images, outputs, ~labeled, 15, vote)
   margin = strategies.pick("margin", key, outputs, ~labeled, 15)
   assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(margin).tolist())
@@ -632,21 +643,13 @@ def test_zero_steps_are_the_objectives_default():
 
 
 def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(synthetic, key):
-  config = SMALL._replace(
+  config, learner, searcher, labeled, state, log, outputs = _searched(
+    synthetic,
+    key,
     candidates=("entropy", "margin", "typiclust"),
-    objective="alignment",
     low_budget_per_class=12.0,  # 4 classes: below 48 labels
-    steps=3,
-    batch_size=16,
-    warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
   )
-  learner = _learner(synthetic, config)
-  searcher = _searcher(learner, config)
-  labeled = jnp.zeros(400, bool).at[:40].set(True)
-  state, log = searcher.search(searcher.init(key), key, learner.images, learner.labels, labeled, 40)
   assert log["mixture"] == 0 and log["labels_per_class"] == 10.0
-  model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
-  outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
   # Low budget: TypiClust alone, its own picks, whatever the evidence.
   vote = searcher.vote(state, log)
   np.testing.assert_array_equal(vote, [0, 0, 1])
