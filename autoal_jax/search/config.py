@@ -156,7 +156,7 @@ class SearchConfig(NamedTuple):
   guardrail: bool = True
   fallback: str = "leader"
   leaders: tuple = ("margin",)
-  low_budget_per_class: float = 5.0
+  low_budget_per_class: float = 10.0
   low_budget_leader: str = "typiclust"
   backbone: str = "small_cnn"
   backbone_kwargs: tuple = ()

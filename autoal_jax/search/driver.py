@@ -535,7 +535,7 @@ _DOCS = {
   "autoal": (
     "AutoAL searched by gradient alignment with held-out errors; its leader (margin) while "
     "the out-of-fold evidence keeps it, else the vote of those kept, unless the searched "
-    "mixture is clearly better; TypiClust below 5 labels per class"
+    "mixture is clearly better; TypiClust below 10 labels per class"
   ),
   "autoal-paper": "AutoAL with the paper's objective: a per-sample mixture selecting hard samples",
   "autoal-code": "AutoAL with the released code's selection rule (SearchNet gets zero gradient)",
