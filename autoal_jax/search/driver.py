@@ -132,6 +132,8 @@ class AutoAL:
     if self.alignment and config.low_budget_per_class > 0:
       self.columns += () if low in config.candidates else (low,)
       self._low = self.columns.index(low)
+    # The leaders' columns, in order (those among the candidates).
+    self._leaders = [self.columns.index(n) for n in config.leaders if n in config.candidates]
     self._candidate_picks = {}  # j -> column j's pool picks alone, jitted at first use
     self._vote_compiled = False
     self._folds = jax.jit(folds)
@@ -349,19 +351,16 @@ class AutoAL:
     if (
       vote is not None
       and np.count_nonzero(vote) == 1
-      and (
-        (self.config.fallback == "leader" and self.columns[j] in self.config.leaders)
-        or j == self._low
-      )
+      and ((self.config.fallback == "leader" and j in self._leaders) or j == self._low)
     ):
       # The leader buys alone: its own picks (the same set as its column of the decisions),
       # without computing the other candidates' picks.
       picks = self._one_candidate(j)(decision_key, outputs, candidate_mask, num_picks=num)
       if not self._vote_compiled:  # the vote's programs too, so that no later round compiles
-        for name in self.config.leaders:  # and every leader's (after the low budget's)
-          if name in self.config.candidates and self.config.candidates.index(name) != j:
-            other = self._one_candidate(self.config.candidates.index(name))
-            jax.block_until_ready(other(decision_key, outputs, candidate_mask, num_picks=num))
+        for other in self._leaders:  # and every leader's (after the low budget's)
+          if other != j:
+            picker = self._one_candidate(other)
+            jax.block_until_ready(picker(decision_key, outputs, candidate_mask, num_picks=num))
         decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
         scores = self._vote(decisions, jnp.asarray(vote[: self.config.num_columns], jnp.float32))
         jax.block_until_ready(self._top(tie_key, scores, candidate_mask, self.query_size, num))
