@@ -4,6 +4,9 @@
 labels, a `DatasetInfo`) from
 
 - ``fashion_mnist``: Debian's ``dataset-fashion-mnist`` idx files when present, else tfds;
+- ``digits``: the UCI handwritten digits bundled with scikit-learn (1,797 8x8 images, 10
+  classes; a fixed stratified split, 1,297 train and 500 test): a second real dataset
+  that every install has offline;
 - any tfds catalog name (``mnist``, ``cifar10``, ``cifar100``, ``svhn_cropped``, ...),
   read through ``tfds.data_source`` (no TensorFlow needed) and never downloaded;
 - ``npz:PATH``: a file in MedMNIST's layout (``train_images``, ``train_labels``,
@@ -45,6 +48,9 @@ FASHION_MNIST_CLASSES = (
   "bag",
   "ankle boot",
 )
+
+
+DIGITS_TEST_SIZE = 500
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -112,7 +118,7 @@ def _load_tfds(name: str, data_dir: str | None):
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
     raise ValueError(
-      f"Unknown dataset {name!r}. Valid: 'fashion_mnist', 'npz:PATH', arrays through "
+      f"Unknown dataset {name!r}. Valid: 'fashion_mnist', 'digits', 'npz:PATH', arrays through "
       "from_arrays(), or a tfds catalog name such as 'mnist', 'cifar10', 'cifar100', "
       "'svhn_cropped'."
     ) from None
@@ -134,6 +140,21 @@ def _load_tfds(name: str, data_dir: str | None):
   )
   names = tuple(label_feature.names) if getattr(label_feature, "names", None) else None
   return train_x, train_y, test_x, test_y, int(label_feature.num_classes), names
+
+
+def _load_digits():
+  """scikit-learn's copy of the UCI optical-recognition digits (Alpaydin & Kaynak 1998),
+  read from the package, never downloaded: 4-bit grey levels (0-16) scaled to uint8, split
+  with a fixed seed, stratified by class."""
+  from sklearn.datasets import load_digits  # a requirement; only this loader needs it
+  from sklearn.model_selection import train_test_split
+
+  digits = load_digits()
+  images = np.clip(digits.images * 16, 0, 255).astype(np.uint8)
+  labels = digits.target.astype(np.int32)
+  return train_test_split(
+    images, labels, test_size=DIGITS_TEST_SIZE, stratify=labels, random_state=0
+  )
 
 
 def _load_npz(path: str):
@@ -332,7 +353,7 @@ def load_dataset(
   """Loads a dataset by name; see the module docstring for the sources.
 
   Args:
-    name: ``fashion_mnist``, a tfds catalog name, or ``npz:PATH``.
+    name: ``fashion_mnist``, ``digits``, a tfds catalog name, or ``npz:PATH``.
     data_dir: for ``fashion_mnist`` a folder of idx files (default: Debian's, then tfds);
       for tfds names the tfds data_dir.
     imbalance_ratio: > 1 subsamples the training pool to an exponential class profile
@@ -365,6 +386,9 @@ def load_dataset(
         ) from None
     num_classes = 10
     class_names = FASHION_MNIST_CLASSES
+  elif name == "digits":
+    train_x, test_x, train_y, test_y = _load_digits()
+    num_classes = 10
   else:
     train_x, train_y, test_x, test_y, num_classes, class_names = _load_tfds(name, data_dir)
   dataset = from_arrays(train_x, train_y, test_x, test_y, num_classes, name, class_names)

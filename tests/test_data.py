@@ -56,6 +56,18 @@ def test_debian_fashion_mnist_is_complete():
   assert np.bincount(ds.train_labels).tolist() == [6000] * 10
 
 
+def test_digits_are_bundled_and_split_the_same_way_every_time():
+  ds = data.load_dataset("digits")  # scikit-learn's copy: no download, no network
+  assert ds.train_images.shape == (1297, 8, 8, 1) and ds.train_images.dtype == np.uint8
+  assert ds.test_images.shape == (500, 8, 8, 1) and ds.test_labels.dtype == np.int32
+  assert ds.info.num_classes == 10 and ds.info.image_shape == (8, 8, 1)
+  assert ds.train_images.max() == 255 and ds.train_images.min() == 0  # 0-16 scaled by 16
+  assert np.bincount(ds.test_labels).min() >= 48  # stratified: 48-51 of each digit
+  again = data.load_dataset("digits")
+  assert np.array_equal(again.test_images, ds.test_images)
+  assert np.array_equal(again.train_labels, ds.train_labels)
+
+
 @pytest.mark.parametrize(
   "name, shape, classes",
   [("mnist", (28, 28, 1), 10), ("cifar10", (32, 32, 3), 10), ("cifar100", (32, 32, 3), 100)],
