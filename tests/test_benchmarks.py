@@ -63,6 +63,26 @@ def sp_ties():
   return float(np.corrcoef(a, b)[0, 1])
 
 
+def test_the_retrain_probe_table_by_hand():
+  from benchmarks import retrain_probe
+
+  def row(real, sim, se):
+    return {"real": np.array(real), "sim": np.array(sim), "se": np.array(se)}
+
+  rows = [  # two challengers against the reference; SE 0.01 everywhere
+    row([0.01, -0.02], [0.03, 0.00], [0.01, 0.01]),  # b ahead (3 > 2 SE), really ahead
+    row([-0.01, 0.02], [0.01, 0.03], [0.01, 0.01]),  # c ahead, really ahead
+    row([0.03, 0.00], [0.05, -0.01], [0.01, 0.01]),  # b ahead, really ahead
+  ]
+  lines = retrain_probe.table(rows, ("a", "b", "c"), 2.0).splitlines()
+  assert "sim > 2 SE" in lines[0]
+  # b: sim = real + 2 points (corr 1); ahead in states 1 and 3, real +1 and +3 there.
+  assert lines[2] == "| b | +1.00 | +3.00 | +1.00 | 2 | 2 | +2.00 |"
+  # c: real (-2, 2, 0), sim (0, 3, -1): corr 6 / sqrt(8 * 26 / 3) by hand.
+  corr = 6 / np.sqrt(8 * 26 / 3)
+  assert lines[3] == f"| c | +0.00 | +0.67 | {corr:+.2f} | 1 | 1 | +2.00 |"
+
+
 def test_the_synthetic_suite_cases_are_what_they_claim():
   from benchmarks import search_synthetic as suite
 
