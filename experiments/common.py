@@ -25,7 +25,7 @@ def search_config(config, train_config):
     "tau_final", "tau_s", "lambda_fit", "lambda_search", "steps", "batch_size",
     "unroll_learning_rate", "loss_margin", "backbone", "steps_per_call", "gamma",
     "lambda_delta", "lambda_prior", "prior_decay", "eliminate", "guardrail", "fallback",
-    "low_budget_per_class", "low_budget_leader",
+    "low_budget_per_class", "low_budget_leader", "low_budget_balance",
   )  # fmt: skip
   return search.SearchConfig(
     **{key: c[key] for key in same},

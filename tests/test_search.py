@@ -1,4 +1,5 @@
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -198,7 +199,9 @@ def _searched(seed, config, regional=False):
   key = jax.random.key(seed)
 
   def scores(nets):
-    state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0))
+    state = search.SearchState(
+      nets.search, nets.loss, jnp.zeros(2), jnp.float32(0), jnp.bool_(False)
+    )
     kw = dict(**stats, chunk=256, config=config)
     return search.query_scores(state, images[d.index], d.decisions, d.mask, jnp.int32(20), **kw)
 
@@ -213,7 +216,7 @@ def _searched(seed, config, regional=False):
 def test_the_search_learns_the_candidate_that_picks_the_high_loss_samples(seed):
   config = SMALL
   mixed, weights, _, (nets, d, images, stats, key) = _searched(seed, config)
-  state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0))
+  state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0), jnp.bool_(False))
   top = np.argsort(-np.asarray(mixed))[:20]
   assert float(np.mean(np.asarray(weights)[top, 0])) > 0.8
   # The soft-selected count on V tracks r |V| = 20.
@@ -380,6 +383,7 @@ def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic):
     (dict(leaders=("margin", "marging")), "Valid strategies"),
     (dict(low_budget_leader="typiclusts"), "Valid strategies"),
     (dict(low_budget_per_class=-1.0), "low_budget_per_class must be >= 0"),
+    (dict(low_budget_balance=1.0), r"low_budget_balance must be in \[0, 1\)"),
   ],
 )
 def test_bad_search_configs_fail_before_compute(synthetic, change, message):
@@ -414,7 +418,7 @@ def test_lossnet_uses_the_configured_margin():
 def test_soft_count_in_code_mode_draws_from_the_key_it_is_given():
   config = SMALL._replace(relaxation="code")
   nets, d, images, labels, stats, _ = _bilevel(0, config)
-  state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0))
+  state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0), jnp.bool_(False))
   kw = dict(**stats, chunk=256, config=config)
   m, _ = search.query_scores(state, images[d.index], d.decisions, d.mask, jnp.int32(20), **kw)
   for seed in (1, 2):
@@ -649,6 +653,16 @@ def test_zero_steps_are_the_objectives_default():
     search.check_config(search.SearchConfig(steps=-1))
 
 
+def test_class_balance_p_by_hand():
+  # Equal counts: statistic 0, p = 1. Two classes, [10, 0]: statistic (25 + 25) / 5 = 10
+  # on 1 degree of freedom, p = erfc(sqrt(5)). Three, [6, 0, 0]: (16 + 4 + 4) / 2 = 12 on
+  # 2, p = exp(-6).
+  assert search.class_balance_p([3, 3, 3]) == 1.0
+  assert search.class_balance_p([10, 0]) == pytest.approx(math.erfc(math.sqrt(5.0)), rel=1e-9)
+  assert search.class_balance_p([6, 0, 0]) == pytest.approx(math.exp(-6.0), rel=1e-9)
+  assert search.class_balance_p([0, 0, 0]) == 1.0 and search.class_balance_p([7]) == 1.0
+
+
 def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(synthetic, key):
   config, learner, searcher, labeled, state, log, outputs = _alignment_round(
     synthetic,
@@ -657,6 +671,11 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
     low_budget_per_class=12.0,  # 4 classes: below 48 labels
   )
   assert log["mixture"] == 0 and log["labels_per_class"] == 10.0
+  counts = np.bincount(np.asarray(learner.labels)[np.asarray(labeled)], minlength=4)
+  assert log["class_balance_p"] == search.class_balance_p(counts) >= 0.05
+  assert not state.imbalanced
+  # ... unless the labeled classes have looked imbalanced: then the leader.
+  np.testing.assert_array_equal(searcher.vote(state._replace(imbalanced=True), log), [0, 1, 0])
   # Low budget: TypiClust alone, its own picks, whatever the evidence.
   vote = searcher.vote(state, log)
   np.testing.assert_array_equal(vote, [0, 0, 1])
@@ -690,3 +709,13 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   off = _searcher(learner, config._replace(low_budget_per_class=0.0))
   assert off.columns == config.candidates
   np.testing.assert_array_equal(off.vote(state, log), [0, 1, 0])
+  # The search sets the flag once the labeled classes look imbalanced, and it stays set.
+  one_class = (learner.labels == 0) & (jnp.arange(400) < 120)
+  n = int(one_class.sum())
+  state, log = searcher.search(state, key, learner.images, learner.labels, one_class, n)
+  assert log["class_balance_p"] < 1e-6 and state.imbalanced
+  state, log = searcher.search(state, key, learner.images, learner.labels, labeled, 40)
+  assert log["class_balance_p"] >= 0.05 and state.imbalanced and log["labels_per_class"] == 10
+  # As if the rule were off (the leader or the standing candidates' vote), not TypiClust alone.
+  np.testing.assert_array_equal(searcher.vote(state, log), off.vote(state, log))
+  np.testing.assert_array_equal(searcher.vote(state._replace(imbalanced=False), log), [0, 0, 1])

@@ -50,7 +50,13 @@ from autoal_jax.search.config import (
   check_config,
   needs_mc,
 )
-from autoal_jax.search.driver import AutoAL, guardrail_decision, standing, strategy
+from autoal_jax.search.driver import (
+  AutoAL,
+  class_balance_p,
+  guardrail_decision,
+  standing,
+  strategy,
+)
 from autoal_jax.search.losses import (
   alignment_objective,
   alignment_value,
@@ -92,6 +98,7 @@ __all__ = [
   "bilevel_step",
   "bilevel_steps",
   "check_config",
+  "class_balance_p",
   "fit_objective",
   "folds",
   "global_and_local",

@@ -140,6 +140,12 @@ class AutoAL:
     self._log_prior = jax.jit(lambda e, v: e / jnp.sqrt(jnp.maximum(v, 1.0)))
     self._vote = jax.jit(lambda decisions, vote: decisions @ vote)
     self._gradient_parts = jax.jit(gradient_parts)
+    num_classes = info.num_classes
+    self._class_counts = jax.jit(
+      lambda labels, labeled: jnp.bincount(
+        jnp.where(labeled, labels, num_classes), length=num_classes + 1
+      )[:num_classes]
+    )
     self._guardrail = jax.jit(
       functools.partial(guardrail_values, **stats, chunk=eval_chunk, config=config)
     )
@@ -247,6 +253,10 @@ class AutoAL:
     log["target_count_v"] = float(data.ratio) * num_v
     log["size_v"] = num_v
     log["labels_per_class"] = num_labeled / self.info.num_classes
+    log["class_balance_p"] = class_balance_p(np.asarray(self._class_counts(labels, labeled)))
+    if log["class_balance_p"] < self.config.low_budget_balance and not bool(state.imbalanced):
+      # On the devices the flag was on: another placement would compile the step again.
+      state = state._replace(imbalanced=jax.device_put(np.bool_(True), state.imbalanced.sharding))
     if self.alignment:
       state, verdict = self._judge(state, images, data, guard_rows, picks[1])
       log.update(verdict)
@@ -258,11 +268,16 @@ class AutoAL:
     through), else 1 for each candidate the evidence has not eliminated (`standing`); with
     ``fallback = rotation``, 1 for one of them only, drawn uniformly with ``key``; with
     ``fallback = leader``, 1 for the first standing leader only (`leader`). Below
-    ``low_budget_per_class`` labels per class, 1 for the low-budget leader alone, whatever
-    the evidence."""
+    ``low_budget_per_class`` labels per class, unless the labeled classes have looked
+    imbalanced in this or an earlier round (``state.imbalanced``), 1 for the low-budget
+    leader alone, whatever the evidence."""
     if not self.alignment or log["mixture"]:
       return None
-    if self._low is not None and log["labels_per_class"] < self.config.low_budget_per_class:
+    if (
+      self._low is not None
+      and log["labels_per_class"] < self.config.low_budget_per_class
+      and not bool(state.imbalanced)
+    ):
       return (np.arange(len(self.columns)) == self._low).astype(np.float64)
     kept = standing(np.asarray(state.evidence), float(state.evidence_var), self.config.eliminate)
     if self.config.fallback == "rotation":
@@ -384,6 +399,30 @@ class AutoAL:
         functools.partial(strategies.decisions.candidate_picks, self.columns, j, k=self.query_size)
       )
     return self._candidate_picks[j]
+
+
+def class_balance_p(counts) -> float:
+  """The p-value of Pearson's chi-square test of class counts against equal counts.
+
+  ``sum_c (n_c - n / C)^2 / (n / C)`` against a chi-square with C - 1 degrees of freedom
+  (an approximation at expected counts under 5, where it is rough but monotone in the
+  imbalance). 1.0 for no labels or one class.
+
+  Args:
+    counts: int[C], the labeled samples of each class.
+
+  Returns:
+    float in [0, 1]: small when the counts are unlikely under equal class frequencies.
+  """
+  import scipy.stats  # a dependency of jax
+
+  counts = np.asarray(counts, np.float64)
+  total, num_classes = counts.sum(), counts.shape[0]
+  if total == 0 or num_classes < 2:
+    return 1.0
+  expected = total / num_classes
+  statistic = float(np.sum((counts - expected) ** 2) / expected)
+  return float(scipy.stats.chi2.sf(statistic, num_classes - 1))
 
 
 def rotation(kept: np.ndarray, key: jax.Array) -> np.ndarray:
@@ -534,7 +573,8 @@ _DOCS = {
   "autoal": (
     "AutoAL searched by gradient alignment with held-out errors; its leader (margin) while "
     "the out-of-fold evidence keeps it, else the vote of those kept, unless the searched "
-    "mixture is clearly better; TypiClust below 10 labels per class"
+    "mixture is clearly better; TypiClust below 10 labels per class while the labeled "
+    "classes look balanced"
   ),
   "autoal-paper": "AutoAL with the paper's objective: a per-sample mixture selecting hard samples",
   "autoal-code": "AutoAL with the released code's selection rule (SearchNet gets zero gradient)",

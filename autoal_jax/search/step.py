@@ -35,12 +35,16 @@ class SearchState(NamedTuple):
       (`driver.guardrail_decision`).
     evidence_var: float32 scalar, the variance of one such sum where all columns are
       equal (``sum_t decay^(2t)``); 0 before the first round.
+    imbalanced: bool scalar, True once the labeled set's class counts have looked
+      imbalanced in a round (`driver.class_balance_p` under ``low_budget_balance``): the
+      pool's class profile does not change, so the low-budget leader never buys again.
   """
 
   search: TrainState
   loss: TrainState
   evidence: jax.Array
   evidence_var: jax.Array
+  imbalanced: jax.Array
 
 
 class BilevelState(NamedTuple):
@@ -532,4 +536,5 @@ def init_search_state(
     tx=train_lib.make_optimizer(config.loss_net),
     batch_stats={},
   )
-  return SearchState(search, loss, jnp.zeros(config.num_columns, jnp.float32), jnp.float32(0.0))
+  evidence = jnp.zeros(config.num_columns, jnp.float32)
+  return SearchState(search, loss, evidence, jnp.float32(0.0), jnp.zeros((), jnp.bool_))
