@@ -188,6 +188,11 @@ def test_order_2_changes_the_searchnet_gradient_at_the_default_unroll_rate():
   assert change > 0.05  # measured 0.13; 0.0014 at the former default of 1e-3
 
 
+def _fresh_state(nets):
+  """A `SearchState` of two columns around trained nets, with no evidence yet."""
+  return search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0), jnp.bool_(False))
+
+
 def _searched(seed, config, regional=False):
   """SearchNet's scores and weights on V after ``config.steps`` bi-level steps of the task
   (`_task`), and the flipped samples; also checks the uniform start."""
@@ -199,9 +204,7 @@ def _searched(seed, config, regional=False):
   key = jax.random.key(seed)
 
   def scores(nets):
-    state = search.SearchState(
-      nets.search, nets.loss, jnp.zeros(2), jnp.float32(0), jnp.bool_(False)
-    )
+    state = _fresh_state(nets)
     kw = dict(**stats, chunk=256, config=config)
     return search.query_scores(state, images[d.index], d.decisions, d.mask, jnp.int32(20), **kw)
 
@@ -216,7 +219,7 @@ def _searched(seed, config, regional=False):
 def test_the_search_learns_the_candidate_that_picks_the_high_loss_samples(seed):
   config = SMALL
   mixed, weights, _, (nets, d, images, stats, key) = _searched(seed, config)
-  state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0), jnp.bool_(False))
+  state = _fresh_state(nets)
   top = np.argsort(-np.asarray(mixed))[:20]
   assert float(np.mean(np.asarray(weights)[top, 0])) > 0.8
   # The soft-selected count on V tracks r |V| = 20.
@@ -418,7 +421,7 @@ def test_lossnet_uses_the_configured_margin():
 def test_soft_count_in_code_mode_draws_from_the_key_it_is_given():
   config = SMALL._replace(relaxation="code")
   nets, d, images, labels, stats, _ = _bilevel(0, config)
-  state = search.SearchState(nets.search, nets.loss, jnp.zeros(2), jnp.float32(0), jnp.bool_(False))
+  state = _fresh_state(nets)
   kw = dict(**stats, chunk=256, config=config)
   m, _ = search.query_scores(state, images[d.index], d.decisions, d.mask, jnp.int32(20), **kw)
   for seed in (1, 2):
