@@ -100,8 +100,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.guardrail = True  # autoal: the mixture only where it beats every candidate
   config.search.fallback = "leader"  # autoal otherwise: leader (below) | vote | rotation
   config.search.leaders = "margin"  # fallback=leader: who buys alone while standing, in order
-  config.search.low_budget_per_class = 10.0  # autoal: below this many labels per class ...
-  config.search.low_budget_leader = "typiclust"  # ... this one buys alone (0 above: never)
+  config.search.low_budget_per_class = 10.0  # autoal: below this many labels per class (0: never)
+  config.search.low_budget_leader = "typiclust"  # ... this one buys alone ...
   config.search.low_budget_balance = 0.05  # ... while the labeled classes look balanced (p)
   config.search.backbone = "small_cnn"  # SearchNet's backbone (resnet18 on GPU/TPU)
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
