@@ -99,6 +99,13 @@ def test_the_synthetic_suite_cases_are_what_they_claim():
   assert margin.train_images.shape == (3000, 1, 1, 6) and budget.num_rounds == 10
   low, low_budget, _, _ = suite.make_case("low_budget")
   assert low.info.num_classes == 10 and low_budget.num_initial == 10
+  blobs, _, _, _ = suite.make_case("blobs")
+  plane = (blobs.train_images[:, 0, 0, :2].astype(np.float32) - 128.0) / 20.0
+  assert blobs.info.num_classes == 4 and np.bincount(blobs.train_labels).min() > 600
+  # Sixteen blobs on a 4 x 4 grid 1.5 apart: every grid cell holds about 1/16 of the pool.
+  cells = np.clip(np.rint(plane / 1.5 + 1.5), 0, 3).astype(int)
+  share = np.bincount(cells[:, 0] * 4 + cells[:, 1], minlength=16) / 3000
+  assert share.min() > 0.03 and share.max() < 0.1
   with pytest.raises(ValueError, match="Valid cases"):
     suite.make_case("nope")
 
