@@ -96,17 +96,27 @@ def _save_figure(plt, fig, path: str) -> None:
   atomic_write(path, buffer.getvalue())
 
 
+def line_styles(n: int) -> list[dict]:
+  """n distinct matplotlib line styles: the ten default colours, then the same colours
+  dashed, dotted, dash-dotted (a comparison runs up to 16 strategies; colour alone
+  repeats past ten)."""
+  dashes = ("-", "--", ":", "-.")
+  return [dict(color=f"C{i % 10}", linestyle=dashes[(i // 10) % len(dashes)]) for i in range(n)]
+
+
 def plot_learning_curves(path: str, runs: list[dict], title: str = "") -> None:
   """Test accuracy against labels: per strategy the mean over seeds and a +-1 std band."""
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(7, 4.5))
-  for strategy in dict.fromkeys(run["strategy"] for run in runs):
+  strategies = list(dict.fromkeys(run["strategy"] for run in runs))
+  for strategy, style in zip(strategies, line_styles(len(strategies)), strict=True):
     chosen = [run for run in runs if run["strategy"] == strategy]
     labels = np.asarray(chosen[0]["labels"])
     accuracy = np.asarray([run["accuracy"] for run in chosen]) * 100
     mean, std = accuracy.mean(0), accuracy.std(0, ddof=1) if len(chosen) > 1 else 0 * labels
-    (line,) = ax.plot(labels, mean, marker="o", markersize=3, label=f"{strategy} (n={len(chosen)})")
-    ax.fill_between(labels, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    label = f"{strategy} (n={len(chosen)})"
+    ax.plot(labels, mean, marker="o", markersize=3, label=label, **style)
+    ax.fill_between(labels, mean - std, mean + std, color=style["color"], alpha=0.2)
   ax.set_xlabel("labeled samples")
   ax.set_ylabel("test accuracy (%)")
   ax.set_title(title or "Active learning curves (mean +- 1 std over seeds)")
@@ -128,9 +138,9 @@ def plot_strategy_weights(path: str, runs: list[dict], title: str = "") -> None:
     chosen = [run for run in runs if run["strategy"] == strategy]
     columns = list(chosen[0]["search"][0]["weights"])
     labels = np.asarray(chosen[0]["labels"][: len(chosen[0]["search"])])
-    for column in columns:
+    for column, style in zip(columns, line_styles(len(columns)), strict=True):
       weights = np.asarray([[r["weights"][column] for r in run["search"]] for run in chosen])
-      ax.plot(labels, weights.mean(0), marker="o", markersize=3, label=column)
+      ax.plot(labels, weights.mean(0), marker="o", markersize=3, label=column, **style)
     ax.axhline(1 / len(columns), color="grey", linestyle=":", label="uniform")
     ax.set_xlabel("labeled samples at the search")
     albl = "arm" in chosen[0]["search"][0]

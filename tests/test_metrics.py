@@ -59,3 +59,27 @@ def test_the_table_gives_the_paired_difference_to_the_best_other_strategy():
   bump = {("autoal", 0): 0.015}  # differences +0.5, -0.5, -0.5: -0.17 +- 0.33, a tie
   tie = [dict(r, aubc=r["aubc"] + bump.get((r["strategy"], r["seed"]), 0)) for r in runs]
   assert "a tie: inside one SE" in reporting.format_table(reporting.summarize_runs(tie))
+
+
+def test_the_plots_give_every_strategy_its_own_line_style(tmp_path, monkeypatch):
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.axes
+
+  from experiments import reporting
+
+  runs = [
+    {"strategy": f"s{i}", "seed": 0, "labels": [10, 20], "accuracy": [0.5, 0.6]} for i in range(13)
+  ]
+  seen = []
+  plot = matplotlib.axes.Axes.plot
+
+  def record(ax, *args, **kwargs):
+    seen.append((kwargs["color"], kwargs["linestyle"]))
+    return plot(ax, *args, **kwargs)
+
+  monkeypatch.setattr(matplotlib.axes.Axes, "plot", record)
+  reporting.plot_learning_curves(str(tmp_path / "curves.png"), runs)
+  assert len(seen) == 13 and len(set(seen)) == 13  # tab10 alone repeats the 11th colour
+  assert seen[10] == ("C0", "--") and (tmp_path / "curves.png").stat().st_size > 0
