@@ -1,6 +1,6 @@
 r"""The search's synthetic suite: cases where the best candidate is known (issue: search).
 
-  python -m benchmarks.search_synthetic --workdir=/work/runs/synthetic          # 3 cases x 10 seeds
+  python -m benchmarks.search_synthetic --workdir=/work/runs/synthetic          # 4 cases x 10 seeds
   python -m benchmarks.search_synthetic --workdir=DIR --cases=trap --seeds=3   # one case, quick
   python -m benchmarks.search_synthetic --workdir=DIR --table                  # what is stored
   python -m benchmarks.search_synthetic --workdir=DIR --cases=margin --first_seed=10  # fresh seeds

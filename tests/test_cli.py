@@ -327,6 +327,10 @@ def test_the_compare_config_sizes():
   assert compare.get_config("").strategies.split(",")[-3:] == [
     "autoal-code", "autoal-paper", "autoal",
   ]  # fmt: skip
+  digits = compare.get_config("digits")
+  assert (digits.dataset, digits.pool_size, digits.seeds) == ("digits", 0, 5)
+  assert (digits.num_initial, digits.query_size, digits.quota) == (20, 20, 200)
+  assert digits.train == default.get_config().train  # the digits runs' training
   with pytest.raises(ValueError, match="Unknown size"):
     compare.get_config("huge")
 

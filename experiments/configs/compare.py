@@ -14,6 +14,12 @@ at a constant learning rate: the budget where random beat entropy):
   python -m experiments.main --config=experiments/configs/compare.py:low_budget \
       --workdir=runs/compare_low_budget
 
+scikit-learn's digits (bundled, no download; the whole 1,297-image pool), 20 initial + 10
+rounds of 20 (2 to 22 labels per class), 5 seeds: the low-budget digits run of
+docs/results.md with five more strategies (measured: 636 s for the 18 x 5 runs):
+  python -m experiments.main --config=experiments/configs/compare.py:digits \
+      --workdir=runs/compare_digits
+
 A smoke size (the smoke config's data, model, budget and three candidates; 2 seeds; about
 two minutes):
   python -m experiments.main --config=experiments/configs/compare.py:smoke --workdir=/tmp/c
@@ -47,9 +53,15 @@ STRATEGIES = (
 
 
 def get_config(size: str = ""):
-  """The suite at the default config's size, at the smoke config's (``size='smoke'``), or
-  the default's data and model with the low budget (``size='low_budget'``)."""
-  sizes = {"": (default, 3), "smoke": (smoke, 2), "low_budget": (default, 3)}
+  """The suite at the default config's size, at the smoke config's (``size='smoke'``),
+  the default's data and model with the low budget (``size='low_budget'``), or on
+  scikit-learn's digits at a low budget (``size='digits'``)."""
+  sizes = {
+    "": (default, 3),
+    "smoke": (smoke, 2),
+    "low_budget": (default, 3),
+    "digits": (default, 5),
+  }
   if size not in sizes:
     raise ValueError(f"Unknown size {size!r}. Valid: {sorted(sizes)}")
   base, seeds = sizes[size]
@@ -57,6 +69,9 @@ def get_config(size: str = ""):
   if size == "low_budget":
     config.num_initial, config.query_size, config.quota = 100, 100, 1000
     config.train.epochs, config.train.min_steps, config.train.schedule = 15, 250, "constant"
+  if size == "digits":
+    config.dataset, config.pool_size = "digits", 0
+    config.num_initial, config.query_size, config.quota = 20, 20, 200
   config.strategies = ",".join(STRATEGIES)
   config.seeds = seeds
   return config
