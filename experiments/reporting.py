@@ -91,7 +91,7 @@ def _pyplot():
 def _save_figure(plt, fig, path: str) -> None:
   fig.tight_layout()
   buffer = io.BytesIO()
-  fig.savefig(buffer, format="png", dpi=120)
+  fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")  # room for the legend
   plt.close(fig)
   atomic_write(path, buffer.getvalue())
 
@@ -121,7 +121,10 @@ def plot_learning_curves(path: str, runs: list[dict], title: str = "") -> None:
   ax.set_ylabel("test accuracy (%)")
   ax.set_title(title or "Active learning curves (mean +- 1 std over seeds)")
   ax.grid(alpha=0.3)
-  ax.legend()
+  if len(strategies) > 6:  # a long legend would cover the curves: beside the axes
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+  else:
+    ax.legend()
   _save_figure(plt, fig, path)
 
 
