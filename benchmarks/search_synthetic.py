@@ -154,13 +154,11 @@ def _parse_overrides(text: str) -> dict:
   return out
 
 
-def run_case(name: str, seeds, strategy_names, results: dict, save, overrides=None) -> None:
-  """Runs every (strategy, seed) of case ``name`` missing from ``results`` (saved at once)."""
-  import jax
-
+def learner_for(dataset, budget, training, model_kwargs, overrides=None):
+  """The `loop.ActiveLearner` of a synthetic task: the MLP, its training, the search on
+  an MLP backbone (``overrides``: SearchConfig fields)."""
   from autoal_jax import loop, models, search, train
 
-  dataset, budget, training, model_kwargs = make_case(name)
   model = models.get_model("mlp", dataset.info.num_classes, **model_kwargs)
   trainer = train.Trainer(model, dataset.info, training)
   config = search.SearchConfig(
@@ -170,7 +168,16 @@ def run_case(name: str, seeds, strategy_names, results: dict, save, overrides=No
     warmup=training._replace(epochs=1, min_steps=100, schedule="constant"),
     **(overrides or {}),
   )
-  learner = loop.ActiveLearner(dataset, trainer, budget, config)
+  return loop.ActiveLearner(dataset, trainer, budget, config)
+
+
+def run_case(name: str, seeds, strategy_names, results: dict, save, overrides=None) -> None:
+  """Runs every (strategy, seed) of case ``name`` missing from ``results`` (saved at once)."""
+  import jax
+
+  from autoal_jax import loop
+
+  learner = learner_for(*make_case(name), overrides)
   for strategy in strategy_names:
     for seed in seeds:
       entry = f"{name}/{strategy}/{seed}"

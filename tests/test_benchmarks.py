@@ -147,3 +147,59 @@ def test_the_synthetic_suite_runs_a_search_end_to_end():
   assert run["weight_names"][-1] == "typiclust" and 0.3 < run["aubc"] < 1.0
   # 10 classes, queries at 10 to 60 labels: TypiClust alone below 10 labels per class.
   assert [w[-1] for w in run["weights"]] == [1.0] * 6
+
+
+def _decoded(images):
+  return (images[:, 0, 0, :].astype(np.float32) - 128.0) / 20.0
+
+
+def test_the_meta_prior_tasks_are_what_they_claim():
+  from benchmarks import meta_prior
+
+  def band_of(x, p):
+    cuts = (np.arange(1, p["k"]) - p["k"] / 2) * (4.0 / p["k"])
+    height = x[:, 1] - p["amp"] * np.sin(p["freq"] * x[:, 0])
+    return (height[:, None] > cuts[None]).sum(1)
+
+  bands, p = meta_prior.make_task("bands", 0)
+  assert bands.train_images.shape == (3000, 1, 1, 6) and bands.info.num_classes == p["k"]
+  for images, labels in (
+    (bands.train_images, bands.train_labels),
+    (bands.test_images, bands.test_labels),
+  ):
+    assert np.mean(band_of(_decoded(images), p) == labels) > 0.97  # uint8 rounding at the cuts
+  noisy, q = meta_prior.make_task("noisy", 0)
+  clean = np.mean(band_of(_decoded(noisy.train_images), q) == noisy.train_labels)
+  expected = 1 - q["flip"] * (q["k"] - 1) / q["k"]  # a flipped label is redrawn, maybe the same
+  assert (
+    abs(clean - expected) < 0.04
+    and np.mean(band_of(_decoded(noisy.test_images), q) == noisy.test_labels) > 0.97
+  )
+  trap, r = meta_prior.make_task("trap", 0)
+  off_plane = _decoded(trap.train_images)[:, 0] > 2.1
+  assert abs(off_plane.mean() - r["trap_share"]) < 0.02
+  assert (_decoded(trap.test_images)[:, 0] < 2.1).all()
+  for family in ("blobs", "rings"):
+    task, s = meta_prior.make_task(family, 1)
+    assert set(np.unique(task.train_labels)) == set(range(s["k"]))
+  with pytest.raises(ValueError, match="Valid families"):
+    meta_prior.make_task("nope", 0)
+
+
+def test_the_meta_prior_table_by_hand():
+  from benchmarks import meta_prior
+
+  results = {}
+  for family in ("a", "b"):
+    for task, (margin, bald) in enumerate([(0.70, 0.74), (0.80, 0.78), (0.60, 0.59)]):
+      sign = 1.0 if bald > margin else -1.0  # a feature that tells the winner in both families
+      results[f"{family}/{task}"] = {
+        "aubc": {"margin": [margin], "bald": [bald]},
+        "features": {"x": sign, "noise": 0.1 * task},
+      }
+  lines = meta_prior.table(results).splitlines()
+  # Regrets by hand over a family: always margin (4 + 0 + 0) / 3, always BALD (0 + 2 + 1) / 3;
+  # the prior learned on the other family follows x: no regret, every task right.
+  assert lines[2] == "| a | 3 | 1 | 1.33 | 1.00 | 0.00 | 1.00 |"
+  assert lines[4] == "| all | 6 | 2 | 1.33 | 1.00 | 0.00 | 1.00 |"
+  assert "chose BALD in 2 tasks" in lines[-1]
