@@ -21,8 +21,6 @@ its accuracy against the majority rate and the regret of following it.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 
@@ -242,21 +240,9 @@ def table(results: dict) -> str:
 
 def main(argv):
   del argv
-  import jax
-
-  if FLAGS.jax_cache_dir:
-    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(FLAGS.jax_cache_dir))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required")
-  path = os.path.join(FLAGS.workdir, "meta.json")
+  path, results = search_synthetic.open_workdir("meta.json")
   seeds = FLAGS.seeds if FLAGS["seeds"].present else 3
-  results = {}
-  if os.path.exists(path):
-    with open(path) as f:
-      results = json.load(f)
   if not FLAGS.table:
-    os.makedirs(FLAGS.workdir, exist_ok=True)
     for family in FLAGS.families:
       for task in range(FLAGS.tasks):
         key = f"{family}/{task}"
@@ -264,9 +250,7 @@ def main(argv):
           continue
         start = time.perf_counter()
         results[key] = run_task(family, task, seeds)
-        with open(path + ".tmp", "w") as f:
-          json.dump(results, f)
-        os.replace(path + ".tmp", path)
+        search_synthetic.save_json(path, results)
         aubc = {s: 100 * np.mean(v) for s, v in results[key]["aubc"].items()}
         print(
           f"{key}: " + ", ".join(f"{s} {v:.2f}" for s, v in aubc.items())

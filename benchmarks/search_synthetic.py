@@ -275,8 +275,9 @@ def table(results: dict, cases=CASES, searches=SEARCHES) -> str:
   return "\n\n".join(out)
 
 
-def main(argv):
-  del argv
+def open_workdir(filename: str) -> tuple[str, dict]:
+  """Turns the compilation cache on; the path of ``--workdir``/``filename`` and what it
+  holds (a run resumes from it; the folder is made unless ``--table``)."""
   import jax
 
   if FLAGS.jax_cache_dir:
@@ -284,19 +285,31 @@ def main(argv):
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
   if not FLAGS.workdir:
     raise app.UsageError("--workdir is required")
-  path = os.path.join(FLAGS.workdir, "synthetic.json")
+  path = os.path.join(FLAGS.workdir, filename)
   results = {}
   if os.path.exists(path):
     with open(path) as f:
       results = json.load(f)
   if not FLAGS.table:
     os.makedirs(FLAGS.workdir, exist_ok=True)
+  return path, results
+
+
+def save_json(path: str, results: dict) -> None:
+  """Writes ``results`` to ``path`` atomically (an interrupted write leaves the old file)."""
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(results, f, indent=1)
+  os.replace(tmp, path)
+
+
+def main(argv):
+  del argv
+  path, results = open_workdir("synthetic.json")
+  if not FLAGS.table:
 
     def save():
-      tmp = path + ".tmp"
-      with open(tmp, "w") as f:
-        json.dump(results, f, indent=1)
-      os.replace(tmp, path)
+      save_json(path, results)
 
     overrides = _parse_overrides(FLAGS.search_overrides)
     for case in FLAGS.cases:
