@@ -1,7 +1,7 @@
 r"""Could a prior learned across tasks tell when BALD beats margin? (issue: search; a probe
 of the lead "a prior learned offline across datasets").
 
-  python -m benchmarks.meta_prior --workdir=/work/runs/meta_prior     # 80 tasks, ~25 min
+  python -m benchmarks.meta_prior --workdir=/work/runs/meta_prior     # 80 tasks, 28 min measured
   python -m benchmarks.meta_prior --workdir=/work/runs/meta_prior --table
 
 A corpus of synthetic tasks from five families (``bands``, ``blobs``, ``trap``, ``noisy``,
