@@ -83,24 +83,29 @@ def test_the_retrain_probe_table_by_hand():
   assert lines[3] == f"| c | +0.00 | +0.67 | {corr:+.2f} | 1 | 1 | +2.00 |"
 
 
+def _decoded(images):
+  """The synthetic tasks' uint8 [N, 1, 1, D] vectors back as floats."""
+  return (images[:, 0, 0, :].astype(np.float32) - 128.0) / 20.0
+
+
 def test_the_synthetic_suite_cases_are_what_they_claim():
   from benchmarks import search_synthetic as suite
 
   dataset, budget, _, _ = suite.make_case("trap")
-  x = (dataset.train_images[:, 0, 0, :].astype(np.float32) - 128.0) / 20.0
+  x = _decoded(dataset.train_images)
   trap = np.arange(3000) < 750  # a quarter: one cluster at (3.5, 3.5), off the [-2, 2] plane
   np.testing.assert_allclose(x[trap, :2].mean(0), [3.5, 3.5], atol=0.1)
   assert (np.abs(x[~trap, :2]) <= 2.05).all()
   counts = np.bincount(dataset.train_labels[trap], minlength=3) / trap.sum()
   assert counts.min() > 0.28  # random labels: a third each
-  test_x = (dataset.test_images[:, 0, 0, :].astype(np.float32) - 128.0) / 20.0
+  test_x = _decoded(dataset.test_images)
   assert (test_x[:, 0] < 2.1).all()  # no trap in the test set
   margin, _, _, _ = suite.make_case("margin")
   assert margin.train_images.shape == (3000, 1, 1, 6) and budget.num_rounds == 10
   low, low_budget, _, _ = suite.make_case("low_budget")
   assert low.info.num_classes == 10 and low_budget.num_initial == 10
   blobs, _, _, _ = suite.make_case("blobs")
-  plane = (blobs.train_images[:, 0, 0, :2].astype(np.float32) - 128.0) / 20.0
+  plane = _decoded(blobs.train_images)[:, :2]
   assert blobs.info.num_classes == 4 and np.bincount(blobs.train_labels).min() > 600
   # Sixteen blobs on a 4 x 4 grid 1.5 apart: every grid cell holds about 1/16 of the pool.
   cells = np.clip(np.rint(plane / 1.5 + 1.5), 0, 3).astype(int)
@@ -147,10 +152,6 @@ def test_the_synthetic_suite_runs_a_search_end_to_end():
   assert run["weight_names"][-1] == "typiclust" and 0.3 < run["aubc"] < 1.0
   # 10 classes, queries at 10 to 60 labels: TypiClust alone below 10 labels per class.
   assert [w[-1] for w in run["weights"]] == [1.0] * 6
-
-
-def _decoded(images):
-  return (images[:, 0, 0, :].astype(np.float32) - 128.0) / 20.0
 
 
 def test_the_meta_prior_tasks_are_what_they_claim():
