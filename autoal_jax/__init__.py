@@ -35,6 +35,12 @@ from autoal_jax.strategies import Setup, Strategy
 from autoal_jax.train import TrainConfig, Trainer, TrainState
 from autoal_jax.types import Context, Dataset, DatasetInfo, Needs, PoolOutputs, QueryInfo
 
+# AutoAL's strategies join the one registry here, explicitly: `strategies` sits below
+# `search`, so its registry cannot import them, and importing a module registers nothing.
+for _name, (_build, _doc) in search.STRATEGIES.items():
+  strategies.register(_name, _build, _doc)
+del _name, _build, _doc
+
 __version__ = "0.1.0"
 
 __all__ = [

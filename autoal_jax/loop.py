@@ -24,7 +24,6 @@ import numpy as np
 from autoal_jax import checkpoint as checkpoint_lib
 from autoal_jax import data as data_lib
 from autoal_jax import metrics, models, sharding, strategies
-from autoal_jax import search as search_lib
 from autoal_jax.train import Trainer
 from autoal_jax.types import Context, Dataset, Needs, PoolOutputs, QueryInfo
 
@@ -97,6 +96,21 @@ class RoundLog(NamedTuple):
   search_seconds: float = 0.0
   pick_seconds: float = 0.0
   info: QueryInfo | None = None
+
+
+def host_info(info: QueryInfo) -> QueryInfo:
+  """A query's `QueryInfo` of arrays as host values for logs and results: weights a
+  float32 NumPy array, the arm an int, the reward a float, the metrics floats (those
+  that are NaN, not measured by this query, left out)."""
+  info = jax.device_get(info)
+  values = {name: float(v) for name, v in info.metrics.items()}
+  return QueryInfo(
+    weights=np.asarray(info.weights, np.float32).reshape(-1),
+    arm=int(info.arm),
+    reward=float(info.reward),
+    metrics={name: v for name, v in values.items() if not math.isnan(v)},
+    search_seconds=float(info.search_seconds),
+  )
 
 
 def validate_budget(num_pool: int, config: ALConfig) -> None:
@@ -189,9 +203,11 @@ class ActiveLearner:
     trainer: a `Trainer` for the task model on this dataset (its ``init_variables``, if
       any, are also where AutoAL's FitNet starts).
     config: the `ALConfig`.
-    search_config: the `search.SearchConfig` of AutoAL's strategies (``autoal``,
-      ``autoal-code``); default `SearchConfig()`. Its ``candidates`` are those of every
-      mixture (``uniform-mix``, ``albl``, AutoAL's).
+    search_config: the config of AutoAL's strategies (`search.SearchConfig`), passed to
+      their constructors as it is (``Setup.search``); None: their default.
+    candidates: the single strategies every mixture combines (``uniform-mix``, the
+      bandits, AutoAL's). None: those ``search_config`` names, if it names any, else
+      `strategies.DEFAULT_CANDIDATES`.
   """
 
   def __init__(
@@ -199,12 +215,16 @@ class ActiveLearner:
     dataset: Dataset,
     trainer: Trainer,
     config: ALConfig,
-    search_config: search_lib.SearchConfig | None = None,
+    search_config: Any = None,
+    candidates: tuple | None = None,
   ):
     data_lib.check_dataset(dataset)
     validate_budget(dataset.train_labels.shape[0], config)
     self.dataset, self.trainer, self.config = dataset, trainer, config
-    self.search_config = search_config or search_lib.SearchConfig()
+    self.search_config = search_config
+    if candidates is None:
+      candidates = getattr(search_config, "candidates", None) or strategies.DEFAULT_CANDIDATES
+    self.candidates = tuple(candidates)
     self.mesh = trainer.mesh
     # Replicated on the trainer's mesh: each device gathers its own batch slices locally.
     self.images, self.labels, self.test_images, self.test_labels = sharding.replicate(
@@ -215,15 +235,16 @@ class ActiveLearner:
       query_size=config.query_size,
       num_mc=config.num_mc,
       max_labeled=config.num_initial + config.quota,
-      candidates=tuple(self.search_config.candidates),
+      candidates=self.candidates,
       model=trainer.model,
       info=dataset.info,
-      search=self.search_config,
+      search=search_config,
       eval_chunk=trainer.config.eval_chunk,
       mesh=self.mesh,
       init_variables=trainer.init_variables,
     )
     self._strategies = {}
+    self._queries = {}  # a strategy's query -> the same jitted here (k static)
     self._loss_trainer = None
     self._first_models = {}  # round 0's model per seed (`_train`)
     # What a strategy may read of the labels: those of the labeled samples, -1 elsewhere.
@@ -244,6 +265,15 @@ class ActiveLearner:
       self._check_model(spec)
       self._strategies[name] = spec
     return self._strategies[name]
+
+  def compiled_query(self, spec: strategies.Strategy):
+    """``spec.query`` jitted once for this learner (k static; one program per k), or as
+    it is where the strategy is host-driven."""
+    if spec.host_driven:
+      return spec.query
+    if spec.query not in self._queries:
+      self._queries[spec.query] = jax.jit(spec.query, static_argnums=3)
+    return self._queries[spec.query]
 
   check_strategy = strategy
 
@@ -330,7 +360,9 @@ class ActiveLearner:
       score_seconds = time.perf_counter() - start
       start = time.perf_counter()
       context = self.context(state.labeled, outputs)
-      chosen, strategy_state, info = spec.query(state.strategy, query_key, context, k)
+      query = self.compiled_query(spec)
+      chosen, strategy_state, info = query(state.strategy, query_key, context, k)
+      info = host_info(info)
       picks = np.asarray(sharding.to_host(chosen))
       query_seconds = time.perf_counter() - start
       check_picks(picks, sharding.to_host(state.labeled), k, strategy, r)

@@ -362,6 +362,66 @@ def train_steps(
   return jax.lax.scan(body, state, first_step + jnp.arange(num_steps, dtype=jnp.int32))
 
 
+def fit_program(
+  key: jax.Array,
+  images: jax.Array,
+  labels: jax.Array,
+  labeled: jax.Array,
+  num_labeled: jax.Array,
+  init_fn: Callable[[jax.Array], TrainState],
+  mean,
+  std,
+  config: TrainConfig,
+  mesh: Mesh | None = None,
+) -> TrainState:
+  """`Trainer.fit` as one traceable program: the same steps, keys and batches, the number
+  of epochs and steps a traced function of ``num_labeled`` (`lax.fori_loop` with traced
+  bounds), so that one compiled program serves every labeled-set size and a caller can
+  vmap it over seeds.
+
+  Epoch e draws its order from ``fold_in(order_key, e)`` and global step g its key from
+  ``fold_in(step_key, g)``, as the host-driven `Trainer.fit` does: the two train the same
+  model, up to the float rounding of a loop compiled whole (XLA:CPU runs such a loop of
+  convolution steps several times slower than separate calls: `Trainer` chooses).
+
+  Args:
+    key: PRNG key (initialisation and every epoch), split as `Trainer.fit` splits it.
+    images: uint8[N, H, W, Ch].
+    labels: int32[N].
+    labeled: bool[N].
+    num_labeled: int32 scalar, the number of True in ``labeled`` (>= 1).
+    init_fn: ``init_fn(key) -> TrainState``, the run's starting state (`Trainer.init`).
+    mean, std: normalisation statistics.
+    config: `TrainConfig`.
+    mesh: as in `train_steps`.
+
+  Returns:
+    The trained `TrainState`.
+  """
+  init_key, order_key, step_key = jax.random.split(key, 3)
+  state = init_fn(init_key)
+  n = jnp.asarray(num_labeled, jnp.int32)
+  batch = config.batch_size
+  steps_per_epoch = (n + batch - 1) // batch
+  epochs = jnp.maximum(config.epochs, (config.min_steps + steps_per_epoch - 1) // steps_per_epoch)
+  total_steps = epochs * steps_per_epoch
+
+  def epoch(e, state):
+    order = epoch_order(jax.random.fold_in(order_key, e), labeled)
+    orders = jnp.stack([order, order])  # `train_steps` of one step reads row 0 only
+
+    def step(j, state):
+      first = e * steps_per_epoch + j
+      state, _ = train_steps(
+        state, step_key, images, labels, orders, n, first, total_steps, mean, std, config, mesh
+      )
+      return state
+
+    return jax.lax.fori_loop(0, steps_per_epoch, step, state)
+
+  return jax.lax.fori_loop(0, epochs, epoch, state)
+
+
 def num_epochs(config: TrainConfig, num_labeled: int) -> int:
   """Epochs to run for ``num_labeled`` examples: ``config.epochs``, more if min_steps asks."""
   steps_per_epoch = math.ceil(num_labeled / config.batch_size)
@@ -424,6 +484,10 @@ class Trainer:
       self._start_from = jax.jit(functools.partial(start_from, wrapped=config.loss_prediction))
     self.order = jax.jit(epoch_order)
     mesh = self.mesh
+    # The whole fit as one traceable function (un-jitted: a round program composes it).
+    self.fit_program = functools.partial(
+      fit_program, init_fn=self.init, **stats, config=config, mesh=mesh
+    )
     self.steps = jax.jit(functools.partial(train_steps, **stats, config=config, mesh=mesh))
     self.evaluate = jax.jit(
       functools.partial(evaluate, **stats, chunk=config.eval_chunk, mesh=mesh)

@@ -7,7 +7,8 @@ b query budget per round, H/W/Ch image height/width/channels.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -107,20 +108,109 @@ class Context(NamedTuple):
 
 
 class QueryInfo(NamedTuple):
-  """What a query reports besides its picks (host values, written to results.json).
+  """What a query reports besides its picks: a pytree of arrays, so that a query stays a
+  traceable function (under jit and vmap its fields are arrays; `loop.host_info` turns
+  them into Python values for logs and results.json).
 
   Attributes:
-    weights: float[W], the strategy weights of a mixture: the mean weight per column over
+    weights: float32[W], the strategy weights of a mixture: the mean weight per column over
       the picks (AutoAL), the arm probabilities of the draw (ALBL); length 0 for a single
       strategy. The column names are the strategy's ``weight_names``.
-    arm: the index into ``weight_names`` of the arm a bandit drew, -1 for none.
-    reward: the reward a bandit gave its previous arm, NaN for none.
-    metrics: named float metrics of a strategy that trains networks (AutoAL's search).
-    search_seconds: the part of the query spent training networks (AutoAL's search).
+    arm: int32 scalar, the index into ``weight_names`` of the arm a bandit drew, -1 for none.
+    reward: float32 scalar, the reward a bandit gave its previous arm, NaN for none.
+    metrics: named float32 scalars of a strategy (AutoAL's search, TAILOR's batch
+      reward); NaN for a metric this query did not measure (left out of the results).
+    search_seconds: the part of the query spent training networks (AutoAL's search, whose
+      query is driven from the host; 0 for a traceable query).
   """
 
-  weights: np.ndarray = np.zeros(0, np.float32)
-  arm: int = -1
-  reward: float = float("nan")
+  weights: Any = np.zeros(0, np.float32)
+  arm: Any = np.int32(-1)
+  reward: Any = np.float32(np.nan)
   metrics: dict = {}
-  search_seconds: float = 0.0
+  search_seconds: Any = 0.0
+
+
+class Picker(NamedTuple):
+  """A registered single strategy (`strategies.registry`).
+
+  Attributes:
+    name: the registry name.
+    pick: ``pick(key, outputs, candidate_mask, k) -> int32[k]``.
+    needs: the `Needs` of its outputs (MC passes, predicted losses).
+    doc: one line for listings.
+    score: ``score(outputs) -> float32[N]`` for score strategies (higher first), else None.
+    pick_n: ``pick_n(key, outputs, candidate_mask, k, n) -> int32[k]`` with a traced count
+      n <= k: the first n entries are the strategy's n picks, the rest -1. One compiled
+      program then serves every n (AutoAL's decisions on a growing validation half).
+  """
+
+  name: str
+  pick: Callable
+  needs: Needs
+  doc: str
+  score: Callable | None = None
+  pick_n: Callable | None = None
+
+
+class Setup(NamedTuple):
+  """What an experiment fixes for every strategy it runs (a constructor's input).
+
+  Attributes:
+    num_pool: N.
+    query_size: b, the largest k a query is asked for (the last query may be smaller).
+    num_mc: T, the MC-dropout passes a strategy needing them gets.
+    max_labeled: the largest labeled set a query will see.
+    candidates: the names of the single strategies a mixture combines (empty: the
+      registry's ``DEFAULT_CANDIDATES``).
+    model: the task model (a flax module), for strategies that train copies of it.
+    info: the dataset's `DatasetInfo`.
+    search: the config of AutoAL's strategies (`search.SearchConfig`; None: its default),
+      read only by their constructors.
+    eval_chunk: images per chunk of forward passes.
+    mesh: the device mesh of the task model's training (data parallel).
+    init_variables: the task model's starting variables (a user's pretrained weights),
+      None for a fresh initialisation.
+    pickers: the `Picker` of each candidate, resolved once by `registry.build` (a
+      constructor combines these, never names looked up again at every trace).
+  """
+
+  num_pool: int
+  query_size: int
+  num_mc: int = 10
+  max_labeled: int = 0
+  candidates: tuple = ()
+  model: Any = None
+  info: DatasetInfo | None = None
+  search: Any = None
+  eval_chunk: int = 1024
+  mesh: Any = None
+  init_variables: Any = None
+  pickers: tuple = ()
+
+
+class Strategy(NamedTuple):
+  """An active-learning strategy: a pure-state (init, query) pair and what it needs.
+
+  Attributes:
+    name: the registry name.
+    init: ``init(key, context) -> state``.
+    query: ``query(state, key, context, k) -> (int32[k] picks, state, QueryInfo)``, a
+      traceable function of arrays (the caller jits it with k static, and may vmap it
+      over a leading axis of states, keys and contexts), unless ``host_driven``.
+    needs: the `Needs` of its pool outputs, declared once here.
+    doc: one line for listings.
+    weight_names: the names of ``QueryInfo.weights``' entries (empty: no weights).
+    candidates: the single strategies it combines (empty for a single strategy).
+    host_driven: its query drives compiled pieces from the host (AutoAL's search, until
+      its round is one program): the caller runs it as it is, never under jit or vmap.
+  """
+
+  name: str
+  init: Callable
+  query: Callable
+  needs: Needs = Needs()
+  doc: str = ""
+  weight_names: tuple = ()
+  candidates: tuple = ()
+  host_driven: bool = False

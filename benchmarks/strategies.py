@@ -281,15 +281,16 @@ def _bandit_query(name, key, outputs, labeled, k):
   """One query of a bandit from its fresh state (labels: the model's own predictions)."""
   import jax.numpy as jnp
 
-  from autoal_jax.strategies import albl, tailor
+  from autoal_jax.strategies import albl, resolve, tailor
 
   n, c = outputs.probs.shape
   labels = jnp.where(labeled, jnp.argmax(outputs.probs, -1), -1).astype(jnp.int32)
+  candidates = resolve(BANDIT_CANDIDATES)
   if name == "tailor":
     state = tailor.init(len(BANDIT_CANDIDATES), c, k)
-    return tailor.query(state, key, outputs, labels, labeled, k, BANDIT_CANDIDATES)[1]
+    return tailor.query(state, key, outputs, labels, labeled, k, candidates)[1]
   state = albl.init(len(BANDIT_CANDIDATES) + 1, n, 10)
-  return albl.query(state, key, outputs, labels, labeled, k, BANDIT_CANDIDATES)[1]
+  return albl.query(state, key, outputs, labels, labeled, k, candidates)[1]
 
 
 def _worker(spec: str):
@@ -378,7 +379,7 @@ def _decisions():
   state = trainer.init(jax.random.key(0))
   images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (FLAGS.n, *shape)), jnp.uint8)
   mask = jnp.asarray(np.random.default_rng(1).random(FLAGS.n) > 0.02)
-  names = list(strategies.AUTOAL_CANDIDATES)
+  names = strategies.resolve(strategies.AUTOAL_CANDIDATES)
 
   def passes(key):
     return trainer.pool_outputs(state, key, images, num_mc=FLAGS.t)

@@ -197,7 +197,8 @@ def main(argv):
     mesh = sharding.make_mesh(config.num_devices)
     train.make_optimizer(train_config)  # checks the optimizer and schedule names
     search_config = common.search_config(config, train_config)
-    search.check_config(search_config)  # the whole config, whichever strategies run
+    if any(name in search.STRATEGIES for name in names):  # only where it is used
+      search.check_config(search_config)
   except ValueError as e:
     raise SystemExit(f"error: {e}") from None
   try:  # a real write: os.access says yes to root on a read-only file system
@@ -234,7 +235,9 @@ def main(argv):
       mesh=mesh,
       init_variables=init_variables,
     )
-    learner = loop.ActiveLearner(dataset, trainer, al_config, search_config)
+    learner = loop.ActiveLearner(
+      dataset, trainer, al_config, search_config, candidates=search_config.candidates
+    )
     for name in names:
       learner.check_strategy(name)
   except (ValueError, TypeError, OSError) as e:

@@ -71,7 +71,7 @@ def _same_run(a_state, a_logs, b_state, b_logs):
     assert infos[0] == infos[1]
 
 
-@pytest.mark.parametrize("strategy", ["entropy", "albl", "autoal"])
+@pytest.mark.parametrize("strategy", ["entropy", "albl", "tailor", "autoal"])
 def test_a_resumed_run_equals_an_uninterrupted_one(synthetic, tmp_path, strategy):
   learner = _learner(synthetic)
   key = jax.random.key(3)

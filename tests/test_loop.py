@@ -128,6 +128,23 @@ def test_a_broken_pick_contract_stops_the_run(synthetic, key, bad):
     learner.round(state, "entropy")
 
 
+def test_the_round_zero_cache_evicts_its_oldest_seed_first(synthetic, monkeypatch):
+  monkeypatch.setattr(loop, "FIRST_MODELS", 2)
+  learner = _learner(synthetic)
+  fits = []
+  fit = learner.trainer.fit
+  learner.trainer.fit = lambda *args, **kwargs: fits.append(1) or fit(*args, **kwargs)
+  logs = {}
+  for seed in (0, 1, 2):  # three seeds into a cache of two: seed 0's model goes
+    _, logs[seed] = learner.round(learner.init(jax.random.key(seed), "random"), "random")
+  assert len(fits) == 3 and len(learner._first_models) == 2
+  learner.round(learner.init(jax.random.key(2), "random"), "random")  # kept: not retrained
+  assert len(fits) == 3
+  _, again = learner.round(learner.init(jax.random.key(0), "random"), "random")  # evicted
+  assert len(fits) == 4 and again.accuracy == logs[0].accuracy
+  assert len(learner._first_models) == 2  # seed 1's went out for it
+
+
 def test_round_zero_is_trained_once_per_seed_and_shared_by_the_strategies(synthetic, key):
   learner = _learner(synthetic)
   fits = []

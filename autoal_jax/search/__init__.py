@@ -51,6 +51,7 @@ from autoal_jax.search.config import (
   needs_mc,
 )
 from autoal_jax.search.driver import (
+  STRATEGIES,
   AutoAL,
   class_balance_p,
   guardrail_decision,
@@ -85,6 +86,7 @@ from autoal_jax.search.step import (
 )
 
 __all__ = [
+  "STRATEGIES",
   "DEFAULT_CANDIDATES",
   "METRICS",
   "AutoAL",

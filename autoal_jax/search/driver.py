@@ -100,12 +100,18 @@ class AutoAL:
     signal = config.candidate_signal
     self._v_decisions = jax.jit(
       functools.partial(
-        strategies.decisions.decisions, config.candidates, k=self.v_picks, signal=signal
+        strategies.decisions.decisions,
+        strategies.registry.resolve(config.candidates),
+        k=self.v_picks,
+        signal=signal,
       )
     )
     self._pool_decisions = jax.jit(
       functools.partial(
-        strategies.decisions.decisions, config.candidates, k=query_size, signal=signal
+        strategies.decisions.decisions,
+        strategies.registry.resolve(config.candidates),
+        k=query_size,
+        signal=signal,
       )
     )
     self._fit_tx = train_lib.make_optimizer(config.fit)
@@ -396,7 +402,12 @@ class AutoAL:
   def _one_candidate(self, j: int):
     if j not in self._candidate_picks:
       self._candidate_picks[j] = jax.jit(
-        functools.partial(strategies.decisions.candidate_picks, self.columns, j, k=self.query_size)
+        functools.partial(
+          strategies.decisions.candidate_picks,
+          tuple(strategies.get_picker(name) for name in self.columns),
+          j,
+          k=self.query_size,
+        )
       )
     return self._candidate_picks[j]
 
@@ -566,7 +577,9 @@ def strategy(
   pickers = tuple(n for n in searcher.columns if n != "loss_prediction")
   needs = strategies.candidates_needs(pickers)
   doc = _DOCS.get(name, "AutoAL's strategy search")
-  return strategies.Strategy(name, init, query, needs, doc, searcher.columns, pickers)
+  return strategies.Strategy(
+    name, init, query, needs, doc, searcher.columns, pickers, host_driven=True
+  )
 
 
 _DOCS = {
@@ -585,5 +598,9 @@ VARIANTS = {
   "autoal-paper": dict(objective="hard_samples"),
   "autoal-code": dict(objective="hard_samples", relaxation="code"),
 }
-for _name, _fields in VARIANTS.items():
-  strategies.register(_name, functools.partial(strategy, name=_name, **_fields), _DOCS[_name])
+# What the package's top level registers (`autoal_jax/__init__.py`): name -> (constructor,
+# doc). Importing this module registers nothing.
+STRATEGIES = {
+  name: (functools.partial(strategy, name=name, **fields), _DOCS[name])
+  for name, fields in VARIANTS.items()
+}

@@ -1,23 +1,17 @@
 """Active-learning strategies: pure scores, set-level pickers, mixtures, one interface.
 
-`registry`: the single strategies, ``pick(name, key, outputs, candidate_mask, k)``.
+`base`: the (init, query) interface every strategy has, the one the active-learning
+loop runs (`types.Strategy`), and what constructors share (`stateless`).
+`registry`: every name: the single strategies (``pick(name, key, outputs,
+candidate_mask, k)``), the mixtures and bandits, and `register` / `build` by name; the
+bandits `albl` (and `albl_port`) and `tailor`, and AutoAL's search (`autoal_jax.search`,
+registered by the package's top level) are strategies with a state like any other.
 `decisions`: the candidates' decision matrix and the equal-weight mixture.
-`base`: every strategy as an (init, query) pair built by name (`build`), the interface
-the active-learning loop runs; the bandits `albl` (and `albl_port`) and `tailor`, and
-AutoAL's search (`autoal_jax.search`) are strategies with a state, registered there like
-any other. `clustering`: the cluster-based single strategies TypiClust and Cluster-Margin.
+`clustering`: the cluster-based single strategies TypiClust and Cluster-Margin.
 """
 
 from autoal_jax.strategies import albl, albl_port, base, clustering, decisions, registry, tailor
-from autoal_jax.strategies.base import (
-  Setup,
-  Strategy,
-  build,
-  get,
-  names,
-  register,
-  stateless,
-)
+from autoal_jax.strategies.base import stateless
 from autoal_jax.strategies.clustering import cluster_margin, typicality, typiclust
 from autoal_jax.strategies.decisions import (
   SIGNALS,
@@ -36,16 +30,22 @@ from autoal_jax.strategies.registry import (
   AUTOAL_CANDIDATES,
   DEFAULT_CANDIDATES,
   Picker,
+  build,
   candidates_needs,
   check_candidates,
   check_outputs,
+  get,
   get_picker,
   is_picker,
+  is_registered,
+  names,
   pick,
   picker_names,
   random_sampling,
+  register,
   register_picker,
   register_score,
+  resolve,
 )
 from autoal_jax.strategies.scores import (
   bald,
@@ -57,6 +57,7 @@ from autoal_jax.strategies.scores import (
   var_ratio,
 )
 from autoal_jax.strategies.selection import top_k_masked
+from autoal_jax.types import Setup, Strategy
 
 __all__ = [
   "AUTOAL_CANDIDATES",
@@ -82,6 +83,7 @@ __all__ = [
   "get",
   "get_picker",
   "is_picker",
+  "is_registered",
   "kcenter_greedy",
   "kmeans_sampling",
   "least_confidence",
@@ -96,6 +98,7 @@ __all__ = [
   "register",
   "register_picker",
   "register_score",
+  "resolve",
   "registry",
   "scaled_ranks",
   "signal_column",

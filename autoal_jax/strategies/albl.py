@@ -31,18 +31,15 @@ regularised linear ones). `albl_port` keeps the AutoAL repository's variant.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from autoal_jax import sharding
-from autoal_jax.strategies import base, decisions, registry
-from autoal_jax.types import Context, PoolOutputs, QueryInfo
+from autoal_jax.strategies import base, decisions, selection
+from autoal_jax.types import Context, Picker, PoolOutputs, QueryInfo, Setup, Strategy
 
 DELTA = 0.1
 RANDOM_ARM = "random"
@@ -135,7 +132,7 @@ def query(
   labels: jax.Array,
   labeled: jax.Array,
   k: int,
-  candidates: Sequence[str] = registry.DEFAULT_CANDIDATES,
+  candidates: Sequence[Picker],
   delta: float = DELTA,
 ):
   """One ALBL query: reward the last arm, draw an arm, let it buy k samples.
@@ -148,7 +145,7 @@ def query(
     labels: int32[N], the pool's labels (only the queried ones are read).
     labeled: bool[N], the labeled mask; the candidates are its complement.
     k: picks (static).
-    candidates: the candidate names (static); the arms are ``arms(candidates)``.
+    candidates: the candidates' `Picker`s (static); the arms are them and random.
     delta: Exp4.P's confidence parameter.
 
   Returns:
@@ -162,7 +159,7 @@ def query(
   draw_key, pick_key, random_key = jax.random.split(key, 3)
   free = ~labeled
   lists = decisions.pick_lists(candidates, pick_key, outputs, free, k)
-  every = jnp.concatenate([lists, registry.random_sampling(random_key, free, k)[None]])
+  every = jnp.concatenate([lists, selection.random_sampling(random_key, free, k)[None]])
   arm = jax.random.categorical(draw_key, jnp.log(probs)).astype(jnp.int32)
   chosen = every[arm]
   q = bought_probability(lists, probs, chosen, jnp.sum(free))
@@ -173,38 +170,37 @@ def query(
   return state, chosen, probs, value
 
 
-def horizon(setup: base.Setup, num_labeled) -> jax.Array:
+def horizon(setup: Setup, num_labeled) -> jax.Array:
   """R = ceil((max_labeled - |L0|) / b), at least 1."""
   rounds = jnp.ceil((setup.max_labeled - num_labeled) / max(setup.query_size, 1))
   return jnp.maximum(rounds, 1.0)
 
 
-def report(state, probs, value) -> QueryInfo:
-  """A bandit draw's `QueryInfo`: the arms' probabilities, the arm drawn, the reward given."""
-  return QueryInfo(
-    weights=np.asarray(sharding.to_host(probs), np.float32),
-    arm=int(sharding.to_host(state.arm)),
-    reward=float(sharding.to_host(value)),
-  )
+def info(state: ALBLState, probs: jax.Array, value: jax.Array) -> QueryInfo:
+  """A bandit draw's `QueryInfo` (arrays): the arms' probabilities, the arm drawn, the
+  reward given to the previous arm."""
+  return QueryInfo(weights=probs, arm=state.arm, reward=value.astype(jnp.float32))
 
 
-def strategy(setup: base.Setup) -> base.Strategy:
-  """The ``albl`` strategy over ``setup.candidates`` (and random): `init` and `query`
-  behind the (init, query) interface, the query compiled once per k."""
-  candidates = registry.check_candidates(setup.candidates)
-  names = arms(candidates)
+def strategy(setup: Setup) -> Strategy:
+  """The ``albl`` strategy over ``setup.pickers`` (and random): `init` and `query`
+  behind the (init, query) interface, both traceable."""
+  candidates = setup.pickers
+  names = arms(setup.candidates)
 
   def init_fn(key, context: Context) -> ALBLState:
     del key
     n0 = jnp.sum(context.labeled).astype(jnp.float32)
     return init(len(names), context.labeled.shape[0], horizon(setup, n0))
 
-  query_fn = base.compiled_query(
-    lambda k: functools.partial(query, k=k, candidates=candidates), report
-  )
-  needs = registry.candidates_needs(candidates)
-  return base.Strategy("albl", init_fn, query_fn, needs, _DOC, names, candidates)
+  def query_fn(state, key, context: Context, k: int):
+    state, chosen, probs, value = query(
+      state, key, context.outputs, context.labels, context.labeled, k, candidates
+    )
+    return chosen, state, info(state, probs, value)
+
+  needs = base.candidates_needs(candidates)
+  return Strategy("albl", init_fn, query_fn, needs, DOC, names, setup.candidates)
 
 
-_DOC = "Exp4.P bandit over the candidates and random, IW-ACC reward (Hsu & Lin 2015)"
-base.register("albl", strategy, _DOC)
+DOC = "Exp4.P bandit over the candidates and random, IW-ACC reward (Hsu & Lin 2015)"

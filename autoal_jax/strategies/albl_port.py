@@ -29,7 +29,6 @@ makes the registered ``albl`` strategy (`base.Strategy`) of them.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -37,8 +36,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from autoal_jax.strategies import albl, base, registry
-from autoal_jax.types import Context, PoolOutputs
+from autoal_jax.strategies import albl, base, selection
+from autoal_jax.types import Context, Picker, PoolOutputs, Setup, Strategy
 
 DELTA = 0.1
 RANDOM_ARM = "random"
@@ -111,7 +110,7 @@ def query(
   labels: jax.Array,
   labeled: jax.Array,
   k: int,
-  candidates: Sequence[str] = registry.DEFAULT_CANDIDATES,
+  candidates: Sequence[Picker],
   delta: float = DELTA,
 ):
   """One ALBL query: reward the last arm, draw an arm, let it buy k samples.
@@ -124,25 +123,27 @@ def query(
     labels: int32[N], the pool's labels (only the labeled ones are read).
     labeled: bool[N], the labeled mask; the candidates are its complement.
     k: picks (static).
-    candidates: the candidate names (static); the arms are ``arms(candidates)``.
+    candidates: the candidates' `Picker`s (static); the arms are them and random.
     delta: Exp4.P's confidence parameter.
 
   Returns:
     (new state, int32[k] picks, float32[K] the probabilities of this draw, the reward
     given to the previous arm (0 before the first draw)).
   """
-  names = arms(candidates)
   correct = jnp.argmax(outputs.probs, axis=-1) == labels
   value = jnp.where(state.arm >= 0, reward(correct, labeled, state.importance), 0.0)
   state = update(state, value, delta)
   probs = probabilities(state.log_weights)
   draw_key, pick_key = jax.random.split(key)
-  arm = jax.random.choice(draw_key, len(names), p=probs).astype(jnp.int32)
+  arm = jax.random.choice(draw_key, len(candidates) + 1, p=probs).astype(jnp.int32)
 
-  def branch(name):
-    return lambda: registry.get_picker(name).pick(pick_key, outputs, ~labeled, k)
+  def branch(picker):
+    return lambda: picker.pick(pick_key, outputs, ~labeled, k)
 
-  chosen = jax.lax.switch(arm, [branch(name) for name in names])
+  def random_arm():
+    return selection.random_sampling(pick_key, ~labeled, k)
+
+  chosen = jax.lax.switch(arm, [branch(picker) for picker in candidates] + [random_arm])
   bought = jnp.where(chosen < 0, labeled.shape[0], chosen)  # a missing pick (-1) is dropped
   state = state._replace(
     importance=state.importance.at[bought].set(probs[arm], mode="drop"),
@@ -152,22 +153,24 @@ def query(
   return state, chosen, probs, value
 
 
-def strategy(setup: base.Setup) -> base.Strategy:
-  """The ``albl-port`` strategy over ``setup.candidates`` (and random): `init` and `query`
-  behind the (init, query) interface, the query compiled once per k."""
-  candidates = registry.check_candidates(setup.candidates)
-  names = arms(candidates)
+def strategy(setup: Setup) -> Strategy:
+  """The ``albl-port`` strategy over ``setup.pickers`` (and random): `init` and `query`
+  behind the (init, query) interface, both traceable."""
+  candidates = setup.pickers
+  names = arms(setup.candidates)
 
   def init_fn(key, context: Context) -> ALBLState:
     del key
     return init(len(names), context.labeled)
 
-  query_fn = base.compiled_query(
-    lambda k: functools.partial(query, k=k, candidates=candidates), albl.report
-  )
-  needs = registry.candidates_needs(candidates)
-  return base.Strategy("albl-port", init_fn, query_fn, needs, _DOC, names, candidates)
+  def query_fn(state, key, context: Context, k: int):
+    state, chosen, probs, value = query(
+      state, key, context.outputs, context.labels, context.labeled, k, candidates
+    )
+    return chosen, state, albl.info(state, probs, value)
+
+  needs = base.candidates_needs(candidates)
+  return Strategy("albl-port", init_fn, query_fn, needs, DOC, names, setup.candidates)
 
 
-_DOC = "ALBL as the AutoAL repository's batch port (its reward grows with the round)"
-base.register("albl-port", strategy, _DOC)
+DOC = "ALBL as the AutoAL repository's batch port (its reward grows with the round)"

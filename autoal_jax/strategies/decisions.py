@@ -3,6 +3,8 @@
 `decisions` runs K single strategies on one set of pool outputs and returns AutoAL's
 matrix A[N, K] (0/1 picks, or scaled ranks); `uniform_mix` sums its columns with equal
 weights (the no-search baseline); `signal_column` turns any score into such a column.
+Every function takes the candidates resolved (`types.Picker`, as `registry.build` puts
+them in `Setup.pickers`), never names to look up again at every trace.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from autoal_jax.strategies import registry, selection
-from autoal_jax.types import PoolOutputs
+from autoal_jax.strategies import base, selection
+from autoal_jax.types import Picker, PoolOutputs, Setup, Strategy
 
 SIGNALS = ("picks", "ranks")
 
@@ -36,7 +38,7 @@ def scaled_ranks(values: jax.Array, candidate_mask: jax.Array) -> jax.Array:
 
 
 def decisions(
-  names_: Sequence[str],
+  pickers: Sequence[Picker],
   key: jax.Array,
   outputs: PoolOutputs,
   candidate_mask: jax.Array,
@@ -50,7 +52,7 @@ def decisions(
   strategy j draws its randomness from ``fold_in(key, j)``.
 
   Args:
-    names_: K registered strategy names.
+    pickers: the K candidates' `Picker`s.
     key: PRNG key.
     outputs: `PoolOutputs` of the pool (with mc_probs if any strategy needs them).
     candidate_mask: bool[N].
@@ -67,28 +69,28 @@ def decisions(
     raise ValueError(f"Unknown candidate signal {signal!r}. Valid signals: {list(SIGNALS)}")
   n = candidate_mask.shape[0]
   columns = []
-  for j, name in enumerate(names_):
-    picker = registry.get_picker(name)
+  for j, picker in enumerate(pickers):
     if signal == "ranks" and picker.score is not None:
       columns.append(scaled_ranks(picker.score(outputs), candidate_mask))
       continue
-    chosen = _picks(name, j, key, outputs, candidate_mask, k, num_picks)
+    chosen = _picks(picker, j, key, outputs, candidate_mask, k, num_picks)
     chosen = jnp.where(chosen < 0, n, chosen)  # -1 (missing) falls outside and is dropped
     columns.append(jnp.zeros(n, jnp.float32).at[chosen].set(1.0, mode="drop"))
   return jnp.stack(columns, axis=1)
 
 
-def _picks(name, j, key, outputs, candidate_mask, k, num_picks=None):
+def _picks(picker: Picker, j, key, outputs, candidate_mask, k, num_picks=None):
   """Candidate j's picks, its randomness from ``fold_in(key, j)``."""
   subkey = jax.random.fold_in(key, j)
   if num_picks is None:
-    return registry.pick(name, subkey, outputs, candidate_mask, k)
-  registry.check_inputs(registry.get_picker(name), outputs, candidate_mask, 1)  # k is a cap
-  return registry.get_picker(name).pick_n(subkey, outputs, candidate_mask, k, num_picks)
+    base.check_inputs(picker, outputs, candidate_mask, k)
+    return picker.pick(subkey, outputs, candidate_mask, k)
+  base.check_inputs(picker, outputs, candidate_mask, 1)  # k is a cap
+  return picker.pick_n(subkey, outputs, candidate_mask, k, num_picks)
 
 
 def candidate_picks(
-  names_: Sequence[str],
+  pickers: Sequence[Picker],
   j: int,
   key: jax.Array,
   outputs: PoolOutputs,
@@ -98,11 +100,11 @@ def candidate_picks(
 ) -> jax.Array:
   """Candidate j's picks alone, as column j of `decisions` picks them (its randomness from
   ``fold_in(key, j)``): int32[k], the first ``num_picks`` valid; -1 where missing (jit)."""
-  return _picks(names_[j], j, key, outputs, candidate_mask, k, num_picks)
+  return _picks(pickers[j], j, key, outputs, candidate_mask, k, num_picks)
 
 
 def pick_lists(
-  names_: Sequence[str], key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Array, k: int
+  pickers: Sequence[Picker], key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Array, k: int
 ) -> jax.Array:
   """Every candidate's k picks in its own order (the bandits' arms): int32[K, k].
 
@@ -110,7 +112,7 @@ def pick_lists(
   picks as column j of `decisions`); -1 where picks are missing (only under jit).
   """
   return jnp.stack(
-    [_picks(name, j, key, outputs, candidate_mask, k) for j, name in enumerate(names_)]
+    [_picks(picker, j, key, outputs, candidate_mask, k) for j, picker in enumerate(pickers)]
   )
 
 
@@ -129,7 +131,7 @@ def uniform_mix(
   outputs: PoolOutputs,
   candidate_mask: jax.Array,
   k: int,
-  candidates: Sequence[str] = registry.DEFAULT_CANDIDATES,
+  candidates: Sequence[Picker],
   num: jax.Array | None = None,
 ) -> jax.Array:
   """The candidates' decisions summed with equal weights, no search: int32[k].
@@ -143,3 +145,17 @@ def uniform_mix(
   decision_key, tie_key = jax.random.split(key)
   votes = decisions(candidates, decision_key, outputs, candidate_mask, k, num_picks=num)
   return selection.top_k_masked(tie_key, votes.sum(axis=1), candidate_mask, k, num=num)
+
+
+UNIFORM_MIX_DOC = "the candidates' 0/1 decisions summed with equal weights (no search)"
+
+
+def uniform_mix_strategy(setup: Setup) -> Strategy:
+  """The ``uniform-mix`` strategy over ``setup.pickers`` (stateless, traceable)."""
+  candidates = setup.pickers
+
+  def pick(key, outputs, mask, k):
+    return uniform_mix(key, outputs, mask, k, candidates)
+
+  needs = base.candidates_needs(candidates)
+  return base.stateless("uniform-mix", pick, needs, UNIFORM_MIX_DOC, setup.candidates)

@@ -1,4 +1,10 @@
-"""Single strategies: pure pick functions with one signature, and a registry by name.
+"""Every strategy's name: the single strategies (pickers) and the others, one registry.
+
+This module owns every name: the single strategies defined here, the mixtures and
+bandits of this package (``uniform-mix``, ``albl``, ``albl-port``, ``tailor``), registered
+at the end of this file, and any strategy registered later by name (AutoAL's, by
+`autoal_jax`'s top level; a user's, with `register`). `build` makes a strategy by name
+for a `Setup`, resolving its candidates to `Picker`s once.
 
 Every registered picker is called as ``pick(name, key, outputs, candidate_mask, k)``:
 
@@ -34,10 +40,22 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from autoal_jax.strategies import clustering, pickers, scores, selection
-from autoal_jax.types import Needs, PoolOutputs
+from autoal_jax.strategies import (
+  albl,
+  albl_port,
+  base,
+  clustering,
+  decisions,
+  pickers,
+  scores,
+  selection,
+  tailor,
+)
+from autoal_jax.strategies.base import candidates_needs as _needs_of
+from autoal_jax.strategies.base import check_inputs, check_outputs
+from autoal_jax.strategies.selection import random_sampling
+from autoal_jax.types import Needs, Picker, PoolOutputs, Setup, Strategy
 
 PickFn = Callable[[jax.Array, PoolOutputs, jax.Array, int], jax.Array]
 
@@ -66,32 +84,20 @@ DEFAULT_CANDIDATES = (
 )
 
 
-class Picker(NamedTuple):
-  """A registered single strategy.
-
-  Attributes:
-    name: the registry name.
-    pick: ``pick(key, outputs, candidate_mask, k) -> int32[k]``.
-    needs: the `Needs` of its outputs (MC passes, predicted losses).
-    doc: one line for listings.
-    score: ``score(outputs) -> float32[N]`` for score strategies (higher first), else None.
-    pick_n: ``pick_n(key, outputs, candidate_mask, k, n) -> int32[k]`` with a traced count
-      n <= k: the first n entries are the strategy's n picks, the rest -1. One compiled
-      program then serves every n (AutoAL's decisions on a growing validation half).
-  """
-
-  name: str
-  pick: PickFn
-  needs: Needs
-  doc: str
-  score: Callable | None = None
-  pick_n: Callable | None = None
-
-
 NO_NEEDS = Needs()
 _PICKERS: dict[str, Picker] = {}
-# The names of the strategies `base.register` holds: one namespace for all strategies.
-_OTHER_STRATEGIES: set[str] = set()
+
+
+class Registered(NamedTuple):
+  """A registry entry of a strategy that is not a single one: its constructor
+  ``build(setup) -> Strategy`` and a line of doc."""
+
+  name: str
+  build: Callable[[Setup], Strategy]
+  doc: str
+
+
+_STRATEGIES: dict[str, Registered] = {}
 
 
 def _prefix(pick_fn: PickFn) -> Callable:
@@ -118,8 +124,7 @@ def register_picker(
   picker whose picks come in order (scores by rank, greedy and seeding pickers); give
   one when that is not so (k-means: k clusters are not n clusters).
   """
-  if name in _PICKERS or name in _OTHER_STRATEGIES:
-    raise ValueError(f"strategy {name!r} is already registered")
+  _check_new(name)
   _PICKERS[name] = Picker(name, pick_fn, needs, doc, score, pick_n or _prefix(pick_fn))
   return _PICKERS[name]
 
@@ -139,27 +144,81 @@ def register_score(name: str, score_fn: Callable, needs_mc: bool = False, doc: s
   return register_picker(name, pick_fn, Needs(mc=needs_mc), doc, score=score, pick_n=pick_n)
 
 
+def _check_new(name: str) -> None:
+  if name in _PICKERS or name in _STRATEGIES:
+    raise ValueError(f"strategy {name!r} is already registered")
+
+
+def register(name: str, build: Callable[[Setup], Strategy], doc: str = "") -> Registered:
+  """Registers the constructor ``build(setup) -> Strategy`` of a strategy with a state or
+  with candidates (names are unique among all strategies).
+
+  ``build`` gets the experiment's `Setup` with its candidates checked and resolved
+  (``setup.pickers``); its ``query`` must be traceable (docs/strategies.md has a
+  runnable example). A single strategy is registered with `register_picker` or
+  `register_score` instead, and is then a candidate the mixtures can combine too.
+  """
+  _check_new(name)
+  _STRATEGIES[name] = Registered(name, build, doc)
+  return _STRATEGIES[name]
+
+
 def picker_names() -> list[str]:
   """The registered single strategies (those `pick` runs and mixtures combine), sorted."""
   return sorted(_PICKERS)
+
+
+def names() -> list[str]:
+  """Every registered strategy name (single strategies and the others), sorted."""
+  return sorted(set(_STRATEGIES) | set(_PICKERS))
 
 
 def is_picker(name: str) -> bool:
   return name in _PICKERS
 
 
+def is_registered(name: str) -> bool:
+  return name in _PICKERS or name in _STRATEGIES
+
+
 def get_picker(name: str) -> Picker:
   """The `Picker` called ``name``; any other name lists the valid ones."""
   if name not in _PICKERS:
-    from autoal_jax.strategies import base
-
-    if name in _OTHER_STRATEGIES:
+    if name in _STRATEGIES:
       raise ValueError(
         f"{name!r} combines strategies or carries a state across rounds: it is not a single "
         f"strategy (a candidate, or what pick() runs). Single strategies: {picker_names()}"
       )
-    raise ValueError(f"Unknown strategy {name!r}. Valid strategies: {base.names()}")
+    raise ValueError(f"Unknown strategy {name!r}. Valid strategies: {names()}")
   return _PICKERS[name]
+
+
+def get(name: str) -> Registered:
+  """The registry entry of ``name`` (a single strategy's as a constructor too); an
+  unknown name lists the valid ones."""
+  if name in _STRATEGIES:
+    return _STRATEGIES[name]
+  picker = get_picker(name)
+  return Registered(name, lambda setup: from_picker(picker), picker.doc)
+
+
+def build(name: str, setup: Setup) -> Strategy:
+  """The strategy ``name`` made for ``setup``: its candidates (empty: `DEFAULT_CANDIDATES`)
+  are checked and resolved to `Picker`s (``setup.pickers``) before its constructor runs
+  (and checks the rest)."""
+  entry = get(name)
+  candidates = check_candidates(setup.candidates or DEFAULT_CANDIDATES)
+  return entry.build(setup._replace(candidates=candidates, pickers=resolve(candidates)))
+
+
+def from_picker(picker: Picker) -> Strategy:
+  """The single strategy of ``picker`` as a `Strategy` (stateless, traceable)."""
+  return base.stateless(picker.name, picker.pick, picker.needs, picker.doc)
+
+
+def resolve(candidates: Sequence[str]) -> tuple:
+  """The `Picker` of each name (checked by `check_candidates`)."""
+  return tuple(get_picker(name) for name in check_candidates(candidates))
 
 
 def check_candidates(candidates: Sequence[str]) -> tuple:
@@ -177,15 +236,8 @@ def check_candidates(candidates: Sequence[str]) -> tuple:
 
 
 def candidates_needs(candidates: Sequence[str]) -> Needs:
-  """What the candidates need together (the union of their `Needs`)."""
-  needs = Needs()
-  for name in candidates:
-    needs = needs | get_picker(name).needs
-  return needs
-
-
-def _is_concrete(x) -> bool:
-  return not isinstance(x, jax.core.Tracer)
+  """What the named candidates need together (the union of their `Needs`)."""
+  return _needs_of(get_picker(name) for name in candidates)
 
 
 def pick(name: str, key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Array, k: int):
@@ -201,56 +253,9 @@ def pick(name: str, key: jax.Array, outputs: PoolOutputs, candidate_mask: jax.Ar
   return picker.pick(key, outputs, candidate_mask, k)
 
 
-def check_outputs(name: str, needs: Needs, outputs: PoolOutputs) -> None:
-  """Raises ValueError unless ``outputs`` carries what ``needs`` asks for."""
-  if needs.mc and (outputs.mc_probs is None or outputs.mc_probs.shape[0] < 2):
-    raise ValueError(f"strategy {name!r} needs T >= 2 MC-dropout passes (num_mc >= 2)")
-  if needs.loss and outputs.losses is None:
-    raise ValueError(
-      f"strategy {name!r} needs predicted losses (outputs.losses): a task model trained "
-      "with a LossNet, TrainConfig(loss_prediction=True)"
-    )
-
-
-def check_inputs(picker: Picker, outputs: PoolOutputs, candidate_mask, k: int) -> None:
-  """`pick`'s checks of its inputs (those that need values only outside jit)."""
-  name = picker.name
-  mask_dtype = getattr(candidate_mask, "dtype", None)
-  if mask_dtype != np.bool_:
-    raise TypeError(f"candidate_mask must be bool[N], got dtype {mask_dtype}")
-  probs_shape = getattr(outputs.probs, "shape", ())
-  if candidate_mask.ndim != 1 or len(probs_shape) != 2 or probs_shape[0] != len(candidate_mask):
-    raise ValueError(
-      f"{name}: outputs.probs must be [N, C] and candidate_mask bool[N], got shapes "
-      f"{probs_shape} and {candidate_mask.shape}"
-    )
-  check_outputs(name, picker.needs, outputs)
-  if _is_concrete(candidate_mask):  # NumPy: jnp would trace even a constant under jit
-    available = int(np.sum(np.asarray(candidate_mask)))
-    if not 1 <= k <= available:
-      raise ValueError(f"{name}: k={k} picks asked from {available} candidates")
-  if _is_concrete(outputs.probs):
-    scores.check_probs(outputs.probs, "outputs.probs")
-    if picker.needs.mc:
-      scores.check_probs(outputs.mc_probs, "outputs.mc_probs")
-
-
-def random_sampling(key: jax.Array, candidate_mask: jax.Array, k: int) -> jax.Array:
-  """k candidates uniformly at random without replacement: bool[N] -> int32[k].
-
-  The k largest of N i.i.d. uniform keys over the candidates (a uniformly random k-subset;
-  equal keys, which have probability ~0, go to the lower index). -1 fills the slots left
-  over when fewer than k samples are candidates.
-  """
-  selection.check_k(k, candidate_mask.shape[0])
-  values = jnp.where(candidate_mask, jax.random.uniform(key, candidate_mask.shape), -1.0)
-  top, index = jax.lax.top_k(values, k)
-  return jnp.where(top >= 0.0, index, -1).astype(jnp.int32)
-
-
 register_picker(
   "random",
-  lambda key, outputs, mask, k: random_sampling(key, mask, k),
+  lambda key, outputs, mask, k: selection.random_sampling(key, mask, k),
   doc="uniform sampling without replacement",
 )
 register_score("least_confidence", scores.least_confidence, doc="1 - max p (Settles 2009)")
@@ -321,3 +326,33 @@ _register_counted(
   ),
   "lowest margins, round-robin over their clusters (Citovsky et al. 2021)",
 )
+
+register("uniform-mix", decisions.uniform_mix_strategy, decisions.UNIFORM_MIX_DOC)
+register("albl", albl.strategy, albl.DOC)
+register("albl-port", albl_port.strategy, albl_port.DOC)
+register("tailor", tailor.strategy, tailor.DOC)
+
+__all__ = [
+  "AUTOAL_CANDIDATES",
+  "DEFAULT_CANDIDATES",
+  "Picker",
+  "Registered",
+  "build",
+  "candidates_needs",
+  "check_candidates",
+  "check_inputs",
+  "check_outputs",
+  "from_picker",
+  "get",
+  "get_picker",
+  "is_picker",
+  "is_registered",
+  "names",
+  "pick",
+  "picker_names",
+  "random_sampling",
+  "register",
+  "register_picker",
+  "register_score",
+  "resolve",
+]

@@ -66,3 +66,16 @@ def top_k_masked(
   if num is not None:
     picks = jnp.where(slot < num, picks, -1)
   return picks.astype(jnp.int32)
+
+
+def random_sampling(key: jax.Array, candidate_mask: jax.Array, k: int) -> jax.Array:
+  """k candidates uniformly at random without replacement: bool[N] -> int32[k].
+
+  The k largest of N i.i.d. uniform keys over the candidates (a uniformly random k-subset;
+  equal keys, which have probability ~0, go to the lower index). -1 fills the slots left
+  over when fewer than k samples are candidates.
+  """
+  check_k(k, candidate_mask.shape[0])
+  values = jnp.where(candidate_mask, jax.random.uniform(key, candidate_mask.shape), -1.0)
+  top, index = jax.lax.top_k(values, k)
+  return jnp.where(top >= 0.0, index, -1).astype(jnp.int32)

@@ -19,18 +19,14 @@ arm always has a next pick (under jit with fewer than k candidates: -1).
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from autoal_jax import sharding
-from autoal_jax.strategies import base, decisions, registry
-from autoal_jax.types import Context, PoolOutputs, QueryInfo
+from autoal_jax.strategies import base, decisions
+from autoal_jax.types import Context, Picker, PoolOutputs, QueryInfo, Setup, Strategy
 
 DECAY = 0.9
 
@@ -126,7 +122,7 @@ def query(
   labels: jax.Array,
   labeled: jax.Array,
   k: int,
-  candidates: Sequence[str],
+  candidates: Sequence[Picker],
   decay: float = DECAY,
 ):
   """One TAILOR query: reveal the last batch, fill k slots by Thompson sampling.
@@ -138,7 +134,7 @@ def query(
     labels: int32[N], -1 for unlabeled samples (the last batch's are known by now).
     labeled: bool[N].
     k: picks (static), at most ``state.picks.shape[0]``.
-    candidates: the arms (static).
+    candidates: the arms' `Picker`s (static).
     decay: the posterior decay per batch.
 
   Returns:
@@ -163,9 +159,9 @@ def query(
   return state, picks, share / jnp.maximum(jnp.sum(share), 1.0), last
 
 
-def strategy(setup: base.Setup) -> base.Strategy:
-  """The ``tailor`` strategy over ``setup.candidates``."""
-  candidates = registry.check_candidates(setup.candidates)
+def strategy(setup: Setup) -> Strategy:
+  """The ``tailor`` strategy over ``setup.pickers`` (traceable `init` and `query`)."""
+  candidates = setup.pickers
   if setup.info is None:
     raise ValueError("tailor needs the number of classes: Setup.info (a DatasetInfo)")
   num_classes = setup.info.num_classes
@@ -174,17 +170,16 @@ def strategy(setup: base.Setup) -> base.Strategy:
     del key, context
     return init(len(candidates), num_classes, setup.query_size)
 
-  def report(state, share, last) -> QueryInfo:
-    last = float(sharding.to_host(last))
-    metrics = {} if math.isnan(last) else {"batch_reward": last}
-    return QueryInfo(weights=np.asarray(sharding.to_host(share), np.float32), metrics=metrics)
+  def query_fn(state, key, context: Context, k: int):
+    state, picks, share, last = query(
+      state, key, context.outputs, context.labels, context.labeled, k, candidates
+    )
+    # NaN before the first batch: the loop leaves a metric it did not measure out.
+    return picks, state, QueryInfo(weights=share, metrics={"batch_reward": last})
 
-  query_fn = base.compiled_query(
-    lambda k: functools.partial(query, k=k, candidates=candidates), report
-  )
-  needs = registry.candidates_needs(candidates)
-  return base.Strategy("tailor", init_fn, query_fn, needs, _DOC, candidates, candidates)
+  needs = base.candidates_needs(candidates)
+  names = setup.candidates
+  return Strategy("tailor", init_fn, query_fn, needs, DOC, names, names)
 
 
-_DOC = "Thompson sampling over the candidates per slot, class-diversity reward (Zhang 2023)"
-base.register("tailor", strategy, _DOC)
+DOC = "Thompson sampling over the candidates per slot, class-diversity reward (Zhang 2023)"
