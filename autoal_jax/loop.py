@@ -98,6 +98,35 @@ class RoundLog(NamedTuple):
   info: QueryInfo | None = None
 
 
+class RoundOutputs(NamedTuple):
+  """What a round program returns besides the new state (arrays; a leading seed axis
+  when the program runs seeds vmapped).
+
+  Attributes:
+    num_labeled: int32, the labeled-set size the round trained on.
+    accuracy: float32, the round's test accuracy.
+    picks: int32[k], the query's picks (k = 0 in the last round, which does not query).
+    info: the query's `QueryInfo` (of arrays).
+    ok: bool, the pick contract held (k distinct unlabeled indices in the pool) and the
+      pool's probabilities were finite; the host raises after the call where it did not.
+  """
+
+  num_labeled: jax.Array
+  accuracy: jax.Array
+  picks: jax.Array
+  info: QueryInfo
+  ok: jax.Array
+
+
+def contract_holds(picks: jax.Array, labeled: jax.Array) -> jax.Array:
+  """On device: ``picks`` (int32[k]) are distinct indices of unlabeled pool samples."""
+  n = labeled.shape[0]
+  inside = jnp.all((picks >= 0) & (picks < n))
+  fresh = ~jnp.any(labeled[jnp.clip(picks, 0, n - 1)])
+  ordered = jnp.sort(picks)
+  return inside & fresh & jnp.all(ordered[1:] != ordered[:-1])
+
+
 def host_info(info: QueryInfo) -> QueryInfo:
   """A query's `QueryInfo` of arrays as host values for logs and results: weights a
   float32 NumPy array, the arm an int, the reward a float, the metrics floats (those
@@ -312,6 +341,121 @@ class ActiveLearner:
     state = sharding.replicate(state, self.mesh)
     strategy_state = spec.init(strategy_init_key(state.key), self.context(state.labeled))
     return state._replace(strategy=sharding.replicate(strategy_state, self.mesh))
+
+  def round_program(self, spec: strategies.Strategy, k: int) -> Callable:
+    """One round of ``spec`` as a pure function ``program(state) -> (state, RoundOutputs)``:
+    train a fresh task model on the labeled set (`train.fit_program`), test accuracy,
+    the pool outputs the strategy needs, its query of ``k`` picks (k = 0: the last round,
+    no query), label them. No value leaves the device inside: the pick contract is
+    checked there (``RoundOutputs.ok``) and raised on by the host after the call. The
+    caller jits it (`jax.jit`) and may vmap it over a leading seed axis of the state
+    (`run_seeds`).
+
+    It computes what `round` computes, with the same keys: the same picks and
+    accuracies, up to the float rounding of the training loop compiled whole.
+    """
+    if spec.host_driven:
+      raise ValueError(
+        f"strategy {spec.name!r} drives its search from the host: it has no round program "
+        "(run it with `round` / `run`)"
+      )
+    trainer = self.trainer_for(spec.needs)
+    num_mc = self.config.num_mc if spec.needs.mc else 0
+    images, labels = self.images, self.labels
+
+    def program(state: ALState) -> tuple[ALState, RoundOutputs]:
+      r = state.round
+      train_key, mc_key, query_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
+      num_labeled = jnp.sum(state.labeled, dtype=jnp.int32)
+      model = trainer.fit_program(train_key, images, labels, state.labeled, num_labeled)
+      accuracy = trainer.evaluate(model, self.test_images, self.test_labels)
+      state = state._replace(
+        num_labels=state.num_labels.at[r].set(num_labeled),
+        accuracy=state.accuracy.at[r].set(accuracy),
+      )
+      picks, info, ok = jnp.zeros(0, jnp.int32), QueryInfo(), jnp.ones((), bool)
+      if k > 0:
+        outputs = trainer.pool_outputs(model, mc_key, images, num_mc=num_mc)
+        known = jnp.where(state.labeled, labels, -1)
+        context = Context(outputs, state.labeled, known, images)
+        picks, strategy_state, info = spec.query(state.strategy, query_key, context, k)
+        if picks.shape != (k,):
+          raise ValueError(f"strategy {spec.name!r} returned picks of shape {picks.shape}")
+        ok = contract_holds(picks, state.labeled) & jnp.all(jnp.isfinite(outputs.probs))
+        state = add_picks(state, picks)._replace(strategy=strategy_state)
+      state = state._replace(round=state.round + 1)
+      return state, RoundOutputs(num_labeled, accuracy, picks, info, ok)
+
+    return program
+
+  def run_seeds(
+    self,
+    keys: jax.Array,
+    strategy: str,
+    on_round: Callable[[int, list[RoundLog]], None] | None = None,
+  ) -> tuple[ALState, list[list[RoundLog]]]:
+    """S whole runs of ``strategy``, one per key, each round one vmapped program.
+
+    Equal per seed to ``run(keys[s], strategy)`` (the same keys, initial sets and picks;
+    accuracies up to the float rounding of the training loop compiled whole, which
+    `tests/test_loop.py` measures). Rounds with the same k share one compiled program.
+
+    Args:
+      keys: S PRNG keys (a key array of shape [S]).
+      strategy: a registered strategy whose query is traceable (not AutoAL's yet).
+      on_round: called after each round with its index and the S seeds' `RoundLog`s.
+
+    Returns:
+      (the final states with a leading seed axis, per seed the `RoundLog` of every round).
+      A round log's ``train_seconds`` is the wall time of the round's program for all S
+      seeds (one program: training, scoring and picking are not timed apart).
+
+    Raises:
+      ValueError: a host-driven strategy, or a mesh of several devices (the seed axis and
+        the data-parallel batch axis are not combined yet).
+      RuntimeError: a seed's query broke the pick contract (or its probabilities were not
+        finite); nothing of that round is returned.
+    """
+    spec = self.strategy(strategy)
+    if self.mesh is not None and self.mesh.size > 1:
+      raise ValueError(
+        f"run_seeds runs on one device (the trainer's mesh has {self.mesh.size}): "
+        "the seed axis and the data-parallel batch axis are not combined yet"
+      )
+    num_seeds = keys.shape[0]
+    states = jax.tree.map(
+      lambda *leaves: jnp.stack(leaves), *[self.init(keys[s], strategy) for s in range(num_seeds)]
+    )
+    logs: list[list[RoundLog]] = [[] for _ in range(num_seeds)]
+    for r in range(self.config.num_rounds + 1):
+      k = self.config.round_size(r) if r < self.config.num_rounds else 0
+      program = self._seeds_program(spec, k)
+      start = time.perf_counter()
+      labeled_before = states.labeled
+      states, out = program(states)
+      out = jax.device_get(out)
+      seconds = time.perf_counter() - start
+      for s in range(num_seeds):
+        picks = np.asarray(out.picks[s])
+        if not bool(out.ok[s]):
+          check_picks(picks, np.asarray(jax.device_get(labeled_before[s])), k, strategy, r)
+          raise RuntimeError(f"seed {s}: the pool probabilities of round {r} are not finite")
+        info = None
+        if k > 0:
+          info = host_info(jax.tree.map(lambda x, s=s: x[s], out.info))
+        accuracy = float(out.accuracy[s])
+        log = RoundLog(r, int(out.num_labeled[s]), accuracy, seconds, 0.0, picks, info=info)
+        logs[s].append(log)
+      if on_round is not None:
+        on_round(r, [seed_logs[-1] for seed_logs in logs])
+    return states, logs
+
+  def _seeds_program(self, spec: strategies.Strategy, k: int):
+    """``round_program(spec, k)`` vmapped over seeds and jitted, built once per (spec, k)."""
+    key = ("seeds", spec.query, k)
+    if key not in self._queries:
+      self._queries[key] = jax.jit(jax.vmap(self.round_program(spec, k)))
+    return self._queries[key]
 
   def done(self, state: ALState) -> bool:
     return int(sharding.to_host(state.round)) > self.config.num_rounds

@@ -15,6 +15,8 @@
 #   round_*.txt        benchmarks/round.py for small_cnn and resnet18 (Fashion-MNIST
 #                      padded to 32x32x3): train / score / search / pick, autoal / entropy
 #   seeds.txt          benchmarks/seeds.py (vmapped seeds against one after another)
+#   seed_runs.txt      benchmarks/seeds.py --mode=runs: the demo experiment (margin), 16
+#                      seeds as one vmapped program per round against one after another
 #   strategies.txt     benchmarks/strategies.py at N = 200,000 (JAX only)
 #   throughput.txt     benchmarks/throughput.py: training and scoring images/s, peak memory
 #   summary.md         every table above, with the device, versions and wall times
@@ -61,9 +63,11 @@ if [ "$smoke" = 1 ]; then  # every step and flag, at sizes this CPU runs in abou
          --config.search.steps=3 --rounds=1)
   resnet=("${small[@]}" --config.model=mlp)  # the padding path; ResNet-18 compiles too long here
   seeds=(--models=mlp --steps=2 --seeds=2)
+  seed_runs=(--mode=runs --config=experiments/configs/smoke.py --config.pool_size=600
+             --config.test_size=100 --sizes=2)
   strategies=(--n=2000 --d=16 --k=20 --only=entropy,badge --skip_reference)
   throughput=(--models=mlp --steps=2 --pool=512 --batch_size=32 --eval_chunk=256 --num_mc=2)
-  limits=(300 300 300 300 300 300)
+  limits=(300 300 300 300 300 300 300)
 else
   tests=(tests/test_train.py::test_steps_per_call_does_not_change_the_result
          tests/test_train.py::test_fit_learns_and_compiles_once_for_every_labeled_size
@@ -75,15 +79,17 @@ else
   resnet=(--config=experiments/configs/default.py --config.model=resnet18 --pad_to=32
           --config.pool_size=10000 --config.train.epochs=4 --rounds=1)
   seeds=(--models=small_cnn,resnet18)
+  seed_runs=(--mode=runs --config=experiments/configs/demo.py --sizes=16)
   # The strategies that do real work (each runs in its own process: about 11 s apiece on
   # the H200, most of it process and CUDA start-up; all 15 took about 170 s there).
   strategies=(--n=200000 --skip_reference
               --only=margin,bald,kcenter_greedy,kmeans,badge,typiclust,cluster_margin,tailor,albl)
   throughput=()
-  # Seconds per step, 560 in all (run with timeout_s=590). Measured on the H200
+  # Seconds per step, 585 in all (run with timeout_s=595). Measured on the H200
   # (2026-11-28): the tests about 110 s (90 cut the last one), round_small_cnn 62,
-  # round_resnet18 85, seeds 36, strategies about 100 for these nine, throughput 36.
-  limits=(130 75 120 45 130 60)
+  # round_resnet18 85, seeds 36, strategies about 100 for these nine, throughput 36;
+  # seed_runs never yet (its limit taken from the others' slack).
+  limits=(120 70 95 45 110 55 90)
 fi
 
 steps_done=()
@@ -103,6 +109,7 @@ step round_resnet18 "${limits[2]}" "$PY" -m benchmarks.round "${resnet[@]}" $dat
 step seeds "${limits[3]}" "$PY" -m benchmarks.seeds "${seeds[@]}"
 step strategies "${limits[4]}" "$PY" -m benchmarks.strategies "${strategies[@]}"
 step throughput "${limits[5]}" "$PY" -m benchmarks.throughput "${throughput[@]}"
+step seed_runs "${limits[6]}" "$PY" -m benchmarks.seeds "${seed_runs[@]}" $data_dir
 
 {
   echo "# Accelerator check$([ "$smoke" = 1 ] && echo " (CPU smoke size)")"
@@ -113,7 +120,7 @@ step throughput "${limits[5]}" "$PY" -m benchmarks.throughput "${throughput[@]}"
   echo "| step | exit | seconds |"
   echo "|---|---|---|"
   printf '%s\n' "${steps_done[@]}"
-  for name in tests round_small_cnn round_resnet18 seeds strategies throughput; do
+  for name in tests round_small_cnn round_resnet18 seeds strategies throughput seed_runs; do
     echo
     echo "## $name"
     echo

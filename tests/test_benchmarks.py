@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STEPS = ("tests", "round_small_cnn", "round_resnet18", "seeds", "strategies", "throughput")
+STEPS = (
+  "tests",
+  "round_small_cnn",
+  "round_resnet18",
+  "seeds",
+  "strategies",
+  "throughput",
+  "seed_runs",
+)
 
 
 @pytest.mark.slow
@@ -31,6 +39,7 @@ def test_the_accelerator_check_runs_at_its_cpu_smoke_size(tmp_path):
   assert "1 passed" in summary  # the test subset
   assert "| entropy |" in summary and "| autoal |" in summary  # the round tables
   assert "| mlp |" in summary  # seeds and throughput rows
+  assert "vmapped / one seed |" in summary and "\n| 2 |" in summary  # the whole-run table
   assert "\nbadge " in summary  # the strategies table
 
 

@@ -161,3 +161,54 @@ def test_round_zero_is_trained_once_per_seed_and_shared_by_the_strategies(synthe
   learner.round(learner.init(jax.random.key(1), "entropy"), "entropy")  # another seed
   learner.round(entropy_state, "entropy")  # a later round
   assert len(fits) == 3
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "tailor"])
+def test_seeds_vmapped_equal_sequential_runs(synthetic, strategy):
+  learner = loop.ActiveLearner(
+    synthetic, _learner(synthetic).trainer, CONFIG._replace(num_mc=3), candidates=("margin", "bald")
+  )
+  keys = jax.random.split(jax.random.key(5), 3)
+  states, logs = learner.run_seeds(keys, strategy)
+  assert states.labeled.shape == (3, 400)
+  for s in range(3):
+    state, seq_logs = learner.run(keys[s], strategy)
+    # Measured exactly equal on this CPU: the fit compiled whole runs the same steps.
+    np.testing.assert_array_equal(states.picks[s], state.picks)
+    np.testing.assert_array_equal(states.accuracy[s], state.accuracy)
+    np.testing.assert_array_equal(states.num_labels[s], state.num_labels)
+    for a, b in zip(logs[s], seq_logs, strict=True):
+      np.testing.assert_array_equal(a.picks, b.picks)
+      assert str(a.info) == str(b.info)  # the same host values (weights, metrics)
+  assert [log.num_labels for log in logs[0]] == [10, 25, 40, 50]
+
+
+def test_a_round_program_reads_nothing_back_from_the_device(synthetic, key):
+  learner = _learner(synthetic)
+  spec = learner.strategy("entropy")
+  program = jax.jit(learner.round_program(spec, CONFIG.round_size(0)))
+  state = learner.init(key, "entropy")
+  jax.block_until_ready(program(state))  # compile (tracing reads no value either)
+  with jax.transfer_guard_device_to_host("disallow"):
+    new_state, out = program(state)
+    jax.block_until_ready(new_state)
+  assert bool(out.ok) and int(new_state.round) == 1
+  _, log = learner.round(state, "entropy")
+  np.testing.assert_array_equal(out.picks, log.picks)
+
+
+def test_run_seeds_refuses_what_it_cannot_run_as_one_program(synthetic):
+  trainer = _learner(synthetic).trainer
+  learner = loop.ActiveLearner(synthetic, trainer, CONFIG, candidates=("margin", "kmeans"))
+  keys = jax.random.split(jax.random.key(0), 2)
+  with pytest.raises(ValueError, match="drives its search from the host"):
+    learner.run_seeds(keys, "autoal")
+  spec = learner.strategy("entropy")
+
+  def query(state, key, context, k):  # a repeated pick, checked on device
+    picks, state, info = spec.query(state, key, context, k)
+    return picks.at[1].set(picks[0]), state, info
+
+  learner._strategies["entropy"] = spec._replace(query=query)
+  with pytest.raises(RuntimeError, match="broke the pick contract at round 0"):
+    learner.run_seeds(keys, "entropy")
