@@ -163,7 +163,7 @@ def test_round_zero_is_trained_once_per_seed_and_shared_by_the_strategies(synthe
   assert len(fits) == 3
 
 
-@pytest.mark.parametrize("strategy", ["entropy", "tailor"])
+@pytest.mark.parametrize("strategy", ["tailor"])  # a bandit state, MC passes, a partial round
 def test_seeds_vmapped_equal_sequential_runs(synthetic, strategy):
   learner = loop.ActiveLearner(
     synthetic, _learner(synthetic).trainer, CONFIG._replace(num_mc=3), candidates=("margin", "bald")
