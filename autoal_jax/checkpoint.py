@@ -76,6 +76,26 @@ def _unreadable(where: str, error: Exception) -> CheckpointError:
   )
 
 
+def _round_of(state) -> int:
+  """The complete rounds of a run's state (of seeds run together: all at the same round)."""
+  rounds = np.unique(np.asarray(jax.device_get(state.round)))
+  if rounds.size != 1:
+    raise CheckpointError(f"the seeds of one checkpoint must be at one round, got {rounds}")
+  return int(rounds[0])
+
+
+def _logs_to_json(logs) -> list:
+  if logs and isinstance(logs[0], list):  # one list per seed
+    return [[log_to_json(log) for log in seed_logs] for seed_logs in logs]
+  return [log_to_json(log) for log in logs]
+
+
+def _logs_from_json(entries, log_type) -> list:
+  if entries and isinstance(entries[0], list):
+    return [[log_from_json(entry, log_type) for entry in seed] for seed in entries]
+  return [log_from_json(entry, log_type) for entry in entries]
+
+
 class RunCheckpointer:
   """Save and restore of one run's `loop.ALState` and logs in ``directory``.
 
@@ -119,12 +139,15 @@ class RunCheckpointer:
   def save(self, state, logs) -> None:
     """Saves ``state`` (after ``state.round`` complete rounds) and its logs.
 
+    Seeds run as one program (`loop.ActiveLearner.run_seeds`) save the same way: a state
+    with a leading seed axis (every seed at the same round) and a list of logs per seed.
+
     Raises:
       CheckpointError: the write failed (full disk, no permission); the previous
         checkpoint is intact.
     """
-    meta = {"identity": self.identity, "logs": [log_to_json(log) for log in logs]}
-    step = int(state.round)
+    meta = {"identity": self.identity, "logs": _logs_to_json(logs)}
+    step = _round_of(state)
     try:
       self._open().save(
         step,
@@ -183,16 +206,18 @@ class RunCheckpointer:
     where = os.path.join(self.directory, str(step))
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
     try:
-      logs = [log_from_json(entry, log_type) for entry in self._meta["logs"]]
+      logs = _logs_from_json(self._meta["logs"], log_type)
       state = self._manager.restore(
         step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
       ).state
     except Exception as e:
       raise _unreadable(where, e) from e
-    if int(state.round) != step or len(logs) != step:
+    per_seed = logs if logs and isinstance(logs[0], list) else [logs]
+    if _round_of(state) != step or any(len(seed_logs) != step for seed_logs in per_seed):
       raise CheckpointError(
-        f"the checkpoint {where} is inconsistent (round {int(state.round)}, {len(logs)} "
-        f"logs, step {step}). Nothing was changed; delete that folder to rerun this run."
+        f"the checkpoint {where} is inconsistent (round {_round_of(state)}, "
+        f"{[len(x) for x in per_seed]} logs, step {step}). Nothing was changed; delete that "
+        "folder to rerun this run."
       )
     return state, logs
 

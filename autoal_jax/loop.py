@@ -393,17 +393,22 @@ class ActiveLearner:
     keys: jax.Array,
     strategy: str,
     on_round: Callable[[int, list[RoundLog]], None] | None = None,
+    checkpointer: checkpoint_lib.RunCheckpointer | None = None,
   ) -> tuple[ALState, list[list[RoundLog]]]:
     """S whole runs of ``strategy``, one per key, each round one vmapped program.
 
-    Equal per seed to ``run(keys[s], strategy)`` (the same keys, initial sets and picks;
-    accuracies up to the float rounding of the training loop compiled whole, which
-    `tests/test_loop.py` measures). Rounds with the same k share one compiled program.
+    Equal per seed to ``run(keys[s], strategy)``: the same keys, initial sets, picks and
+    (measured on this CPU) accuracies; where batching changed the float rounding of
+    training, the accuracies would differ in the last digits. Rounds with the same k
+    share one compiled program.
 
     Args:
       keys: S PRNG keys (a key array of shape [S]).
       strategy: a registered strategy whose query is traceable (not AutoAL's yet).
-      on_round: called after each round with its index and the S seeds' `RoundLog`s.
+      on_round: called after each round with its index and the S seeds' `RoundLog`s
+        (also with the restored ones).
+      checkpointer: when given, the runs resume from its newest checkpoint (the state
+        with its seed axis, the logs of every seed) and save one after every round.
 
     Returns:
       (the final states with a leading seed axis, per seed the `RoundLog` of every round).
@@ -414,7 +419,8 @@ class ActiveLearner:
       ValueError: a host-driven strategy, or a mesh of several devices (the seed axis and
         the data-parallel batch axis are not combined yet).
       RuntimeError: a seed's query broke the pick contract (or its probabilities were not
-        finite); nothing of that round is returned.
+        finite); nothing of that round is kept.
+      checkpoint.CheckpointError: the checkpoint is of other runs or cannot be used.
     """
     spec = self.strategy(strategy)
     if self.mesh is not None and self.mesh.size > 1:
@@ -427,25 +433,41 @@ class ActiveLearner:
       lambda *leaves: jnp.stack(leaves), *[self.init(keys[s], strategy) for s in range(num_seeds)]
     )
     logs: list[list[RoundLog]] = [[] for _ in range(num_seeds)]
-    for r in range(self.config.num_rounds + 1):
+    if checkpointer is not None:
+      restored = checkpointer.restore(states, RoundLog)
+      if restored is not None:
+        fresh_keys = np.asarray(jax.random.key_data(states.key))
+        states, logs = restored
+        if not np.array_equal(np.asarray(jax.random.key_data(states.key)), fresh_keys):
+          raise checkpoint_lib.CheckpointError(
+            f"the checkpoint in {checkpointer.directory} was made with other keys (seeds). "
+            "Nothing was changed; choose another folder for these runs."
+          )
+        for r in range(len(logs[0]) if on_round is not None else 0):
+          on_round(r, [seed_logs[r] for seed_logs in logs])
+    for r in range(len(logs[0]), self.config.num_rounds + 1):
       k = self.config.round_size(r) if r < self.config.num_rounds else 0
       program = self._seeds_program(spec, k)
       start = time.perf_counter()
       labeled_before = states.labeled
-      states, out = program(states)
+      new_states, out = program(states)
       out = jax.device_get(out)
       seconds = time.perf_counter() - start
       for s in range(num_seeds):
-        picks = np.asarray(out.picks[s])
         if not bool(out.ok[s]):
+          picks = np.asarray(out.picks[s])
           check_picks(picks, np.asarray(jax.device_get(labeled_before[s])), k, strategy, r)
           raise RuntimeError(f"seed {s}: the pool probabilities of round {r} are not finite")
+      states = new_states
+      for s in range(num_seeds):
         info = None
         if k > 0:
           info = host_info(jax.tree.map(lambda x, s=s: x[s], out.info))
-        accuracy = float(out.accuracy[s])
+        accuracy, picks = float(out.accuracy[s]), np.asarray(out.picks[s])
         log = RoundLog(r, int(out.num_labeled[s]), accuracy, seconds, 0.0, picks, info=info)
         logs[s].append(log)
+      if checkpointer is not None:
+        checkpointer.save(states, logs)
       if on_round is not None:
         on_round(r, [seed_logs[-1] for seed_logs in logs])
     return states, logs

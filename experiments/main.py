@@ -29,10 +29,11 @@ flags.DEFINE_string("workdir", None, "Folder for results.json, curves.csv and th
 flags.mark_flags_as_required(["config", "workdir"])
 
 # Config keys that may differ between invocations sharing a workdir: which runs to do,
-# where the compilation cache lives and how many devices share the work do not change
-# any run's result (the device count up to float rounding: the same picks, tested).
+# where the compilation cache lives, how many devices share the work and whether seeds run
+# vmapped do not change any run's result (the device count up to float rounding: the same
+# picks, tested; vmapped seeds: the same picks and accuracies, tested).
 _FREE_KEYS = (
-  "strategies", "seeds", "jax_cache_dir",
+  "strategies", "seeds", "jax_cache_dir", "vmap_seeds",
   "num_devices", "distributed", "coordinator_address", "num_processes", "process_id",
 )  # fmt: skip
 
@@ -93,7 +94,6 @@ def _run_one(learner, name: str, seed: int, checkpointer) -> dict:
   import jax
   from tqdm.auto import tqdm
 
-  from autoal_jax import loop
   from experiments import reporting
 
   al_config = learner.config
@@ -137,6 +137,14 @@ def _run_one(learner, name: str, seed: int, checkpointer) -> dict:
     rounds.write(f"{name} seed {seed}: resuming after round {resumed - 1} from its checkpoint")
   state, logs = learner.run(jax.random.key(seed), name, on_round, progress, checkpointer)
   rounds.close()
+  return _run_result(name, seed, state, logs, weight_names)
+
+
+def _run_result(name: str, seed: int, state, logs, weight_names) -> dict:
+  """A finished run's results.json entry."""
+  from autoal_jax import loop
+  from experiments import reporting
+
   result = loop.summarize(state)
   searched = [reporting.info_entry(log.info, weight_names) for log in logs[:-1]]
   searched = [entry for entry in searched if entry is not None]
@@ -157,6 +165,41 @@ def _run_one(learner, name: str, seed: int, checkpointer) -> dict:
     "picks": [log.picks.tolist() for log in logs[:-1]],
     **({"search": searched} if searched else {}),
   }
+
+
+def _run_seeds(learner, name: str, seeds: list[int], checkpointer) -> list[dict]:
+  """The seeds of one strategy as one vmapped program per round (``vmap_seeds``), resumed
+  from ``checkpointer``'s last round when it has one; one results entry per seed."""
+  import jax
+  import jax.numpy as jnp
+
+  from experiments import reporting
+
+  al_config = learner.config
+  weight_names = learner.strategy(name).weight_names
+  label = f"{name} seeds {seeds[0]}-{seeds[-1]} (vmapped)"
+  resumed = checkpointer.latest_round()
+  if resumed:
+    print(f"{label}: resuming after round {resumed - 1} from its checkpoint", flush=True)
+
+  def on_round(r, logs):
+    accuracy = ", ".join(f"{log.accuracy:.4f}" for log in logs)
+    print(
+      f"{label} round {r}/{al_config.num_rounds}: {logs[0].num_labels} labels, accuracy "
+      f"{accuracy}, {logs[0].train_seconds:.1f}s for the {len(logs)} seeds",
+      flush=True,
+    )
+    for seed, log in zip(seeds, logs, strict=True):
+      entry = reporting.info_entry(log.info, weight_names)
+      if entry is not None:
+        print(f"  {name} seed {seed} {reporting.format_info(entry, 0.0)}", flush=True)
+
+  keys = jnp.stack([jax.random.key(seed) for seed in seeds])
+  states, logs = learner.run_seeds(keys, name, on_round, checkpointer)
+  return [
+    _run_result(name, seed, jax.tree.map(lambda x, i=i: x[i], states), logs[i], weight_names)
+    for i, seed in enumerate(seeds)
+  ]
 
 
 def main(argv):
@@ -238,6 +281,10 @@ def main(argv):
     learner = loop.ActiveLearner(
       dataset, trainer, al_config, search_config, candidates=search_config.candidates
     )
+    _check(
+      not config.vmap_seeds or mesh.size == 1,
+      f"vmap_seeds runs on one device: add --config.num_devices=1 (the mesh has {mesh.size})",
+    )
     for name in names:
       learner.check_strategy(name)
   except (ValueError, TypeError, OSError) as e:
@@ -265,9 +312,24 @@ def main(argv):
     )
     for name, seed in wanted
   }
+  # vmap_seeds: a strategy's unfinished seeds run together (two or more, a traceable
+  # query), checkpointed together in checkpoints/STRATEGY-seedsA-B-...
+  grouped, group_checkpointers = {}, {}
+  for name in names if config.vmap_seeds else ():
+    todo = [seed for seed in range(config.seeds) if (name, seed) not in done]
+    if len(todo) < 2 or learner.strategy(name).host_driven:
+      continue
+    for seed in todo:
+      grouped[name, seed] = todo
+    group_checkpointers[name] = checkpoint.RunCheckpointer(
+      os.path.join(workdir, "checkpoints", f"{name}-seeds{'-'.join(map(str, todo))}"),
+      {**identity, "strategy": name, "seeds": todo},
+    )
   try:  # every checkpoint this invocation would resume, before any training
+    for checkpointer in group_checkpointers.values():
+      checkpointer.check()
     for run_key, checkpointer in checkpointers.items():
-      if run_key not in done:
+      if run_key not in done and run_key not in grouped:
         checkpointer.check()
   except checkpoint.CheckpointError as e:
     raise SystemExit(f"error: {e}") from None
@@ -296,6 +358,16 @@ def main(argv):
     if (name, seed) in done:
       print(f"{name} seed {seed}: already in {workdir}, skipped", flush=True)
       runs.append(done[name, seed])
+      continue
+    if (name, seed) in grouped:
+      if seed != grouped[name, seed][0]:
+        continue  # ran with the group's first seed
+      seeds = grouped[name, seed]
+      try:
+        runs.extend(_run_seeds(learner, name, seeds, group_checkpointers[name]))
+      except checkpoint.CheckpointError as e:
+        raise SystemExit(f"error: {e}") from None
+      save()
       continue
     try:
       runs.append(_run_one(learner, name, seed, checkpointers[name, seed]))

@@ -180,3 +180,41 @@ def test_what_a_killed_save_left_is_cleared_on_resume(synthetic, tmp_path):
   np.testing.assert_array_equal(state.picks, full.picks)
   np.testing.assert_array_equal(state.accuracy, full.accuracy)
   assert sorted(os.listdir(directory)) == ["4"]
+
+
+def test_seeds_run_as_one_program_resume_to_the_same_results(synthetic, tmp_path):
+  learner = loop.ActiveLearner(
+    synthetic, _learner(synthetic).trainer, AL, candidates=("margin", "kmeans")
+  )
+  keys = jax.random.split(jax.random.key(4), 2)
+  whole_states, whole_logs = learner.run_seeds(keys, "albl")
+
+  directory = str(tmp_path / "seeds")
+  identity = {**IDENTITY, "seeds": [0, 1]}
+
+  def kill_after_round_1(r, logs):
+    if r == 1:
+      raise _Killed
+
+  with pytest.raises(_Killed):
+    learner.run_seeds(
+      keys, "albl", kill_after_round_1, checkpoint.RunCheckpointer(directory, identity)
+    )
+  seen = []
+  states, logs = learner.run_seeds(
+    keys, "albl", lambda r, logs: seen.append(r), checkpoint.RunCheckpointer(directory, identity)
+  )
+  assert seen == [0, 1, 2, 3]  # the restored rounds are reported too
+  for s in range(2):
+    _same_run(
+      jax.tree.map(lambda x, s=s: x[s], whole_states),
+      whole_logs[s],
+      jax.tree.map(lambda x, s=s: x[s], states),
+      logs[s],
+    )
+  np.testing.assert_array_equal(states.strategy.log_weights, whole_states.strategy.log_weights)
+  with pytest.raises(checkpoint.CheckpointError, match="other keys"):
+    learner.run_seeds(
+      jax.random.split(jax.random.key(5), 2), "albl", None,
+      checkpoint.RunCheckpointer(directory, identity),
+    )  # fmt: skip

@@ -168,10 +168,10 @@ def test_seeds_vmapped_equal_sequential_runs(synthetic, strategy):
   learner = loop.ActiveLearner(
     synthetic, _learner(synthetic).trainer, CONFIG._replace(num_mc=3), candidates=("margin", "bald")
   )
-  keys = jax.random.split(jax.random.key(5), 3)
+  keys = jax.random.split(jax.random.key(5), 2)
   states, logs = learner.run_seeds(keys, strategy)
-  assert states.labeled.shape == (3, 400)
-  for s in range(3):
+  assert states.labeled.shape == (2, 400)
+  for s in range(2):
     state, seq_logs = learner.run(keys[s], strategy)
     # Measured exactly equal on this CPU: the fit compiled whole runs the same steps.
     np.testing.assert_array_equal(states.picks[s], state.picks)
