@@ -24,6 +24,7 @@ import numpy as np
 from autoal_jax import checkpoint as checkpoint_lib
 from autoal_jax import data as data_lib
 from autoal_jax import metrics, models, sharding, strategies
+from autoal_jax import train as train_lib
 from autoal_jax.train import Trainer
 from autoal_jax.types import Context, Dataset, Needs, PoolOutputs, QueryInfo
 
@@ -296,10 +297,11 @@ class ActiveLearner:
     return self._strategies[name]
 
   def compiled_query(self, spec: strategies.Strategy):
-    """``spec.query`` jitted once for this learner (k static; one program per k), or as
-    it is where the strategy is host-driven."""
-    if spec.host_driven:
-      return spec.query
+    """``spec.query`` jitted once for this learner (k static; one program per k), or the
+    strategy's ``host_query`` where it has one and per-step dispatch is faster (CPU:
+    `train.dispatch_per_step`)."""
+    if spec.host_query is not None and train_lib.dispatch_per_step():
+      return spec.host_query
     if spec.query not in self._queries:
       self._queries[spec.query] = jax.jit(spec.query, static_argnums=3)
     return self._queries[spec.query]
@@ -354,11 +356,6 @@ class ActiveLearner:
     It computes what `round` computes, with the same keys: the same picks and
     accuracies, up to the float rounding of the training loop compiled whole.
     """
-    if spec.host_driven:
-      raise ValueError(
-        f"strategy {spec.name!r} drives its search from the host: it has no round program "
-        "(run it with `round` / `run`)"
-      )
     trainer = self.trainer_for(spec.needs)
     num_mc = self.config.num_mc if spec.needs.mc else 0
     images, labels = self.images, self.labels
@@ -404,7 +401,7 @@ class ActiveLearner:
 
     Args:
       keys: S PRNG keys (a key array of shape [S]).
-      strategy: a registered strategy whose query is traceable (not AutoAL's yet).
+      strategy: a registered strategy (its traceable ``query``, never a ``host_query``).
       on_round: called after each round with its index and the S seeds' `RoundLog`s
         (also with the restored ones).
       checkpointer: when given, the runs resume from its newest checkpoint (the state
@@ -416,8 +413,8 @@ class ActiveLearner:
       seeds (one program: training, scoring and picking are not timed apart).
 
     Raises:
-      ValueError: a host-driven strategy, or a mesh of several devices (the seed axis and
-        the data-parallel batch axis are not combined yet).
+      ValueError: a mesh of several devices (the seed axis and the data-parallel batch
+        axis are not combined yet).
       RuntimeError: a seed's query broke the pick contract (or its probabilities were not
         finite); nothing of that round is kept.
       checkpoint.CheckpointError: the checkpoint is of other runs or cannot be used.

@@ -197,13 +197,15 @@ class Strategy(NamedTuple):
     init: ``init(key, context) -> state``.
     query: ``query(state, key, context, k) -> (int32[k] picks, state, QueryInfo)``, a
       traceable function of arrays (the caller jits it with k static, and may vmap it
-      over a leading axis of states, keys and contexts), unless ``host_driven``.
+      over a leading axis of states, keys and contexts).
     needs: the `Needs` of its pool outputs, declared once here.
     doc: one line for listings.
     weight_names: the names of ``QueryInfo.weights``' entries (empty: no weights).
     candidates: the single strategies it combines (empty for a single strategy).
-    host_driven: its query drives compiled pieces from the host (AutoAL's search, until
-      its round is one program): the caller runs it as it is, never under jit or vmap.
+    host_query: None, or the same computation as ``query`` driven from the host (one
+      compiled call per piece and per training step; AutoAL's search), with the same
+      picks: the loop runs it where `train.dispatch_per_step` says per-step dispatch is
+      faster (CPU), as it is, never under jit or vmap.
   """
 
   name: str
@@ -213,4 +215,4 @@ class Strategy(NamedTuple):
   doc: str = ""
   weight_names: tuple = ()
   candidates: tuple = ()
-  host_driven: bool = False
+  host_query: Callable | None = None

@@ -317,7 +317,7 @@ def main(argv):
   grouped, group_checkpointers = {}, {}
   for name in names if config.vmap_seeds else ():
     todo = [seed for seed in range(config.seeds) if (name, seed) not in done]
-    if len(todo) < 2 or learner.strategy(name).host_driven:
+    if len(todo) < 2:
       continue
     for seed in todo:
       grouped[name, seed] = todo

@@ -18,9 +18,9 @@ INFO = DatasetInfo("pure", C, (2, 2, 1), (0.5,), (0.25,))
 # A score on the probabilities and one on the MC passes inside the mixtures (the set
 # pickers are tested alone: as candidates they only make every mixture's test slower).
 CANDIDATES = ("margin", "bald")
-# The strategies whose query still drives compiled pieces from the host (AutoAL's search,
-# issue 26); a strategy joining this set must be a decision, not an accident.
-HOST_DRIVEN = {"autoal", "autoal-paper", "autoal-code"}
+# AutoAL's strategies train networks from the task model (a Setup with a model): tested
+# below on a task of their own.
+AUTOAL = ("autoal", "autoal-paper", "autoal-code")
 
 
 def _setup():
@@ -63,16 +63,68 @@ def _state_after_one_query(spec, seed):
   return state, context._replace(labeled=labeled, labels=labels)
 
 
-PURE = sorted(set(strategies.names()) - HOST_DRIVEN)
+PURE = sorted(set(strategies.names()) - set(AUTOAL))
 
 
-def test_autoals_strategies_say_they_are_host_driven(synthetic):
-  # Every other registered strategy is traceable: the jit and vmap test runs all of them.
-  from autoal_jax import models
+def _autoal_setup(dataset):
+  from autoal_jax import models, search, train
 
-  setup = _setup()._replace(model=models.get_model("mlp", 4), info=synthetic.info)
-  for name in HOST_DRIVEN:
-    assert strategies.build(name, setup).host_driven
+  config = search.SearchConfig(
+    candidates=("margin", "bald"),
+    backbone="mlp",
+    backbone_kwargs=(("hidden", (16,)),),
+    steps=4,
+    batch_size=16,
+    warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3, schedule="constant"),
+    low_budget_per_class=3.0,  # autoal's low-budget column (TypiClust) and its rule
+  )
+  model = models.get_model("mlp", dataset.info.num_classes, hidden=(16,))
+  setup = strategies.Setup(
+    num_pool=400, query_size=K, num_mc=T, max_labeled=40, candidates=config.candidates,
+    model=model, info=dataset.info, search=config, eval_chunk=100,
+  )  # fmt: skip
+  return setup, model
+
+
+def _autoal_context(dataset, model, seed, num_labeled):
+  from autoal_jax import train
+
+  trainer = train.Trainer(model, dataset.info, train.TrainConfig(epochs=1, eval_chunk=100))
+  images, labels = jnp.asarray(dataset.train_images), jnp.asarray(dataset.train_labels)
+  key = jax.random.key(300 + seed)
+  labeled = jnp.zeros(400, bool).at[jax.random.permutation(key, 400)[:num_labeled]].set(True)
+  model_state = trainer.fit(key, images, labels, labeled, num_labeled)
+  outputs = trainer.pool_outputs(model_state, key, images, num_mc=T)
+  return Context(outputs, labeled, jnp.where(labeled, labels, -1), images)
+
+
+@pytest.mark.parametrize("name", AUTOAL)
+def test_autoals_query_is_one_program_equal_to_its_host_driven_form(synthetic, name):
+  setup, model = _autoal_setup(synthetic)
+  spec = strategies.build(name, setup)
+  assert spec.host_query is not None
+  # 10 labels: autoal's low-budget leader buys (4 classes: 2.5 per class); 24, 30: its
+  # leader or the vote (whatever the evidence says).
+  sizes = ((0, 10), (1, 24), (2, 30))
+  contexts = [_autoal_context(synthetic, model, s, n) for s, n in sizes]
+  states = [spec.init(jax.random.key(s), c) for s, c in enumerate(contexts)]
+  keys = [jax.random.key(400 + s) for s in range(3)]
+  query = jax.jit(spec.query, static_argnums=3)
+  for i in range(3):
+    picks, state, info = query(states[i], keys[i], contexts[i], K)
+    host_picks, host_state, host_info = spec.host_query(states[i], keys[i], contexts[i], K)
+    np.testing.assert_array_equal(picks, host_picks, err_msg=f"{name} context {i}")
+    np.testing.assert_allclose(info.weights, host_info.weights, rtol=1e-6, atol=1e-7)
+    _assert_trees_close(state.evidence, host_state.evidence)
+    for metric, value in host_info.metrics.items():  # those measured agree
+      np.testing.assert_allclose(info.metrics[metric], value, rtol=1e-4, atol=1e-6, err_msg=metric)
+  # Three seeds as one vmapped program: each seed's picks and report.
+  batched = jax.jit(jax.vmap(lambda s, key, c: spec.query(s, key, c, K)))
+  picks, new_states, infos = batched(_stack(states), _stack(keys), _stack(contexts))
+  for i in range(3):
+    one = query(states[i], keys[i], contexts[i], K)
+    np.testing.assert_array_equal(picks[i], one[0], err_msg=f"{name} seed {i}")
+    np.testing.assert_allclose(infos.weights[i], one[2].weights, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", PURE)

@@ -349,14 +349,14 @@ def test_query_returns_b_distinct_unlabeled_indices(synthetic, key):
   assert weights.shape == (3,) and weights.sum() == pytest.approx(1.0, abs=1e-5)
 
 
-def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic):
+def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic, monkeypatch):
   config = SMALL._replace(candidates=("entropy",))
   learner = _learner(synthetic, config)
-  searcher = _searcher(learner, config)  # b = 15
   # 12 samples tie above the 15th score; a partial round of 10 must draw 10 of them at random
   # (taking the first 10 of b picks took them by index).
   mixed = jnp.zeros(400).at[100:112].set(0.7).at[200:220].set(0.5)
-  searcher._query_scores = lambda *args: (mixed, jnp.ones((400, 1)))
+  monkeypatch.setattr(search.driver, "query_scores", lambda *a, **kw: (mixed, jnp.ones((400, 1))))
+  searcher = _searcher(learner, config)  # b = 15
   probs = jnp.full((400, 4), 0.25)
   outputs = PoolOutputs(probs, probs, jnp.zeros((400, 8)))
   seen = set()
@@ -509,7 +509,7 @@ def test_the_guardrail_votes_with_the_candidates_the_evidence_has_not_eliminated
   vote, evidence, variance, margin = search.guardrail_decision(
     1.2, 0.1, values, ses, np.array([2.0, 0.0, 0.0]), 1.0, config
   )
-  np.testing.assert_allclose(evidence, np.array([1.0, 0.0, 0.0]) + z)
+  np.testing.assert_allclose(evidence, np.array([1.0, 0.0, 0.0]) + z, rtol=1e-6)
   assert variance == 0.25 + 1.0 and margin == pytest.approx(np.hypot(0.1, 0.1))
   # The mixture (1.2) beat the best (1.1) by less than its SE (0.141): the vote of those
   # within 2 sqrt(2.5) = 3.16 of the best evidence (4.33): candidates 0 and 1.
@@ -534,7 +534,7 @@ def test_the_guardrail_votes_with_the_candidates_the_evidence_has_not_eliminated
     1.3, 0.1, values, ses, np.zeros(3), 0.0, config, np.array([0.0, 0.0, 0.3]), np.full(3, 0.1)
   )
   assert not vote.any()
-  np.testing.assert_allclose(evidence, [-1.0, -1.0, 2.0])
+  np.testing.assert_allclose(evidence, [-1.0, -1.0, 2.0], rtol=1e-6)
 
 
 def test_the_alignment_search_weights_the_candidate_whose_picks_help_the_held_out_set(key):
@@ -661,8 +661,9 @@ def test_class_balance_p_by_hand():
   # on 1 degree of freedom, p = erfc(sqrt(5)). Three, [6, 0, 0]: (16 + 4 + 4) / 2 = 12 on
   # 2, p = exp(-6).
   assert search.class_balance_p([3, 3, 3]) == 1.0
-  assert search.class_balance_p([10, 0]) == pytest.approx(math.erfc(math.sqrt(5.0)), rel=1e-9)
-  assert search.class_balance_p([6, 0, 0]) == pytest.approx(math.exp(-6.0), rel=1e-9)
+  # float32 (jnp, traceable): to about 1e-6 of the exact values.
+  assert search.class_balance_p([10, 0]) == pytest.approx(math.erfc(math.sqrt(5.0)), rel=1e-5)
+  assert search.class_balance_p([6, 0, 0]) == pytest.approx(math.exp(-6.0), rel=1e-5)
   assert search.class_balance_p([0, 0, 0]) == 1.0 and search.class_balance_p([7]) == 1.0
 
 

@@ -46,6 +46,7 @@ def class_balance_p(counts: jax.Array) -> jax.Array:
 def standing(evidence: jax.Array, variance: jax.Array, eliminate: float) -> jax.Array:
   """1 for each candidate whose evidence is within ``eliminate * sqrt(2 variance)`` of the
   best's, else 0: float32[K]."""
+  evidence = jnp.asarray(evidence, jnp.float32)
   threshold = jnp.max(evidence) - eliminate * jnp.sqrt(2.0 * variance)
   return (evidence >= threshold).astype(jnp.float32)
 
@@ -108,6 +109,7 @@ def guardrail_decision(
 def rotation(kept: jax.Array, key: jax.Array) -> jax.Array:
   """One of the kept candidates, uniformly at random: float32[K] one-hot (the draw is
   ``randint(key, 0, count)`` among the kept, in index order)."""
+  kept = jnp.asarray(kept)
   count = jnp.sum(kept > 0).astype(jnp.int32)
   which = jax.random.randint(key, (), 0, jnp.maximum(count, 1))
   position = jnp.cumsum(kept > 0) - 1  # the rank of each kept candidate
@@ -117,6 +119,7 @@ def rotation(kept: jax.Array, key: jax.Array) -> jax.Array:
 def leader(kept: jax.Array, candidates: Sequence[str], leaders: Sequence[str]) -> jax.Array:
   """The first of ``leaders`` that is among ``candidates`` and kept, alone (float32[K]
   one-hot); ``kept`` itself (the vote of the standing) where there is none."""
+  kept = jnp.asarray(kept, jnp.float32)
   vote = kept
   for name in reversed([n for n in leaders if n in candidates]):  # the first wins: last set
     j = list(candidates).index(name)

@@ -1,5 +1,20 @@
-"""`AutoAL`, the host driver of one round's search and query, and the ``autoal`` and
-``autoal-code`` strategies built on it."""
+"""`AutoAL`: one round's search and query as named pure functions, composed two ways.
+
+- `AutoAL.round_query` is the whole round (split, FitNet warm-up, decisions on V, the
+  bi-level updates under `lax.scan`, the guardrail and the evidence, the vote, the query)
+  as one traceable function: the strategies' ``query``, which a caller jits and may vmap
+  over seeds.
+- `AutoAL.search`, `vote` and `query` run the same functions from the host, each jitted
+  once, with the FitNet warm-up and the bi-level updates dispatched one step per call:
+  faster on CPU (`train.dispatch_per_step`), and how the loop runs AutoAL there
+  (`Strategy.host_query`). Both give the same picks (tests/test_search.py).
+
+The pieces: `split` (T and V), `prepare` (V's decisions and the objective's inputs),
+`step.bilevel_steps` (the updates), `finish` (the round's metrics, the class-balance
+flag, the guardrail and the evidence), `vote_of` (what buys: the mixture, the leader,
+the vote, the low-budget leader) and `query_program` (the picks). Decisions are
+`decide`'s jnp functions.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +26,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from autoal_jax import sharding, strategies
+from autoal_jax import strategies
 from autoal_jax import train as train_lib
-from autoal_jax.search.config import SearchConfig, check_config, needs_mc
+from autoal_jax.search import decide
+from autoal_jax.search.config import METRICS, SearchConfig, check_config, needs_mc
 from autoal_jax.search.step import (
   BilevelState,
   SearchData,
@@ -32,14 +48,31 @@ from autoal_jax.search.step import (
 )
 from autoal_jax.types import Context, DatasetInfo, PoolOutputs, QueryInfo
 
+# Re-exported: the decisions' jnp functions (`decide`).
+class_balance_p = decide.class_balance_p
+guardrail_decision = decide.guardrail_decision
+standing = decide.standing
+rotation = decide.rotation
+leader = decide.leader
+
+
+def ceil_ratio(numerator, count, denominator):
+  """ceil(numerator * count / denominator) in integers (int32; exact where a float ratio
+  times a count could land one ulp above an integer)."""
+  product = jnp.asarray(numerator, jnp.int32) * jnp.asarray(count, jnp.int32)
+  denominator = jnp.asarray(denominator, jnp.int32)
+  return (product + denominator - 1) // denominator
+
 
 class AutoAL:
-  """AutoAL's search and query for the active-learning loop, each piece jitted once.
+  """AutoAL's search and query for the active-learning loop.
 
-  Built once per experiment (like `Trainer`); holds compiled functions, never a run's
-  state: `init` returns a `SearchState`, `search` advances it by one round's bi-level
-  updates, `query` picks. All shapes are fixed by the pool size, the capacity of V and
-  the query size, so rounds after the first compile nothing.
+  Built once per experiment (like `Trainer`); holds the configuration and the pure
+  functions of a round, never a run's state and no cache: `init` returns a
+  `SearchState`; `round_query` is a whole round as one traceable function; `search`,
+  `vote` and `query` are the same round driven from the host, one jitted call per piece
+  and per step. All shapes are fixed by the pool size, the capacity of V and the query
+  size, so rounds after the first compile nothing.
 
   Args:
     model: the task model; FitNet is a fresh copy of its architecture every round.
@@ -75,61 +108,25 @@ class AutoAL:
     if not 1 <= query_size < num_pool:
       raise ValueError(f"query_size must be in [1, {num_pool}), got {query_size}")
     self.config, self.info = config, info
+    self.num_pool = num_pool
     self.num_mc = num_mc if needs_mc(config) else 0
     self.capacity = capacity
-    self.ratio = query_size / num_pool
     self.query_size = query_size
+    self.eval_chunk = eval_chunk
     self.alignment = config.objective == "alignment"
     if self.alignment:  # picks of a quarter of V (a fold) at b / |L| <= 0.5 of it
       self.v_picks = max(1, math.ceil(capacity / 4))
     else:
-      self.v_picks = max(1, min(capacity, math.ceil(self.ratio * capacity)))
+      self.v_picks = max(1, min(capacity, math.ceil(query_size / num_pool * capacity)))
     self.fit_trainer = train_lib.Trainer(
       model, info, config.warmup, mesh=mesh, init_variables=init_variables
     )
-    stats = dict(mean=tuple(info.mean), std=tuple(info.std))
+    self.stats = dict(mean=tuple(info.mean), std=tuple(info.std))
     if config.steps_per_call:
       self.steps_per_call = config.steps_per_call
     else:
-      self.steps_per_call = 1 if jax.default_backend() == "cpu" else 16
-    self._init = jax.jit(
-      functools.partial(init_search_state, config=config, image_shape=info.image_shape)
-    )
-    self._split = jax.jit(split_labeled, static_argnums=2)
-    self._gather = jax.jit(lambda images, index: images[index])
-    signal = config.candidate_signal
-    self._v_decisions = jax.jit(
-      functools.partial(
-        strategies.decisions.decisions,
-        strategies.registry.resolve(config.candidates),
-        k=self.v_picks,
-        signal=signal,
-      )
-    )
-    self._pool_decisions = jax.jit(
-      functools.partial(
-        strategies.decisions.decisions,
-        strategies.registry.resolve(config.candidates),
-        k=query_size,
-        signal=signal,
-      )
-    )
+      self.steps_per_call = 1 if train_lib.dispatch_per_step() else 16
     self._fit_tx = train_lib.make_optimizer(config.fit)
-    self._fit_opt_init = jax.jit(self._fit_tx.init)
-    step = functools.partial(bilevel_step, **stats, config=config)
-    self._branch_steps = [
-      jax.jit(functools.partial(step, branch=b)) for b in range(num_branches(config))
-    ]
-    self._scan_steps = jax.jit(
-      functools.partial(bilevel_steps, **stats, config=config, num_steps=self.steps_per_call)
-    )
-    self._query_scores = jax.jit(
-      functools.partial(query_scores, **stats, chunk=eval_chunk, config=config)
-    )
-    self._soft_count = jax.jit(
-      functools.partial(soft_count, **stats, chunk=eval_chunk, config=config)
-    )
-    self._top = jax.jit(strategies.top_k_masked, static_argnums=3)
     # The columns a query reports weights for: K', and the low-budget leader where it is
     # not a candidate (it buys alone below `low_budget_per_class`; the evidence never weighs it).
     low = config.low_budget_leader
@@ -140,25 +137,361 @@ class AutoAL:
       self._low = self.columns.index(low)
     # The leaders' columns, in order (those among the candidates).
     self._leaders = [self.columns.index(n) for n in config.leaders if n in config.candidates]
-    self._candidate_picks = {}  # j -> column j's pool picks alone, jitted at first use
-    self._vote_compiled = False
-    self._folds = jax.jit(folds)
-    self._log_prior = jax.jit(lambda e, v: e / jnp.sqrt(jnp.maximum(v, 1.0)))
-    self._vote = jax.jit(lambda decisions, vote: decisions @ vote)
-    self._gradient_parts = jax.jit(gradient_parts)
-    num_classes = info.num_classes
-    self._class_counts = jax.jit(
-      lambda labels, labeled: jnp.bincount(
-        jnp.where(labeled, labels, num_classes), length=num_classes + 1
-      )[:num_classes]
+    # Who may buy alone (`query_program`): the standing leaders with fallback = leader,
+    # the low-budget leader.
+    alone = list(self._leaders) if config.fallback == "leader" else []
+    self._alone = tuple(sorted(set(alone + ([self._low] if self._low is not None else []))))
+    self._pickers = strategies.registry.resolve(config.candidates)
+    self._column_pickers = tuple(strategies.get_picker(n) for n in self.columns)
+    # Host-driven pieces, each jitted once.
+    self._init = jax.jit(
+      functools.partial(init_search_state, config=config, image_shape=info.image_shape)
     )
-    self._guardrail = jax.jit(
-      functools.partial(guardrail_values, **stats, chunk=eval_chunk, config=config)
+    self._split = jax.jit(self.split)
+    self._prepare = jax.jit(self.prepare)
+    step = functools.partial(bilevel_step, **self.stats, config=config)
+    self._branch_steps = [
+      jax.jit(functools.partial(step, branch=b)) for b in range(num_branches(config))
+    ]
+    self._scan_steps = jax.jit(
+      functools.partial(bilevel_steps, **self.stats, config=config, num_steps=self.steps_per_call)
     )
+    self._finish = jax.jit(self.finish)
+    self._vote_of = jax.jit(self.vote_of)
+    self._query = jax.jit(self.query_program, static_argnums=5)
 
   def init(self, key: jax.Array) -> SearchState:
     """Fresh SearchNet and LossNet (uniform strategy weights)."""
     return self._init(key)
+
+  # ---------------------------------------------------------------- the pure pieces
+
+  def min_labeled(self) -> int:
+    """The smallest labeled set a search can split (V needs a row per fold)."""
+    return 6 if self.alignment else 2
+
+  def split(self, key: jax.Array, labeled: jax.Array):
+    """The round's keys and the split of the labeled set into T and V (`split_labeled`).
+
+    Returns:
+      (keys: warm-up, MC passes, decisions, bi-level steps, soft count; train_mask
+      bool[N]; v_index int32[V_max]; v_mask bool[V_max]).
+    """
+    split_key, warmup_key, mc_key, decision_key, step_key = jax.random.split(key, 5)
+    count_key = jax.random.fold_in(step_key, self.config.round_steps)  # no step uses this
+    train_mask, v_index, v_mask = split_labeled(split_key, labeled, self.capacity)
+    keys = (warmup_key, mc_key, decision_key, step_key, count_key)
+    return keys, train_mask, v_index, v_mask
+
+  def prepare(
+    self,
+    state: SearchState,
+    keys,
+    fit: train_lib.TrainState,
+    images: jax.Array,
+    labels: jax.Array,
+    num_labeled: jax.Array,
+    v_index: jax.Array,
+    v_mask: jax.Array,
+  ):
+    """V's candidate decisions with the warmed-up FitNet and the objective's inputs.
+
+    Args:
+      state: `SearchState` (its evidence sets the alignment objective's prior).
+      keys: `split`'s keys.
+      fit: FitNet after its warm-up on T.
+      images, labels: the pool, uint8[N, H, W, Ch] and int32[N].
+      num_labeled: int32 scalar n.
+      v_index, v_mask: `split`'s V.
+
+    Returns:
+      (`SearchData`, the `BilevelState` to update, guard_rows bool[V_max] (the guardrail's
+      fold; alignment only, else V's mask), guard_picks int32 (the picks there), finite:
+      bool, FitNet's probabilities on V were finite).
+    """
+    _, mc_key, decision_key, _, _ = keys
+    config = self.config
+    outputs = self.fit_trainer.pool_outputs(fit, mc_key, images[v_index], num_mc=self.num_mc)
+    finite = jnp.all(jnp.isfinite(outputs.probs))
+    n = jnp.asarray(num_labeled, jnp.int32)
+    num_v = n // 2
+    decide_v = functools.partial(
+      strategies.decisions.decisions,
+      self._pickers,
+      k=self.v_picks,
+      signal=config.candidate_signal,
+    )
+    if self.alignment:
+      # V in three folds: SearchNet's (half), the guardrail's and H (a quarter each).
+      search_rows, guard_rows, held_rows = folds(v_mask)
+      search_end, guard_end = fold_bounds(num_v)
+      sizes = (search_end, guard_end - search_end)
+      # r = b / |L| of each fold, at most half of it.
+      picks = [
+        jnp.minimum(self.v_picks, jnp.minimum(ceil_ratio(self.query_size, m, n), (m + 1) // 2))
+        for m in sizes
+      ]
+      ratio = jnp.minimum(0.5, self.query_size / n.astype(jnp.float32))
+      decisions = decide_v(decision_key, outputs, search_rows, num_picks=picks[0]) + decide_v(
+        jax.random.fold_in(decision_key, 1), outputs, guard_rows, num_picks=picks[1]
+      )
+      alignment, phi, residual = gradient_parts(outputs, labels[v_index], v_mask, held_rows)
+      log_prior = state.evidence / jnp.sqrt(jnp.maximum(state.evidence_var, 1.0))
+      data = SearchData(
+        v_index,
+        v_mask,
+        decisions,
+        ratio.astype(jnp.float32),
+        search_rows,
+        alignment,
+        phi,
+        residual,
+        log_prior,
+      )
+      guard = (guard_rows, picks[1])
+    else:
+      num_picks = jnp.minimum(self.v_picks, ceil_ratio(self.query_size, num_v, self.num_pool))
+      decisions = decide_v(decision_key, outputs, v_mask, num_picks=num_picks)
+      ratio = jnp.float32(self.query_size / self.num_pool)
+      data = SearchData(v_index, v_mask, decisions, ratio)
+      guard = (v_mask, num_picks)
+    fit = fit.replace(tx=self._fit_tx, opt_state=self._fit_tx.init(fit.params))
+    bilevel = BilevelState(fit, state.search, state.loss)
+    return data, bilevel, guard[0], guard[1], finite
+
+  def finish(
+    self,
+    state: SearchState,
+    bilevel: BilevelState,
+    metrics,
+    keys,
+    data: SearchData,
+    guard_rows: jax.Array,
+    guard_picks: jax.Array,
+    images: jax.Array,
+    labels: jax.Array,
+    labeled: jax.Array,
+    num_labeled: jax.Array,
+  ) -> tuple[SearchState, dict]:
+    """After the bi-level updates: the round's metrics, the class-balance flag and (for
+    ``alignment``) the guardrail and the evidence (`decide.guardrail_decision`).
+
+    Args:
+      metrics: `StepMetrics` of the round's steps ([S] each).
+      (the others as `prepare` took and returned them)
+
+    Returns:
+      (the new `SearchState`, the round's metrics: float32 scalars, NaN where not
+      measured: the means of `METRICS` over the steps, ``soft_count_v`` /
+      ``target_count_v`` on the whole of V, ``size_v``, ``labels_per_class``,
+      ``class_balance_p``; for ``alignment`` ``mixture`` (1: the searched mixture buys),
+      ``survivors``, ``value_mixture``, ``value_best``, ``value_se``).
+    """
+    config = self.config
+    count_key = keys[4]
+    n = jnp.asarray(num_labeled, jnp.int32)
+    num_v = n // 2
+    state = state._replace(search=bilevel.search, loss=bilevel.loss)
+    log = {name: jnp.nanmean(getattr(metrics, name)) for name in METRICS}
+    log["soft_count_v"] = soft_count(
+      state, count_key, images, data, **self.stats, chunk=self.eval_chunk, config=config
+    )
+    log["target_count_v"] = data.ratio * num_v.astype(jnp.float32)
+    log["size_v"] = num_v.astype(jnp.float32)
+    num_classes = self.info.num_classes
+    log["labels_per_class"] = n.astype(jnp.float32) / num_classes
+    counts = jnp.bincount(jnp.where(labeled, labels, num_classes), length=num_classes + 1)
+    balance = decide.class_balance_p(counts[:num_classes])
+    log["class_balance_p"] = balance
+    state = state._replace(imbalanced=state.imbalanced | (balance < config.low_budget_balance))
+    if self.alignment:
+      pooled_rows = data.train | guard_rows  # V but H
+      mix, mix_se, values, ses, pooled_values, pooled_ses = guardrail_values(
+        state,
+        images,
+        data,
+        guard_rows,
+        guard_picks,
+        pooled_rows,
+        **self.stats,
+        chunk=self.eval_chunk,
+        config=config,
+      )
+      vote, evidence, variance, margin = decide.guardrail_decision(
+        mix,
+        mix_se,
+        values,
+        ses,
+        state.evidence,
+        state.evidence_var,
+        config,
+        pooled_values,
+        pooled_ses,
+      )
+      state = state._replace(evidence=evidence, evidence_var=variance)
+      log["mixture"] = (~jnp.any(vote > 0)).astype(jnp.float32)
+      log["survivors"] = jnp.sum(vote)
+      log["value_mixture"] = mix
+      log["value_best"] = jnp.max(values)
+      log["value_se"] = margin
+    return state, log
+
+  def vote_of(self, state: SearchState, log: dict, key: jax.Array) -> jax.Array:
+    """What `query_program` buys with after `finish` returned (state, log), over
+    `columns`: zeros for the searched mixture (the paper's objective, or the guardrail
+    let it through), else 1 for each candidate the evidence has not eliminated
+    (`decide.standing`); with ``fallback = rotation``, 1 for one of them only, drawn
+    uniformly with ``key``; with ``fallback = leader``, 1 for the first standing leader
+    only. Below ``low_budget_per_class`` labels per class, unless the labeled classes
+    have looked imbalanced in this or an earlier round (``state.imbalanced``), 1 for the
+    low-budget leader alone, whatever the evidence (but the mixture goes first)."""
+    width = len(self.columns)
+    if not self.alignment:
+      return jnp.zeros(width, jnp.float32)
+    kept = decide.standing(state.evidence, state.evidence_var, self.config.eliminate)
+    vote = decide.fallback_vote(kept, key, self.config)
+    vote = jnp.pad(vote, (0, width - vote.shape[0]))
+    if self._low is not None:
+      low = (log["labels_per_class"] < self.config.low_budget_per_class) & ~state.imbalanced
+      alone = (jnp.arange(width) == self._low).astype(jnp.float32)
+      vote = jnp.where(low, alone, vote)
+    return jnp.where(log["mixture"] > 0, 0.0, vote)
+
+  def query_program(
+    self,
+    state: SearchState,
+    key: jax.Array,
+    images: jax.Array,
+    outputs: PoolOutputs,
+    candidate_mask: jax.Array,
+    k: int,
+    vote: jax.Array,
+  ) -> tuple[jax.Array, jax.Array]:
+    """Picks k <= b unlabeled samples: one program for every way of buying.
+
+    ``vote`` (float32[len(columns)], `vote_of`): all zeros, the searched mixture of the
+    candidates (`step.query_scores`); one leader marked alone (``fallback = leader``, or
+    the low-budget leader), its own picks (the set of its column of the decisions), the
+    other candidates' picks not computed; else the equal-weight vote of the candidates it
+    marks, ties at random. The branch runs under `lax.switch`: on one device only the
+    taken one executes.
+
+    Args:
+      state: `SearchState` after this round's search.
+      key: PRNG key (candidate randomness and tie-breaking).
+      images: uint8[N, H, W, Ch].
+      outputs: the task model's `PoolOutputs` (with T MC passes if a candidate needs them).
+      candidate_mask: bool[N], the unlabeled samples.
+      k: picks, 1 <= k <= b (static; the last round may be partial).
+      vote: float32[len(columns)].
+
+    Returns:
+      (int32[k] picks, float32[len(columns)] the mean strategy weight over the picks).
+    """
+    if not 1 <= k <= self.query_size:
+      raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
+    decision_key, tie_key = jax.random.split(key)
+    num = jnp.asarray(k, jnp.int32)
+    width = len(self.columns)
+    b = self.query_size
+    total = jnp.maximum(jnp.sum(vote), 1e-30)
+
+    def pool_decisions():
+      return strategies.decisions.decisions(
+        self._pickers,
+        decision_key,
+        outputs,
+        candidate_mask,
+        b,
+        num_picks=num,
+        signal=self.config.candidate_signal,
+      )
+
+    def by_vote():
+      scores = pool_decisions() @ vote[: self.config.num_columns]
+      chosen = strategies.top_k_masked(tie_key, scores, candidate_mask, b, num)[:k]
+      return chosen, vote / total
+
+    def by_mixture():
+      mixed, weights = query_scores(
+        state,
+        images,
+        pool_decisions(),
+        candidate_mask,
+        num,
+        **self.stats,
+        chunk=self.eval_chunk,
+        config=self.config,
+      )
+      # The top k of the b slots (one program for every k), ties at the k-th at random.
+      chosen = strategies.top_k_masked(tie_key, mixed, candidate_mask, b, num)[:k]
+      mean = jnp.mean(weights[chosen], axis=0)
+      return chosen, jnp.pad(mean, (0, width - mean.shape[0]))
+
+    def alone(j):
+      def picks():
+        chosen = strategies.decisions.candidate_picks(
+          self._column_pickers, j, decision_key, outputs, candidate_mask, b, num_picks=num
+        )
+        return chosen[:k], vote / total
+
+      return picks
+
+    branches = [by_mixture, by_vote] + [alone(j) for j in self._alone]
+    j = jnp.argmax(vote)
+    single = jnp.sum(vote > 0) == 1
+    which = jnp.asarray(0, jnp.int32)
+    which = jnp.where(jnp.any(vote > 0), 1, which)
+    for i, column in enumerate(self._alone):
+      which = jnp.where(single & (j == column), 2 + i, which)
+    if len(branches) == 1 or not self.alignment:
+      return by_mixture()
+    return jax.lax.switch(which, branches)
+
+  def round_query(self, state: SearchState, key: jax.Array, context: Context, k: int):
+    """One round's search and query as one traceable function (the strategies' query).
+
+    The FitNet warm-up runs as `train.fit_program`, the bi-level updates as one
+    `lax.scan` of `bilevel_steps`; what the host-driven path (`host_query`) computes,
+    with the same keys. A labeled set too small to split buys nothing (-1 picks: the
+    loop's pick check raises).
+
+    Returns:
+      (int32[k] picks, the new `SearchState`, `QueryInfo` of arrays: the weights over
+      `columns`, the round's metrics).
+    """
+    search_key, pick_key = jax.random.split(key)
+    # The first half of this split drew the networks before the (init, query) interface;
+    # it is skipped so that results stay those of earlier versions.
+    _, search_key = jax.random.split(search_key)
+    images, labels, labeled = context.images, context.labels, context.labeled
+    n = jnp.sum(labeled, dtype=jnp.int32)
+    keys, train_mask, v_index, v_mask = self.split(search_key, labeled)
+    fit = self.fit_trainer.fit_program(keys[0], images, labels, train_mask, n - n // 2)
+    data, bilevel, guard_rows, guard_picks, finite = self.prepare(
+      state, keys, fit, images, labels, n, v_index, v_mask
+    )
+    bilevel, metrics = bilevel_steps(
+      bilevel,
+      keys[3],
+      data,
+      images,
+      labels,
+      jnp.zeros((), jnp.int32),
+      **self.stats,
+      config=self.config,
+      num_steps=self.config.round_steps,
+    )
+    state, log = self.finish(
+      state, bilevel, metrics, keys, data, guard_rows, guard_picks, images, labels, labeled, n
+    )
+    vote = self.vote_of(state, log, jax.random.fold_in(pick_key, 1))
+    picks, weights = self.query_program(state, pick_key, images, context.outputs, ~labeled, k, vote)
+    usable = (n >= self.min_labeled()) & finite
+    picks = jnp.where(usable, picks, -1)
+    return picks, state, QueryInfo(weights=weights, metrics=log)
+
+  # ---------------------------------------------------------------- the host driver
 
   def search(
     self,
@@ -169,7 +502,8 @@ class AutoAL:
     labeled: jax.Array,
     num_labeled: int,
   ) -> tuple[SearchState, dict]:
-    """One round's search: split, FitNet warm-up, decisions on V, bi-level updates.
+    """One round's search from the host: split, FitNet warm-up (`Trainer.fit`), decisions
+    on V, bi-level updates one jitted call per step (or per `steps_per_call`), `finish`.
 
     Args:
       state: `SearchState` (warm-started from the previous round).
@@ -177,11 +511,10 @@ class AutoAL:
       images: uint8[N, H, W, Ch], the pool on device.
       labels: int32[N].
       labeled: bool[N].
-      num_labeled: the size of the labeled set (>= 2).
+      num_labeled: the size of the labeled set (>= 2; >= 6 for ``alignment``).
 
     Returns:
-      (new `SearchState`, host metrics: the means of `METRICS` over the round's steps,
-      ``soft_count_v`` / ``target_count_v`` on the whole of V after the search).
+      (new `SearchState`, host metrics: `finish`'s, those measured, as floats).
     """
     num_v = num_labeled // 2
     if num_v < 1:
@@ -190,52 +523,18 @@ class AutoAL:
       raise ValueError(f"|V| = {num_v} exceeds the search capacity {self.capacity}")
     if self.alignment and min(fold_sizes(num_v)) < 1:
       raise ValueError(f"the alignment search needs at least 6 labeled samples, got {num_labeled}")
-    split_key, warmup_key, mc_key, decision_key, step_key = jax.random.split(key, 5)
-    count_key = jax.random.fold_in(step_key, self.config.round_steps)  # no step uses this one
-    train_mask, v_index, v_mask = self._split(split_key, labeled, self.capacity)
-    fit = self.fit_trainer.fit(warmup_key, images, labels, train_mask, num_labeled - num_v)
-    v_outputs = self.fit_trainer.pool_outputs(
-      fit, mc_key, self._gather(images, v_index), num_mc=self.num_mc
+    n = jnp.asarray(num_labeled, jnp.int32)
+    keys, train_mask, v_index, v_mask = self._split(key, labeled)
+    fit = self.fit_trainer.fit(keys[0], images, labels, train_mask, num_labeled - num_v)
+    data, bilevel, guard_rows, guard_picks, finite = self._prepare(
+      state, keys, fit, images, labels, n, v_index, v_mask
     )
-    strategies.check_probs(v_outputs.probs, "FitNet probabilities on V")
-    log = {}
-    if self.alignment:
-      # V in three folds: SearchNet's (half), the guardrail's and H (a quarter each).
-      search_rows, guard_rows, held_rows = self._folds(v_mask)
-      sizes = fold_sizes(num_v)
-      ratio = min(0.5, self.query_size / num_labeled)
-      picks = [min(self.v_picks, math.ceil(ratio * n)) for n in sizes[:2]]
-      decisions = self._v_decisions(
-        decision_key, v_outputs, search_rows, num_picks=jnp.asarray(picks[0], jnp.int32)
-      ) + self._v_decisions(
-        jax.random.fold_in(decision_key, 1),
-        v_outputs,
-        guard_rows,
-        num_picks=jnp.asarray(picks[1], jnp.int32),
-      )
-      alignment, phi, residual = self._gradient_parts(
-        v_outputs, self._gather(labels, v_index), v_mask, held_rows
-      )
-      data = SearchData(
-        v_index,
-        v_mask,
-        decisions,
-        jnp.asarray(ratio, jnp.float32),
-        search_rows,
-        alignment,
-        phi,
-        residual,
-        self._log_prior(state.evidence, state.evidence_var),
-      )
-    else:
-      num_picks = jnp.asarray(min(self.v_picks, math.ceil(self.ratio * num_v)), jnp.int32)
-      decisions = self._v_decisions(decision_key, v_outputs, v_mask, num_picks=num_picks)
-      data = SearchData(v_index, v_mask, decisions, jnp.asarray(self.ratio, jnp.float32))
-    fit = fit.replace(tx=self._fit_tx, opt_state=self._fit_opt_init(fit.params))
-    bilevel = BilevelState(fit, state.search, state.loss)
+    if not bool(finite):  # a diverged warm-up: NaN would silently rank last
+      raise ValueError("FitNet probabilities on V hold NaN or Inf (a diverged warm-up)")
     metrics = []
     step = 0
     branches = len(self._branch_steps)
+    step_key = keys[3]
     while step < self.config.round_steps:
       if self.steps_per_call == 1 or self.config.round_steps - step < self.steps_per_call:
         at = jnp.asarray(step, jnp.int32)
@@ -249,93 +548,25 @@ class AutoAL:
         bilevel, m = self._scan_steps(bilevel, step_key, data, images, labels, at)
         metrics.append(m)
         step += self.steps_per_call
-    state = state._replace(search=bilevel.search, loss=bilevel.loss)
-    values = jax.tree.map(lambda *v: np.concatenate([np.asarray(x) for x in v]), *metrics)
-    # Metrics no update of this config measures (no LossNet, no FitNet steps) are left out.
-    log.update(
-      {name: float(np.nanmean(v)) for name, v in values._asdict().items() if np.isfinite(v).any()}
+    metrics = jax.tree.map(lambda *v: jnp.concatenate(v), *metrics)
+    state, log = self._finish(
+      state, bilevel, metrics, keys, data, guard_rows, guard_picks, images, labels, labeled, n
     )
-    log["soft_count_v"] = float(self._soft_count(state, count_key, images, data))
-    log["target_count_v"] = float(data.ratio) * num_v
-    log["size_v"] = num_v
-    log["labels_per_class"] = num_labeled / self.info.num_classes
-    log["class_balance_p"] = class_balance_p(np.asarray(self._class_counts(labels, labeled)))
-    if log["class_balance_p"] < self.config.low_budget_balance and not bool(state.imbalanced):
-      # On the devices the flag was on: another placement would compile the step again.
-      state = state._replace(imbalanced=jax.device_put(np.bool_(True), state.imbalanced.sharding))
-    if self.alignment:
-      state, verdict = self._judge(state, images, data, guard_rows, picks[1])
-      log.update(verdict)
-    return state, log
+    log = {name: float(v) for name, v in jax.device_get(log).items()}
+    return state, {name: v for name, v in log.items() if not math.isnan(v)}
 
   def vote(self, state: SearchState, log: dict, key: jax.Array | None = None) -> np.ndarray | None:
-    """The vote `query` buys with after `search` returned (state, log), over `columns`:
-    None for the searched mixture (the paper's objective, or the guardrail let it
-    through), else 1 for each candidate the evidence has not eliminated (`standing`); with
-    ``fallback = rotation``, 1 for one of them only, drawn uniformly with ``key``; with
-    ``fallback = leader``, 1 for the first standing leader only (`leader`). Below
-    ``low_budget_per_class`` labels per class, unless the labeled classes have looked
-    imbalanced in this or an earlier round (``state.imbalanced``), 1 for the low-budget
-    leader alone, whatever the evidence."""
+    """`vote_of` from the host, after `search` returned (state, log): None for the
+    searched mixture, else the vote (float64[len(columns)])."""
     if not self.alignment or log["mixture"]:
       return None
-    if (
-      self._low is not None
-      and log["labels_per_class"] < self.config.low_budget_per_class
-      and not bool(state.imbalanced)
-    ):
-      return (np.arange(len(self.columns)) == self._low).astype(np.float64)
-    kept = standing(np.asarray(state.evidence), float(state.evidence_var), self.config.eliminate)
-    if self.config.fallback == "rotation":
-      vote = rotation(kept, key)
-    elif self.config.fallback == "leader":
-      vote = leader(kept, self.config.candidates, self.config.leaders)
-    else:
-      vote = kept
-    return np.pad(vote, (0, len(self.columns) - len(vote)))
-
-  def _judge(self, state: SearchState, images, data: SearchData, guard_rows, num: int):
-    """The guardrail and the evidence (`../shared/SEARCH.md` R3) on the guardrail's fold.
-
-    Every candidate's picks and the mixture's are valued by `alignment_value` out of
-    fold (SearchNet never trained on these rows); `guardrail_decision` turns the values
-    into this round's choice and the new evidence.
-
-    Returns:
-      (the state with its new evidence, host metrics: ``mixture`` 1 when the searched
-      mixture buys, else 0 and the vote of ``survivors`` candidates buys;
-      ``value_mixture``, ``value_best``, ``value_se``).
-    """
-    pooled_rows = data.train | guard_rows  # V but H
-    mix, mix_se, values, ses, pooled_values, pooled_ses = (
-      np.asarray(v, np.float64)
-      for v in self._guardrail(
-        state, images, data, guard_rows, jnp.asarray(num, jnp.int32), pooled_rows
-      )
-    )
-    vote, evidence, variance, margin = guardrail_decision(
-      mix,
-      mix_se,
-      values,
-      ses,
-      np.asarray(state.evidence),
-      float(state.evidence_var),
-      self.config,
-      pooled_values,
-      pooled_ses,
-    )
-    # On the devices the old evidence was on: another placement would compile the step again.
-    state = state._replace(
-      evidence=jax.device_put(np.asarray(evidence, np.float32), state.evidence.sharding),
-      evidence_var=jax.device_put(np.float32(variance), state.evidence_var.sharding),
-    )
-    return state, {
-      "mixture": float(not vote.any()),
-      "survivors": float(vote.sum()),
-      "value_mixture": float(mix),
-      "value_best": float(values.max()),
-      "value_se": margin,
+    if key is None:
+      key = jax.random.key(0)  # only the rotation draws
+    device_log = {
+      "mixture": jnp.float32(log["mixture"]),
+      "labels_per_class": jnp.float32(log["labels_per_class"]),
     }
+    return np.asarray(self._vote_of(state, device_log, key), np.float64)
 
   def query(
     self,
@@ -347,109 +578,37 @@ class AutoAL:
     k: int,
     vote: np.ndarray | None = None,
   ) -> tuple[jax.Array, np.ndarray]:
-    """Picks k <= b unlabeled samples by the searched mixture of the candidates.
-
-    ``vote`` (float[len(columns)], `vote`; None or all zeros: the mixture): by the
-    equal-weight vote of the candidates it marks instead, ties at random; one leader marked
-    alone (``fallback = leader``, or the low-budget leader) buys its own picks.
-
-    Args:
-      state: `SearchState` after this round's `search`.
-      key: PRNG key (candidate randomness and tie-breaking).
-      images: uint8[N, H, W, Ch].
-      outputs: the task model's `PoolOutputs` (with T MC passes if a candidate needs them).
-      candidate_mask: bool[N], the unlabeled samples.
-      k: picks, 1 <= k <= b (the last round may be partial; one program serves both).
-
-    Returns:
-      (int32[k] picks, float64[len(columns)] the mean strategy weight over the picks).
-    """
+    """`query_program` from the host (one compiled program for every way of buying):
+    (int32[k] picks, float64[len(columns)] the mean strategy weight over the picks)."""
     if not 1 <= k <= self.query_size:
       raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
-    decision_key, tie_key = jax.random.split(key)
-    num = jnp.asarray(k, jnp.int32)
-    j = -1 if vote is None else int(np.argmax(vote))
-    if (
-      vote is not None
-      and np.count_nonzero(vote) == 1
-      and ((self.config.fallback == "leader" and j in self._leaders) or j == self._low)
-    ):
-      # The leader buys alone: its own picks (the same set as its column of the decisions),
-      # without computing the other candidates' picks.
-      picks = self._one_candidate(j)(decision_key, outputs, candidate_mask, num_picks=num)
-      if not self._vote_compiled:  # the vote's programs too, so that no later round compiles
-        for other in self._leaders:  # and every leader's (after the low budget's)
-          if other != j:
-            picker = self._one_candidate(other)
-            jax.block_until_ready(picker(decision_key, outputs, candidate_mask, num_picks=num))
-        decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
-        scores = self._vote(decisions, jnp.asarray(vote[: self.config.num_columns], jnp.float32))
-        jax.block_until_ready(self._top(tie_key, scores, candidate_mask, self.query_size, num))
-        self._vote_compiled = True
-      return picks[:k], (vote / vote.sum()).astype(np.float32).astype(np.float64)
-    decisions = self._pool_decisions(decision_key, outputs, candidate_mask, num_picks=num)
-    if vote is not None and vote.any():
-      scores = self._vote(decisions, jnp.asarray(vote[: self.config.num_columns], jnp.float32))
-      chosen = self._top(tie_key, scores, candidate_mask, self.query_size, num)
-      # float32 values, as the mixture's weights are (and a checkpoint keeps them).
-      return chosen[:k], (vote / vote.sum()).astype(np.float32).astype(np.float64)
-    mixed, weights = self._query_scores(state, images, decisions, candidate_mask, num)
-    # The top k of the b slots (one program for every k), ties at the k-th score at random.
-    chosen = self._top(tie_key, mixed, candidate_mask, self.query_size, num)[:k]
-    weights = np.asarray(jnp.mean(weights[chosen], axis=0), np.float64)
-    return chosen, np.pad(weights, (0, len(self.columns) - len(weights)))
+    width = len(self.columns)
+    vote = np.zeros(width) if vote is None else np.asarray(vote)
+    picks, weights = self._query(
+      state, key, images, outputs, candidate_mask, k, jnp.asarray(vote, jnp.float32)
+    )
+    return picks, np.asarray(weights, np.float64)
 
-  def _one_candidate(self, j: int):
-    if j not in self._candidate_picks:
-      self._candidate_picks[j] = jax.jit(
-        functools.partial(
-          strategies.decisions.candidate_picks,
-          tuple(strategies.get_picker(name) for name in self.columns),
-          j,
-          k=self.query_size,
-        )
-      )
-    return self._candidate_picks[j]
-
-
-def class_balance_p(counts) -> float:
-  """The p-value of Pearson's chi-square test of class counts against equal counts.
-
-  ``sum_c (n_c - n / C)^2 / (n / C)`` against a chi-square with C - 1 degrees of freedom
-  (an approximation at expected counts under 5, where it is rough but monotone in the
-  imbalance). 1.0 for no labels or one class.
-
-  Args:
-    counts: int[C], the labeled samples of each class.
-
-  Returns:
-    float in [0, 1]: small when the counts are unlikely under equal class frequencies.
-  """
-  import scipy.stats  # a dependency of jax
-
-  counts = np.asarray(counts, np.float64)
-  total, num_classes = counts.sum(), counts.shape[0]
-  if total == 0 or num_classes < 2:
-    return 1.0
-  expected = total / num_classes
-  statistic = float(np.sum((counts - expected) ** 2) / expected)
-  return float(scipy.stats.chi2.sf(statistic, num_classes - 1))
-
-
-def rotation(kept: np.ndarray, key: jax.Array) -> np.ndarray:
-  """One of the kept candidates, uniformly at random: float64[K] one-hot."""
-  members = np.flatnonzero(kept)
-  chosen = members[int(jax.random.randint(key, (), 0, len(members)))]
-  return (np.arange(len(kept)) == chosen).astype(np.float64)
-
-
-def leader(kept: np.ndarray, candidates, leaders) -> np.ndarray:
-  """The first of ``leaders`` that is among ``candidates`` and kept, alone (float64[K]
-  one-hot); ``kept`` itself (the vote of the standing) where there is none."""
-  for name in leaders:
-    if name in candidates and kept[candidates.index(name)]:
-      return (np.arange(len(kept)) == candidates.index(name)).astype(np.float64)
-  return kept
+  def host_query(self, state: SearchState, key: jax.Array, context: Context, k: int):
+    """`round_query`'s computation driven from the host (`search`, `vote`, `query`): the
+    same picks; the loop runs this where per-step dispatch is faster (CPU). Times the
+    search (``QueryInfo.search_seconds``)."""
+    search_key, pick_key = jax.random.split(key)
+    _, search_key = jax.random.split(search_key)  # as `round_query`
+    num_labeled = int(jax.device_get(jnp.sum(context.labeled)))
+    start = time.perf_counter()
+    state, metrics = self.search(
+      state, search_key, context.images, context.labels, context.labeled, num_labeled
+    )
+    jax.block_until_ready(state)
+    seconds = time.perf_counter() - start
+    # A key of its own for the rotation, derived so that the vote's picks stay as they were.
+    vote = self.vote(state, metrics, jax.random.fold_in(pick_key, 1))
+    chosen, weights = self.query(
+      state, pick_key, context.images, context.outputs, ~context.labeled, k, vote
+    )
+    info = QueryInfo(weights=weights, metrics=metrics, search_seconds=seconds)
+    return chosen, state, info
 
 
 def fold_sizes(num_v: int) -> tuple[int, int, int]:
@@ -458,72 +617,14 @@ def fold_sizes(num_v: int) -> tuple[int, int, int]:
   return search_end, guard_end - search_end, num_v - guard_end
 
 
-def guardrail_decision(
-  mix,
-  mix_se,
-  values,
-  ses,
-  evidence,
-  evidence_var,
-  config: SearchConfig,
-  pooled_values=None,
-  pooled_ses=None,
-):
-  """The guardrail's choice and the evidence's update from one round's out-of-fold values.
-
-  Each candidate's value (on the pooled rows where given) becomes a z-score against the
-  candidates' mean, in units of the root mean square of their standard errors; a
-  candidate's evidence is the sum of its z-scores, each round's older ones multiplied by
-  ``prior_decay`` (TAILOR's 0.9). Where all candidates are equal a sum has variance
-  ``v = sum_t decay^(2t)``, so a candidate is dropped once its evidence is
-  ``eliminate * sqrt(2 v)`` below the best's: a difference noise alone rarely makes. The
-  searched mixture buys only where its value beats the best candidate's (on the same
-  rows) by more than the standard error of their difference; else the candidates still
-  standing vote with equal weights (all of them until the evidence says otherwise:
-  near-ties never decide by noise).
-
-  Args:
-    mix, mix_se: the mixture's value and its standard error (guardrail fold).
-    values, ses: float[K], each candidate's value and standard error (guardrail fold).
-    evidence: float[K], the evidence carried from the previous round.
-    evidence_var: its null variance v (0 before the first round).
-    config: its ``prior_decay``, ``eliminate`` and ``guardrail``.
-    pooled_values, pooled_ses: float[K], the candidates' values and SEs on more rows
-      (both folds), for the evidence; default ``values``, ``ses``.
-
-  Returns:
-    (vote: float64[K], zeros for the mixture, else 1 for each candidate that votes; the new
-    evidence; its new variance; the margin the mixture had to beat).
-  """
-  values, ses = np.asarray(values, np.float64), np.asarray(ses, np.float64)
-  pooled_values = values if pooled_values is None else np.asarray(pooled_values, np.float64)
-  pooled_ses = ses if pooled_ses is None else np.asarray(pooled_ses, np.float64)
-  best = int(np.argmax(values))
-  scale = max(float(np.sqrt(np.mean(pooled_ses**2))), 1e-12)
-  decay = config.prior_decay
-  z = (pooled_values - pooled_values.mean()) / scale
-  evidence = decay * np.asarray(evidence, np.float64) + z
-  variance = decay**2 * float(evidence_var) + 1.0
-  margin = float(np.hypot(mix_se, ses[best]))
-  if not config.guardrail or mix - values[best] > margin:
-    return np.zeros_like(values), evidence, variance, margin
-  return standing(evidence, variance, config.eliminate), evidence, variance, margin
-
-
-def standing(evidence, variance: float, eliminate: float) -> np.ndarray:
-  """1 for each candidate whose evidence is within ``eliminate * sqrt(2 variance)`` of the
-  best's, else 0 (float64[K])."""
-  evidence = np.asarray(evidence, np.float64)
-  return (evidence >= evidence.max() - eliminate * np.sqrt(2.0 * variance)).astype(np.float64)
-
-
 def strategy(
   setup: strategies.Setup, name: str = "autoal-paper", **overrides
 ) -> strategies.Strategy:
   """AutoAL's search as a `strategies.Strategy` over ``setup.candidates``.
 
-  ``init`` draws SearchNet and LossNet; ``query`` runs the round's search on the labeled
-  set (`AutoAL.search`), then picks with the searched mixture (`AutoAL.query`).
+  ``init`` draws SearchNet and LossNet; ``query`` is `AutoAL.round_query` (the round's
+  search on the labeled set and the query, one traceable function); ``host_query`` is
+  `AutoAL.host_query`, the same driven from the host (what the loop runs on CPU).
 
   Args:
     setup: the experiment's `strategies.Setup` (its ``search`` config, default
@@ -553,32 +654,19 @@ def strategy(
     del context
     return searcher.init(key)
 
-  def query(state: SearchState, key: jax.Array, context: Context, k: int):
-    search_key, pick_key = jax.random.split(key)
-    # The first half of this split drew the networks before the (init, query) interface;
-    # it is skipped so that results stay those of earlier versions.
-    _, search_key = jax.random.split(search_key)
-    num_labeled = int(sharding.to_host(jnp.sum(context.labeled)))
-    start = time.perf_counter()
-    state, metrics = searcher.search(
-      state, search_key, context.images, context.labels, context.labeled, num_labeled
-    )
-    jax.block_until_ready(state)
-    seconds = time.perf_counter() - start
-    # A key of its own for the rotation, derived so that the vote's picks stay as they were.
-    vote = searcher.vote(state, metrics, jax.random.fold_in(pick_key, 1))
-    chosen, weights = searcher.query(
-      state, pick_key, context.images, context.outputs, ~context.labeled, k, vote
-    )
-    info = QueryInfo(weights=weights, metrics=metrics, search_seconds=seconds)
-    return chosen, state, info
-
   # The pickers: the candidates, and the low-budget leader (`AutoAL.columns`).
   pickers = tuple(n for n in searcher.columns if n != "loss_prediction")
   needs = strategies.candidates_needs(pickers)
   doc = _DOCS.get(name, "AutoAL's strategy search")
   return strategies.Strategy(
-    name, init, query, needs, doc, searcher.columns, pickers, host_driven=True
+    name,
+    init,
+    searcher.round_query,
+    needs,
+    doc,
+    searcher.columns,
+    pickers,
+    host_query=searcher.host_query,
   )
 
 

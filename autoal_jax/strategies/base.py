@@ -20,8 +20,8 @@ strategy is a `Strategy` (`types`):
 caller jits it (k static, `jax.jit(query, static_argnums=3)`) and may vmap it over a
 leading axis of states, keys and contexts (seeds). The loop asks nothing else of a
 strategy: it trains the task model, computes the pool outputs its ``needs`` ask for, calls
-``query`` and labels the picks. (AutoAL's strategies, whose search is still driven from
-the host, say so with ``host_driven``.)
+``query`` and labels the picks. (AutoAL's strategies also carry a ``host_query``, the same
+computation driven from the host, which the loop prefers on CPU.)
 
 A strategy is made by its constructor from a `Setup` (what the experiment fixes: pool
 size, query size, the candidates resolved to pickers, the task model, ...);

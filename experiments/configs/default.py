@@ -116,10 +116,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.process_id = -1  # -1: auto
 
   # Seeds as one program: a strategy's seeds run together, each round one vmapped program
-  # (ActiveLearner.run_seeds; the same results per seed). One device only; AutoAL's
-  # strategies (host-driven search) still run their seeds one after another. Pays on a
+  # (ActiveLearner.run_seeds; the same results per seed). One device only. Pays on a
   # GPU/TPU and for small models; on this CPU the small CNN's vmapped convolutions are
-  # slower (docs/benchmarks.md).
+  # slower, and AutoAL's search compiled whole too (docs/benchmarks.md).
   config.vmap_seeds = False
 
   # Persistent XLA compilation cache ('' disables): cuts start-up on later runs.
