@@ -39,7 +39,10 @@ evidence is not clearly below the best's (`guardrail_decision`).
 
 
 Modules: `config` (`SearchConfig`), `losses` (the objectives as named functions),
-`step` (states, `bilevel_step`, `query_scores`), `driver` (`AutoAL` and the strategies).
+`step` (states, the named updates and `bilevel_step`, `query_scores`), `decide` (the
+guardrail, the evidence and the vote, in jnp), `driver` (`AutoAL`: the round as pure
+functions, composed into one program or driven from the host; the strategies).
+docs/search.md shows the pieces and swaps an objective.
 """
 
 from autoal_jax.search.config import (
@@ -68,18 +71,25 @@ from autoal_jax.search.losses import (
   ranking_loss,
 )
 from autoal_jax.search.step import (
+  Batch,
   BilevelState,
   SearchData,
   SearchState,
+  alignment_update,
   bilevel_step,
   bilevel_steps,
+  default_updates,
+  fit_update,
   folds,
   gradient_parts,
   guardrail_values,
   head_bias,
   init_search_state,
+  loss_update,
+  make_batch,
   num_branches,
   query_scores,
+  search_update,
   select,
   soft_count,
   split_labeled,
@@ -87,6 +97,13 @@ from autoal_jax.search.step import (
 
 __all__ = [
   "STRATEGIES",
+  "Batch",
+  "default_updates",
+  "fit_update",
+  "alignment_update",
+  "loss_update",
+  "search_update",
+  "make_batch",
   "DEFAULT_CANDIDATES",
   "METRICS",
   "AutoAL",

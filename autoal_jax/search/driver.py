@@ -36,12 +36,12 @@ from autoal_jax.search.step import (
   SearchState,
   bilevel_step,
   bilevel_steps,
+  default_updates,
   fold_bounds,
   folds,
   gradient_parts,
   guardrail_values,
   init_search_state,
-  num_branches,
   query_scores,
   soft_count,
   split_labeled,
@@ -87,6 +87,8 @@ class AutoAL:
       bi-level step runs replicated. None: all devices.
     init_variables: FitNet's starting variables (the task model's pretrained weights,
       `train.Trainer`); None: a fresh initialisation every round.
+    updates: the bi-level updates to alternate (`step.default_updates(config)` where
+      None; docs/search.md swaps one).
   """
 
   def __init__(
@@ -101,6 +103,7 @@ class AutoAL:
     eval_chunk: int = 1024,
     mesh=None,
     init_variables=None,
+    updates: tuple | None = None,
   ):
     check_config(config)
     if needs_mc(config) and num_mc < 2:
@@ -122,6 +125,7 @@ class AutoAL:
       model, info, config.warmup, mesh=mesh, init_variables=init_variables
     )
     self.stats = dict(mean=tuple(info.mean), std=tuple(info.std))
+    self.updates = default_updates(config) if updates is None else tuple(updates)
     if config.steps_per_call:
       self.steps_per_call = config.steps_per_call
     else:
@@ -149,12 +153,18 @@ class AutoAL:
     )
     self._split = jax.jit(self.split)
     self._prepare = jax.jit(self.prepare)
-    step = functools.partial(bilevel_step, **self.stats, config=config)
+    step = functools.partial(bilevel_step, **self.stats, config=config, updates=self.updates)
     self._branch_steps = [
-      jax.jit(functools.partial(step, branch=b)) for b in range(num_branches(config))
+      jax.jit(functools.partial(step, branch=b)) for b in range(len(self.updates))
     ]
     self._scan_steps = jax.jit(
-      functools.partial(bilevel_steps, **self.stats, config=config, num_steps=self.steps_per_call)
+      functools.partial(
+        bilevel_steps,
+        **self.stats,
+        config=config,
+        num_steps=self.steps_per_call,
+        updates=self.updates,
+      )
     )
     self._finish = jax.jit(self.finish)
     self._vote_of = jax.jit(self.vote_of)
@@ -481,6 +491,7 @@ class AutoAL:
       **self.stats,
       config=self.config,
       num_steps=self.config.round_steps,
+      updates=self.updates,
     )
     state, log = self.finish(
       state, bilevel, metrics, keys, data, guard_rows, guard_picks, images, labels, labeled, n

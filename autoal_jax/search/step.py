@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -248,6 +249,194 @@ def select(
   return s, weights
 
 
+class Batch(NamedTuple):
+  """One bi-level step's batch of V and what its updates share (`make_batch`).
+
+  Attributes:
+    x: float32[B, H, W, Ch], the normalised images.
+    y: int32[B], their labels.
+    decisions: float32[B, K], the candidates' decisions on them.
+    weight: float32[B], 1 for real samples, 0 for padding (V smaller than B).
+    valid: bool[B], the same as a mask.
+    position: int32[B], the rows of V (for the objective's per-row inputs).
+    tau: float32, the Gumbel temperature of this step.
+    gumbel_key, dropout_key: the step's keys.
+    theta: None, or a fixed selection threshold (finite-difference tests).
+  """
+
+  x: jax.Array
+  y: jax.Array
+  decisions: jax.Array
+  weight: jax.Array
+  valid: jax.Array
+  position: jax.Array
+  tau: jax.Array
+  gumbel_key: jax.Array
+  dropout_key: jax.Array
+  theta: jax.Array | None = None
+
+
+def make_batch(key, data: SearchData, images, labels, step, mean, std, config, theta=None):
+  """Step ``step``'s batch: ``batch_size`` rows of V (of SearchNet's fold) drawn without
+  replacement from ``fold_in(key, step)``, and that step's keys and temperature."""
+  batch_key, gumbel_key, dropout_key = jax.random.split(jax.random.fold_in(key, step), 3)
+  rows = data.mask if data.train is None else data.train
+  noise = jnp.where(rows, jax.random.uniform(batch_key, data.mask.shape), -1.0)
+  top, position = jax.lax.top_k(noise, min(config.batch_size, data.mask.shape[0]))
+  index = data.index[position]
+  return Batch(
+    x=data_lib.normalize(images[index], mean, std),
+    y=labels[index],
+    decisions=data.decisions[position],
+    weight=(top >= 0.0).astype(jnp.float32),
+    valid=top >= 0.0,
+    position=position,
+    tau=relaxation.anneal(config.tau, config.tau_final, step, config.round_steps),
+    gumbel_key=gumbel_key,
+    dropout_key=dropout_key,
+    theta=theta,
+  )
+
+
+_NAN = float("nan")
+
+
+def _counts(s, batch: Batch, data: SearchData):
+  """(sum(s), r times the batch's valid samples): the size metrics."""
+  return jnp.sum(s), data.ratio * jnp.sum(batch.weight)
+
+
+def columns(loss_state: TrainState, maps, batch: Batch, data: SearchData, config) -> jax.Array:
+  """The batch's A: the candidates' decisions, plus LossNet's column (its top r of the
+  batch, or its ranks) with ``use_loss_prediction``: float32[B, K']."""
+  if not config.use_loss_prediction:
+    return batch.decisions
+  predicted = loss_state.apply_fn({"params": loss_state.params}, jax.lax.stop_gradient(maps))
+  num = jnp.ceil(data.ratio * jnp.sum(batch.weight))
+  column = strategies.signal_column(predicted, batch.valid, num, config.candidate_signal)
+  return jnp.concatenate([batch.decisions, jax.lax.stop_gradient(column)[:, None]], axis=1)
+
+
+def selection(state: BilevelState, search_params, train: bool, batch: Batch, data, config):
+  """SearchNet (with ``search_params``) on the batch -> (soft selection s[B], its
+  feature maps, its BatchNorm statistics, its logits[B, K']) (`select`)."""
+  (logits, maps), search_stats = train_lib.apply_model(
+    state.search, search_params, batch.x, train, batch.dropout_key
+  )
+  decisions = columns(state.loss, maps, batch, data, config)
+  s, _ = select(
+    batch.gumbel_key, logits, decisions, batch.valid, data.ratio, batch.tau, config, batch.theta
+  )
+  return s, maps, search_stats, logits
+
+
+def fit_update(state: BilevelState, batch: Batch, data: SearchData, config: SearchConfig):
+  """FitNet's step: ``L_F = mean(sg(s) CE_F) + lambda_F L_size(s)`` (`fit_objective`)
+  on the selection of SearchNet in inference mode. Returns (state, `StepMetrics`)."""
+  s, *_ = selection(state, state.search.params, False, batch, data, config)
+  s = jax.lax.stop_gradient(s)
+
+  def loss_fn(params):
+    ce, stats = per_sample_ce(state.fit, params, batch.x, batch.y, True, batch.dropout_key)
+    loss = fit_objective(s, ce, batch.weight, batch.valid, data.ratio, config.lambda_fit)
+    return loss, stats
+
+  (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.fit.params)
+  metrics = StepMetrics(loss, _NAN, _NAN, *_counts(s, batch, data))
+  return state._replace(fit=train_lib.apply_updates(state.fit, grads, stats)), metrics
+
+
+def search_update(
+  state: BilevelState,
+  batch: Batch,
+  data: SearchData,
+  config: SearchConfig,
+  objective=hard_samples_objective,
+):
+  """SearchNet's step on the paper's objective (`hard_samples_objective`, or the
+  ``objective(s, ce, weight, valid, ratio, lambda_search)`` given): the samples FitNet
+  finds hard. ``config.order = 2``: CE after one differentiable FitNet step on the
+  selection (DARTS), so that SearchNet's gradient flows through it; else a stop-gradient.
+  Returns (state, `StepMetrics`)."""
+
+  def loss_fn(params):
+    s, _, stats, _ = selection(state, params, True, batch, data, config)
+    fit_params = state.fit.params
+    if config.order == 2:
+      # DARTS: one differentiable FitNet step on the selection, then CE at its result.
+      def inner(p):
+        ce, _ = per_sample_ce(state.fit, p, batch.x, batch.y, False)
+        return losses.weighted_mean(s * ce, batch.weight)
+
+      grads = jax.grad(inner)(fit_params)
+      fit_params = jax.tree.map(lambda p, g: p - config.unroll_learning_rate * g, fit_params, grads)
+      ce, _ = per_sample_ce(state.fit, fit_params, batch.x, batch.y, False)
+    else:
+      ce = jax.lax.stop_gradient(per_sample_ce(state.fit, fit_params, batch.x, batch.y, False)[0])
+    loss = objective(s, ce, batch.weight, batch.valid, data.ratio, config.lambda_search)
+    return loss, (stats, s)
+
+  (loss, (stats, s)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.search.params)
+  metrics = StepMetrics(_NAN, loss, _NAN, *_counts(s, batch, data))
+  return state._replace(search=train_lib.apply_updates(state.search, grads, stats)), metrics
+
+
+def alignment_update(state: BilevelState, batch: Batch, data: SearchData, config: SearchConfig):
+  """SearchNet's step on ``objective = alignment`` (`alignment_objective`, with the
+  per-sample correction and the prior of `global_and_local`); FitNet stays as its
+  warm-up left it. Returns (state, `StepMetrics`)."""
+
+  def loss_fn(params):
+    s, _, stats, logits = selection(state, params, True, batch, data, config)
+    loss = alignment_objective(
+      s,
+      data.alignment[batch.position],
+      data.phi[batch.position],
+      data.residual[batch.position],
+      batch.weight,
+      batch.valid,
+      data.ratio,
+      config.gamma,
+      config.lambda_search,
+    )
+    correction, kl = global_and_local(logits, head_bias(params), data.log_prior, batch.weight)
+    loss = loss + config.lambda_delta * correction + config.lambda_prior * kl
+    return loss, (stats, s)
+
+  (loss, (stats, s)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.search.params)
+  metrics = StepMetrics(_NAN, loss, _NAN, *_counts(s, batch, data))
+  return state._replace(search=train_lib.apply_updates(state.search, grads, stats)), metrics
+
+
+def loss_update(state: BilevelState, batch: Batch, data: SearchData, config: SearchConfig):
+  """LossNet's step: LL4AL's ranking loss of its predictions (from SearchNet's feature
+  maps) against FitNet's losses (`loss_net_objective`). Returns (state, `StepMetrics`)."""
+  (_, maps), _ = train_lib.apply_model(state.search, state.search.params, batch.x, False)
+  maps = jax.lax.stop_gradient(maps)
+  ce = jax.lax.stop_gradient(per_sample_ce(state.fit, state.fit.params, batch.x, batch.y, False)[0])
+
+  def loss_fn(params):
+    predicted = state.loss.apply_fn({"params": params}, maps)
+    return loss_net_objective(predicted, ce, batch.weight, config.loss_margin)
+
+  (_, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.loss.params)
+  metrics = StepMetrics(_NAN, _NAN, accuracy, _NAN, _NAN)
+  loss = train_lib.apply_updates(state.loss, grads, state.loss.batch_stats)
+  return state._replace(loss=loss), metrics
+
+
+def default_updates(config: SearchConfig) -> tuple:
+  """The updates a round alternates (step i runs ``updates[i % len]``): FitNet's and
+  SearchNet's (``hard_samples``) or SearchNet's alone (``alignment``: FitNet stays as its
+  warm-up left it), then LossNet's with ``use_loss_prediction``. Each is
+  ``update(state, batch, data, config) -> (state, StepMetrics)``."""
+  if config.objective == "alignment":
+    updates = (alignment_update,)
+  else:
+    updates = (fit_update, search_update)
+  return updates + ((loss_update,) if config.use_loss_prediction else ())
+
+
 def bilevel_step(
   state: BilevelState,
   key: jax.Array,
@@ -260,135 +449,35 @@ def bilevel_step(
   config: SearchConfig,
   branch: int | None = None,
   theta: jax.Array | None = None,
-) -> tuple[BilevelState, jax.Array]:
-  """One bi-level update on a batch of V: FitNet, SearchNet or LossNet by ``step % 3``.
+  updates: tuple | None = None,
+) -> tuple[BilevelState, StepMetrics]:
+  """One bi-level update on a batch of V: ``updates[step % len(updates)]``.
 
   Args:
     state: the three networks.
-    key: the round's search key; the step uses ``fold_in(key, step)``.
+    key: the round's search key; the step uses ``fold_in(key, step)`` (`make_batch`).
     data: `SearchData` of the round.
     images: uint8[N, H, W, Ch], the pool.
     labels: int32[N].
     step: int32 scalar, the step index.
     mean, std: normalisation statistics.
     config: `SearchConfig`.
-    branch: None: `lax.switch` on ``step % num_branches`` (one program for every step, the
-      form a `lax.scan` needs); an int: that update only, chosen at trace time.
+    branch: None: `lax.switch` on ``step % len(updates)`` (one program for every step,
+      the form a `lax.scan` needs); an int: that update only, chosen at trace time.
     theta: fixes the selection threshold (finite-difference tests); default per batch.
+    updates: the updates to alternate (`default_updates(config)` where None): named
+      functions ``update(state, batch, data, config) -> (state, StepMetrics)``, so that
+      one can be swapped (docs/search.md).
 
   Returns:
     (new state, `StepMetrics`, NaN for those this update does not measure).
   """
-  batch_key, gumbel_key, dropout_key = jax.random.split(jax.random.fold_in(key, step), 3)
-  rows = data.mask if data.train is None else data.train
-  noise = jnp.where(rows, jax.random.uniform(batch_key, data.mask.shape), -1.0)
-  top, position = jax.lax.top_k(noise, min(config.batch_size, data.mask.shape[0]))
-  weight = (top >= 0.0).astype(jnp.float32)
-  valid = top >= 0.0
-  index = data.index[position]
-  x = data_lib.normalize(images[index], mean, std)
-  y = labels[index]
-  decisions = data.decisions[position]
-  tau = relaxation.anneal(config.tau, config.tau_final, step, config.round_steps)
-  ratio = data.ratio
-  count = jnp.sum(weight)
-  target = ratio * count
-  nan = jnp.float32(jnp.nan)
-
-  def columns(loss_state, maps):
-    if not config.use_loss_prediction:
-      return decisions
-    predicted = loss_state.apply_fn({"params": loss_state.params}, jax.lax.stop_gradient(maps))
-    num = jnp.ceil(ratio * count)
-    column = strategies.signal_column(predicted, valid, num, config.candidate_signal)
-    return jnp.concatenate([decisions, jax.lax.stop_gradient(column)[:, None]], axis=1)
-
-  def selection(search_params, search_train, st):
-    (logits, maps), search_stats = train_lib.apply_model(
-      st.search, search_params, x, search_train, dropout_key
-    )
-    s, _ = select(gumbel_key, logits, columns(st.loss, maps), valid, ratio, tau, config, theta)
-    return s, maps, search_stats, logits
-
-  def fit_update(st: BilevelState):
-    s, *_ = selection(st.search.params, False, st)
-    s = jax.lax.stop_gradient(s)
-
-    def loss_fn(params):
-      ce, stats = per_sample_ce(st.fit, params, x, y, True, dropout_key)
-      return fit_objective(s, ce, weight, valid, ratio, config.lambda_fit), stats
-
-    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.fit.params)
-    metrics = StepMetrics(loss, nan, nan, jnp.sum(s), target)
-    return st._replace(fit=train_lib.apply_updates(st.fit, grads, stats)), metrics
-
-  def alignment_update(st: BilevelState):
-    def loss_fn(params):
-      s, _, stats, logits = selection(params, True, st)
-      loss = alignment_objective(
-        s,
-        data.alignment[position],
-        data.phi[position],
-        data.residual[position],
-        weight,
-        valid,
-        ratio,
-        config.gamma,
-        config.lambda_search,
-      )
-      correction, kl = global_and_local(logits, head_bias(params), data.log_prior, weight)
-      loss = loss + config.lambda_delta * correction + config.lambda_prior * kl
-      return loss, (stats, s)
-
-    (loss, (stats, s)), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.search.params)
-    metrics = StepMetrics(nan, loss, nan, jnp.sum(s), target)
-    return st._replace(search=train_lib.apply_updates(st.search, grads, stats)), metrics
-
-  def search_update(st: BilevelState):
-    def loss_fn(params):
-      s, _, stats, _ = selection(params, True, st)
-      fit_params = st.fit.params
-      if config.order == 2:
-        # DARTS: one differentiable FitNet step on the selection, then CE at its result.
-        def inner(p):
-          ce, _ = per_sample_ce(st.fit, p, x, y, False)
-          return losses.weighted_mean(s * ce, weight)
-
-        grads = jax.grad(inner)(fit_params)
-        fit_params = jax.tree.map(
-          lambda p, g: p - config.unroll_learning_rate * g, fit_params, grads
-        )
-        ce, _ = per_sample_ce(st.fit, fit_params, x, y, False)
-      else:
-        ce = jax.lax.stop_gradient(per_sample_ce(st.fit, fit_params, x, y, False)[0])
-      loss = hard_samples_objective(s, ce, weight, valid, ratio, config.lambda_search)
-      return loss, (stats, s)
-
-    (loss, (stats, s)), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.search.params)
-    metrics = StepMetrics(nan, loss, nan, jnp.sum(s), target)
-    return st._replace(search=train_lib.apply_updates(st.search, grads, stats)), metrics
-
-  def loss_update(st: BilevelState):
-    (_, maps), _ = train_lib.apply_model(st.search, st.search.params, x, False)
-    maps = jax.lax.stop_gradient(maps)
-    ce = jax.lax.stop_gradient(per_sample_ce(st.fit, st.fit.params, x, y, False)[0])
-
-    def loss_fn(params):
-      predicted = st.loss.apply_fn({"params": params}, maps)
-      return loss_net_objective(predicted, ce, weight, config.loss_margin)
-
-    (_, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.loss.params)
-    metrics = StepMetrics(nan, nan, accuracy, nan, nan)
-    return st._replace(loss=train_lib.apply_updates(st.loss, grads, st.loss.batch_stats)), metrics
-
-  if config.objective == "alignment":  # FitNet stays as its warm-up left it
-    updates = [alignment_update]
-  else:
-    updates = [fit_update, search_update]
-  updates += [loss_update] if config.use_loss_prediction else []
+  batch = make_batch(key, data, images, labels, step, mean, std, config, theta)
+  updates = default_updates(config) if updates is None else tuple(updates)
+  bound = [functools.partial(update, batch=batch, data=data, config=config) for update in updates]
   if branch is not None:
-    return updates[branch](state)
-  return jax.lax.switch(step % len(updates), updates, state)
+    return bound[branch](state)
+  return jax.lax.switch(step % len(bound), bound, state)
 
 
 def bilevel_steps(
@@ -402,18 +491,19 @@ def bilevel_steps(
   std,
   config: SearchConfig,
   num_steps: int,
+  updates: tuple | None = None,
 ) -> tuple[BilevelState, jax.Array]:
   """``num_steps`` consecutive `bilevel_step`s as one `lax.scan` (`StepMetrics` of [S])."""
 
   def body(st, step):
-    return bilevel_step(st, key, data, images, labels, step, mean, std, config)
+    return bilevel_step(st, key, data, images, labels, step, mean, std, config, updates=updates)
 
   steps = first_step + jnp.arange(num_steps, dtype=jnp.int32)
   return jax.lax.scan(body, state, steps)
 
 
 def num_branches(config: SearchConfig) -> int:
-  return (1 if config.objective == "alignment" else 2) + int(config.use_loss_prediction)
+  return len(default_updates(config))
 
 
 def head_bias(params: dict) -> jax.Array:
