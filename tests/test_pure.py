@@ -98,33 +98,41 @@ def _autoal_context(dataset, model, seed, num_labeled):
   return Context(outputs, labeled, jnp.where(labeled, labels, -1), images)
 
 
+# autoal runs every way of buying (the low-budget leader at 10 labels, its leader or the
+# vote at 24 and 30), jitted alone and three seeds vmapped; the paper's objective and the
+# released code's relaxation (which differ only in the selection rule) two seeds vmapped
+# only: each compile of a round is seconds, the suite's time.
+AUTOAL_CASES = {
+  "autoal": ((0, 10), (1, 24), (2, 30)),
+  "autoal-paper": ((1, 24), (2, 30)),
+  "autoal-code": ((2, 30), (0, 10)),
+}
+
+
 @pytest.mark.parametrize("name", AUTOAL)
 def test_autoals_query_is_one_program_equal_to_its_host_driven_form(synthetic, name):
   setup, model = _autoal_setup(synthetic)
   spec = strategies.build(name, setup)
   assert spec.host_query is not None
-  # 10 labels: autoal's low-budget leader buys (4 classes: 2.5 per class); 24, 30: its
-  # leader or the vote (whatever the evidence says).
-  sizes = ((0, 10), (1, 24), (2, 30))
+  sizes = AUTOAL_CASES[name]
   contexts = [_autoal_context(synthetic, model, s, n) for s, n in sizes]
-  states = [spec.init(jax.random.key(s), c) for s, c in enumerate(contexts)]
-  keys = [jax.random.key(400 + s) for s in range(3)]
-  query = jax.jit(spec.query, static_argnums=3)
-  for i in range(3):
-    picks, state, info = query(states[i], keys[i], contexts[i], K)
-    host_picks, host_state, host_info = spec.host_query(states[i], keys[i], contexts[i], K)
-    np.testing.assert_array_equal(picks, host_picks, err_msg=f"{name} context {i}")
-    np.testing.assert_allclose(info.weights, host_info.weights, rtol=1e-6, atol=1e-7)
-    _assert_trees_close(state.evidence, host_state.evidence)
-    for metric, value in host_info.metrics.items():  # those measured agree
-      np.testing.assert_allclose(info.metrics[metric], value, rtol=1e-4, atol=1e-6, err_msg=metric)
-  # Three seeds as one vmapped program: each seed's picks and report.
+  states = [spec.init(jax.random.key(s), c) for (s, _), c in zip(sizes, contexts, strict=True)]
+  keys = [jax.random.key(400 + s) for s, _ in sizes]
+  # The host-driven form: the sequential path the loop runs on CPU (separate calls).
+  host = [spec.host_query(states[i], keys[i], contexts[i], K) for i in range(len(sizes))]
+  # The seeds as one vmapped program equal it, seed by seed.
   batched = jax.jit(jax.vmap(lambda s, key, c: spec.query(s, key, c, K)))
   picks, new_states, infos = batched(_stack(states), _stack(keys), _stack(contexts))
-  for i in range(3):
-    one = query(states[i], keys[i], contexts[i], K)
-    np.testing.assert_array_equal(picks[i], one[0], err_msg=f"{name} seed {i}")
-    np.testing.assert_allclose(infos.weights[i], one[2].weights, rtol=1e-6, atol=1e-7)
+  for i, (host_picks, host_state, host_info) in enumerate(host):
+    np.testing.assert_array_equal(picks[i], host_picks, err_msg=f"{name} seed {i}")
+    np.testing.assert_allclose(infos.weights[i], host_info.weights, rtol=1e-6, atol=1e-7)
+    _assert_trees_close(new_states.evidence[i], host_state.evidence)
+    for metric, value in host_info.metrics.items():  # those measured agree
+      np.testing.assert_allclose(infos.metrics[metric][i], value, rtol=1e-4, atol=1e-6)
+  if name == "autoal":  # and the query jitted alone (the loop's on GPU/TPU)
+    query = jax.jit(spec.query, static_argnums=3)
+    for i, (host_picks, _, _) in enumerate(host):
+      np.testing.assert_array_equal(query(states[i], keys[i], contexts[i], K)[0], host_picks)
 
 
 @pytest.mark.parametrize("name", PURE)
