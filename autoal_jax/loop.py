@@ -430,18 +430,11 @@ class ActiveLearner:
       lambda *leaves: jnp.stack(leaves), *[self.init(keys[s], strategy) for s in range(num_seeds)]
     )
     logs: list[list[RoundLog]] = [[] for _ in range(num_seeds)]
-    if checkpointer is not None:
-      restored = checkpointer.restore(states, RoundLog)
-      if restored is not None:
-        fresh_keys = np.asarray(jax.random.key_data(states.key))
-        states, logs = restored
-        if not np.array_equal(np.asarray(jax.random.key_data(states.key)), fresh_keys):
-          raise checkpoint_lib.CheckpointError(
-            f"the checkpoint in {checkpointer.directory} was made with other keys (seeds). "
-            "Nothing was changed; choose another folder for these runs."
-          )
-        for r in range(len(logs[0]) if on_round is not None else 0):
-          on_round(r, [seed_logs[r] for seed_logs in logs])
+    restored = _restore(checkpointer, states)
+    if restored is not None:
+      states, logs = restored
+      for r in range(len(logs[0]) if on_round is not None else 0):
+        on_round(r, [seed_logs[r] for seed_logs in logs])
     for r in range(len(logs[0]), self.config.num_rounds + 1):
       k = self.config.round_size(r) if r < self.config.num_rounds else 0
       program = self._seeds_program(spec, k)
@@ -593,18 +586,11 @@ class ActiveLearner:
       checkpoint.CheckpointError: the checkpoint is of another run or cannot be used.
     """
     state, logs = self.init(key, strategy), []
-    if checkpointer is not None:
-      restored = checkpointer.restore(state, RoundLog)
-      if restored is not None:
-        fresh_key = sharding.to_host(jax.random.key_data(state.key))
-        state, logs = restored
-        if not np.array_equal(sharding.to_host(jax.random.key_data(state.key)), fresh_key):
-          raise checkpoint_lib.CheckpointError(
-            f"the checkpoint in {checkpointer.directory} was made with another key (seed). "
-            "Nothing was changed; choose another folder for this run."
-          )
-        for log in logs if on_round is not None else ():
-          on_round(log)
+    restored = _restore(checkpointer, state)
+    if restored is not None:
+      state, logs = restored
+      for log in logs if on_round is not None else ():
+        on_round(log)
     while not self.done(state):
       state, log = self.round(state, strategy, progress)
       logs.append(log)
@@ -613,6 +599,24 @@ class ActiveLearner:
       if on_round is not None:
         on_round(log)
     return state, logs
+
+
+def _restore(checkpointer, fresh: ALState):
+  """The newest checkpoint's (state, logs) of the run(s) whose initial state is
+  ``fresh``, None without a checkpointer or checkpoint; refused when it was made with
+  another key (seed)."""
+  if checkpointer is None:
+    return None
+  restored = checkpointer.restore(fresh, RoundLog)
+  if restored is None:
+    return None
+  fresh_key = sharding.to_host(jax.random.key_data(fresh.key))
+  if not np.array_equal(sharding.to_host(jax.random.key_data(restored[0].key)), fresh_key):
+    raise checkpoint_lib.CheckpointError(
+      f"the checkpoint in {checkpointer.directory} was made with another key (seed). "
+      "Nothing was changed; choose another folder for this run."
+    )
+  return restored
 
 
 def summarize(state: ALState) -> dict:

@@ -213,7 +213,7 @@ def test_seeds_run_as_one_program_resume_to_the_same_results(synthetic, tmp_path
       logs[s],
     )
   np.testing.assert_array_equal(states.strategy.log_weights, whole_states.strategy.log_weights)
-  with pytest.raises(checkpoint.CheckpointError, match="other keys"):
+  with pytest.raises(checkpoint.CheckpointError, match="another key"):
     learner.run_seeds(
       jax.random.split(jax.random.key(5), 2), "albl", None,
       checkpoint.RunCheckpointer(directory, identity),
