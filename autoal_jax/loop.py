@@ -238,6 +238,10 @@ class ActiveLearner:
     candidates: the single strategies every mixture combines (``uniform-mix``, the
       bandits, AutoAL's). None: those ``search_config`` names, if it names any, else
       `strategies.DEFAULT_CANDIDATES`.
+    fused: `round` runs each round as one compiled program (`round_program`, the
+      strategy's traceable query) instead of driving training and AutoAL's search one
+      step per call from the host. None: fused where `train.dispatch_per_step` is False
+      (GPU/TPU). Both give the same results (tests/test_loop.py).
   """
 
   def __init__(
@@ -247,6 +251,7 @@ class ActiveLearner:
     config: ALConfig,
     search_config: Any = None,
     candidates: tuple | None = None,
+    fused: bool | None = None,
   ):
     data_lib.check_dataset(dataset)
     validate_budget(dataset.train_labels.shape[0], config)
@@ -255,6 +260,7 @@ class ActiveLearner:
     if candidates is None:
       candidates = getattr(search_config, "candidates", None) or strategies.DEFAULT_CANDIDATES
     self.candidates = tuple(candidates)
+    self.fused = (not train_lib.dispatch_per_step()) if fused is None else bool(fused)
     self.mesh = trainer.mesh
     # Replicated on the trainer's mesh: each device gathers its own batch slices locally.
     self.images, self.labels, self.test_images, self.test_labels = sharding.replicate(
@@ -300,7 +306,7 @@ class ActiveLearner:
     """``spec.query`` jitted once for this learner (k static; one program per k), or the
     strategy's ``host_query`` where it has one and per-step dispatch is faster (CPU:
     `train.dispatch_per_step`)."""
-    if spec.host_query is not None and train_lib.dispatch_per_step():
+    if spec.host_query is not None and not self.fused:
       return spec.host_query
     if spec.query not in self._queries:
       self._queries[spec.query] = jax.jit(spec.query, static_argnums=3)
@@ -345,8 +351,9 @@ class ActiveLearner:
     return state._replace(strategy=sharding.replicate(strategy_state, self.mesh))
 
   def round_program(self, spec: strategies.Strategy, k: int) -> Callable:
-    """One round of ``spec`` as a pure function ``program(state) -> (state, RoundOutputs)``:
-    train a fresh task model on the labeled set (`train.fit_program`), test accuracy,
+    """One round of ``spec`` as a pure function ``program(state, trained=None) -> (state,
+    RoundOutputs)``: train a fresh task model on the labeled set (`train.fit_program`;
+    ``trained``, a (model state, accuracy) pair, skips that), test accuracy,
     the pool outputs the strategy needs, its query of ``k`` picks (k = 0: the last round,
     no query), label them. No value leaves the device inside: the pick contract is
     checked there (``RoundOutputs.ok``) and raised on by the host after the call. The
@@ -360,12 +367,15 @@ class ActiveLearner:
     num_mc = self.config.num_mc if spec.needs.mc else 0
     images, labels = self.images, self.labels
 
-    def program(state: ALState) -> tuple[ALState, RoundOutputs]:
+    def program(state: ALState, trained=None) -> tuple[ALState, RoundOutputs]:
       r = state.round
       train_key, mc_key, query_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
       num_labeled = jnp.sum(state.labeled, dtype=jnp.int32)
-      model = trainer.fit_program(train_key, images, labels, state.labeled, num_labeled)
-      accuracy = trainer.evaluate(model, self.test_images, self.test_labels)
+      if trained is None:
+        model = trainer.fit_program(train_key, images, labels, state.labeled, num_labeled)
+        accuracy = trainer.evaluate(model, self.test_images, self.test_labels)
+      else:  # round 0's model, shared by a seed's strategies (`round`)
+        model, accuracy = trained
       state = state._replace(
         num_labels=state.num_labels.at[r].set(num_labeled),
         accuracy=state.accuracy.at[r].set(accuracy),
@@ -492,6 +502,8 @@ class ActiveLearner:
     if r > self.config.num_rounds:
       raise ValueError(f"the run is finished ({self.config.num_rounds} rounds)")
     spec = self.strategy(strategy)
+    if self.fused:
+      return self._fused_round(state, spec, r)
     train_key, mc_key, query_key = jax.random.split(jax.random.fold_in(state.key, r), 3)
     num_labeled = int(sharding.to_host(jnp.sum(state.labeled)))
 
@@ -539,6 +551,39 @@ class ActiveLearner:
     )
     return state, log
 
+  def _fused_round(self, state: ALState, spec: strategies.Strategy, r: int):
+    """`round` as one compiled program (`round_program`); round 0's model still comes
+    from the per-seed cache (`_train`, its fit compiled whole too), so a seed's strategies
+    share it. The whole round's wall time is the log's ``train_seconds``."""
+    k = self.config.round_size(r) if r < self.config.num_rounds else 0
+    start = time.perf_counter()
+    trained = None
+    if r == 0:
+      trainer = self.trainer_for(spec.needs)
+      train_key = jax.random.split(jax.random.fold_in(state.key, r), 3)[0]
+      num_labeled = int(sharding.to_host(jnp.sum(state.labeled)))
+      model, accuracy = self._train(trainer, r, train_key, state.labeled, num_labeled, None)
+      trained = (model, jnp.float32(accuracy))
+    program = self._round_program(spec, k, trained is not None)
+    labeled_before = state.labeled
+    state, out = program(state, trained) if trained is not None else program(state)
+    out = jax.device_get(out)
+    picks = np.asarray(out.picks)
+    if not bool(out.ok):
+      check_picks(picks, sharding.to_host(labeled_before), k, spec.name, r)
+      raise ValueError(f"round {r} pool probabilities hold NaN or Inf")
+    seconds = time.perf_counter() - start
+    info = host_info(out.info) if k > 0 else None
+    log = RoundLog(r, int(out.num_labeled), float(out.accuracy), seconds, 0.0, picks, info=info)
+    return state, log
+
+  def _round_program(self, spec: strategies.Strategy, k: int, trained: bool):
+    """``round_program(spec, k)`` jitted, built once per (spec, k, with a model)."""
+    key = ("round", spec.query, k, trained)
+    if key not in self._queries:
+      self._queries[key] = jax.jit(self.round_program(spec, k))
+    return self._queries[key]
+
   def _train(self, trainer, r, key, labeled, num_labeled, progress):
     """The round's task model and its test accuracy. Round 0 is the same for every
     strategy of a seed (the initial set and the training key come from the run's key
@@ -552,7 +597,11 @@ class ActiveLearner:
       )
       if cache_key in self._first_models:
         return self._first_models[cache_key]
-    model_state = trainer.fit(key, self.images, self.labels, labeled, num_labeled, progress)
+    if self.fused:  # the fit compiled whole, as the round programs run it
+      fit = self._queries.setdefault(("fit", id(trainer)), jax.jit(trainer.fit_program))
+      model_state = fit(key, self.images, self.labels, labeled, jnp.int32(num_labeled))
+    else:
+      model_state = trainer.fit(key, self.images, self.labels, labeled, num_labeled, progress)
     accuracy = trainer.evaluate(model_state, self.test_images, self.test_labels)
     result = model_state, float(sharding.to_host(accuracy))
     if cache_key is not None:

@@ -209,3 +209,30 @@ def test_run_seeds_stops_at_a_pick_contract_broken_on_device(synthetic):
   learner._strategies["entropy"] = spec._replace(query=query)
   with pytest.raises(RuntimeError, match="broke the pick contract at round 0"):
     learner.run_seeds(keys, "entropy")
+
+
+@pytest.mark.parametrize("strategy", ["autoal"])  # the others' round program: run_seeds
+def test_fused_rounds_equal_the_host_driven_ones(synthetic, strategy):
+  from autoal_jax import search
+
+  config = search.SearchConfig(
+    candidates=("margin", "bald"),
+    backbone="mlp",
+    backbone_kwargs=(("hidden", (16,)),),
+    steps=4,
+    batch_size=16,
+    warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3, schedule="constant"),
+  )
+  trainer = _learner(synthetic).trainer
+  al = loop.ALConfig(num_initial=10, query_size=15, quota=15, num_mc=3)  # one query
+  fused = loop.ActiveLearner(synthetic, trainer, al, config, fused=True)
+  host = loop.ActiveLearner(synthetic, trainer, al, config, fused=False)
+  key = jax.random.key(11)
+  fused_state, fused_logs = fused.run(key, strategy)
+  host_state, host_logs = host.run(key, strategy)
+  np.testing.assert_array_equal(fused_state.picks, host_state.picks)
+  np.testing.assert_array_equal(fused_state.accuracy, host_state.accuracy)
+  for a, b in zip(fused_logs[:-1], host_logs[:-1], strict=True):
+    np.testing.assert_allclose(a.info.weights, b.info.weights, rtol=1e-6, atol=1e-7)
+  # Round 0's model is still shared by a seed's strategies on the fused path.
+  assert len(fused._first_models) == 1

@@ -383,8 +383,8 @@ class AutoAL:
     candidates (`step.query_scores`); one leader marked alone (``fallback = leader``, or
     the low-budget leader), its own picks (the set of its column of the decisions), the
     other candidates' picks not computed; else the equal-weight vote of the candidates it
-    marks, ties at random. The branch runs under `lax.switch`: on one device only the
-    taken one executes.
+    marks, ties at random. The branch runs under `lax.switch` (the decisions computed
+    once, for the vote or the mixture): on one device only the taken one executes.
 
     Args:
       state: `SearchState` after this round's search.
@@ -406,8 +406,8 @@ class AutoAL:
     b = self.query_size
     total = jnp.maximum(jnp.sum(vote), 1e-30)
 
-    def pool_decisions():
-      return strategies.decisions.decisions(
+    def decided():  # the candidates' decisions once, then the vote or the mixture
+      decisions = strategies.decisions.decisions(
         self._pickers,
         decision_key,
         outputs,
@@ -417,26 +417,31 @@ class AutoAL:
         signal=self.config.candidate_signal,
       )
 
-    def by_vote():
-      scores = pool_decisions() @ vote[: self.config.num_columns]
-      chosen = strategies.top_k_masked(tie_key, scores, candidate_mask, b, num)[:k]
-      return chosen, vote / total
+      def by_vote():
+        scores = decisions @ vote[: self.config.num_columns]
+        return scores, jnp.zeros((candidate_mask.shape[0], width), jnp.float32)
 
-    def by_mixture():
-      mixed, weights = query_scores(
-        state,
-        images,
-        pool_decisions(),
-        candidate_mask,
-        num,
-        **self.stats,
-        chunk=self.eval_chunk,
-        config=self.config,
-      )
+      def by_mixture():
+        mixed, weights = query_scores(
+          state,
+          images,
+          decisions,
+          candidate_mask,
+          num,
+          **self.stats,
+          chunk=self.eval_chunk,
+          config=self.config,
+        )
+        return mixed, jnp.pad(weights, ((0, 0), (0, width - weights.shape[1])))
+
+      if not self.alignment:  # the paper's objective: always the mixture
+        scores, weights = by_mixture()
+      else:
+        scores, weights = jax.lax.cond(jnp.any(vote > 0), by_vote, by_mixture)
       # The top k of the b slots (one program for every k), ties at the k-th at random.
-      chosen = strategies.top_k_masked(tie_key, mixed, candidate_mask, b, num)[:k]
+      chosen = strategies.top_k_masked(tie_key, scores, candidate_mask, b, num)[:k]
       mean = jnp.mean(weights[chosen], axis=0)
-      return chosen, jnp.pad(mean, (0, width - mean.shape[0]))
+      return chosen, jnp.where(jnp.any(vote > 0), vote / total, mean)
 
     def alone(j):
       def picks():
@@ -447,16 +452,14 @@ class AutoAL:
 
       return picks
 
-    branches = [by_mixture, by_vote] + [alone(j) for j in self._alone]
+    if not self._alone:
+      return decided()
     j = jnp.argmax(vote)
     single = jnp.sum(vote > 0) == 1
     which = jnp.asarray(0, jnp.int32)
-    which = jnp.where(jnp.any(vote > 0), 1, which)
     for i, column in enumerate(self._alone):
-      which = jnp.where(single & (j == column), 2 + i, which)
-    if len(branches) == 1 or not self.alignment:
-      return by_mixture()
-    return jax.lax.switch(which, branches)
+      which = jnp.where(single & (j == column), 1 + i, which)
+    return jax.lax.switch(which, [decided] + [alone(j) for j in self._alone])
 
   def round_query(self, state: SearchState, key: jax.Array, context: Context, k: int):
     """One round's search and query as one traceable function (the strategies' query).
