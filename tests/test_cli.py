@@ -145,12 +145,22 @@ def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp
   assert _without_timings(killed) == _without_timings(whole)
 
 
+# One of each kind: every registered strategy's query is run (jitted and vmapped) in
+# tests/test_pure.py; here what the CLI adds to each kind (its needs: MC passes, a
+# LossNet; its reports: a bandit's arms, TAILOR's shares, a search's metrics).
+KINDS = (
+  "random", "margin", "var_ratio_mc", "kmeans", "loss_prediction", "uniform-mix", "tailor",
+  "albl", "albl-port", "autoal", "autoal-paper", "autoal-code",
+)  # fmt: skip
+
+
 @pytest.mark.slow
-def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
+def test_one_strategy_of_every_kind_runs_from_the_cli(tmp_path, npz):
   from autoal_jax import strategies
 
   workdir = str(tmp_path / "all")
-  names = ",".join(strategies.names())
+  assert set(KINDS) <= set(strategies.names())
+  names = ",".join(KINDS)
   # The mixtures over the smoke config's three candidates; two queries (20, then a partial
   # 10) instead of the smoke config's three, for the suite's time.
   result = _run(
@@ -160,7 +170,7 @@ def test_every_registered_strategy_runs_from_the_cli(tmp_path, npz):
   assert result.returncode == 0, result.stderr[-3000:]
   with open(os.path.join(workdir, "results.json")) as f:
     results = json.load(f)
-  assert sorted(results["summary"]) == strategies.names()
+  assert sorted(results["summary"]) == sorted(KINDS)
   for run in results["runs"]:
     flat = [i for p in run["picks"] for i in p]
     assert len(set(flat)) == 30, run["strategy"]

@@ -451,7 +451,9 @@ def test_soft_count_in_code_mode_draws_from_the_key_it_is_given():
   ((name, backbone),) = state.search.params.items()
   leaves, tree = jax.tree.flatten(backbone["head"])
   keys = jax.random.split(jax.random.key(9), len(leaves))
-  head = jax.tree.unflatten(tree, [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+  head = jax.tree.unflatten(
+    tree, [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves, strict=True)]
+  )
   params = {name: {**backbone, "head": head}}
   state = state._replace(search=state.search.replace(params=params))
   kw = dict(**stats, chunk=256, config=config)

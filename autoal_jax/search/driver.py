@@ -168,7 +168,7 @@ class AutoAL:
     )
     self._finish = jax.jit(self.finish)
     self._vote_of = jax.jit(self.vote_of)
-    self._query = jax.jit(self.query_program, static_argnums=5)
+    self._query = jax.jit(self.query_program)
 
   def init(self, key: jax.Array) -> SearchState:
     """Fresh SearchNet and LossNet (uniform strategy weights)."""
@@ -374,10 +374,11 @@ class AutoAL:
     images: jax.Array,
     outputs: PoolOutputs,
     candidate_mask: jax.Array,
-    k: int,
+    num: jax.Array,
     vote: jax.Array,
   ) -> tuple[jax.Array, jax.Array]:
-    """Picks k <= b unlabeled samples: one program for every way of buying.
+    """Picks num <= b unlabeled samples: one program for every way of buying and every
+    count (a partial last round compiles nothing new).
 
     ``vote`` (float32[len(columns)], `vote_of`): all zeros, the searched mixture of the
     candidates (`step.query_scores`); one leader marked alone (``fallback = leader``, or
@@ -392,16 +393,15 @@ class AutoAL:
       images: uint8[N, H, W, Ch].
       outputs: the task model's `PoolOutputs` (with T MC passes if a candidate needs them).
       candidate_mask: bool[N], the unlabeled samples.
-      k: picks, 1 <= k <= b (static; the last round may be partial).
+      num: int32 scalar, the picks, 1 <= num <= b (traced).
       vote: float32[len(columns)].
 
     Returns:
-      (int32[k] picks, float32[len(columns)] the mean strategy weight over the picks).
+      (int32[b] picks, the first num valid and -1 after them; float32[len(columns)] the
+      mean strategy weight over the picks).
     """
-    if not 1 <= k <= self.query_size:
-      raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
     decision_key, tie_key = jax.random.split(key)
-    num = jnp.asarray(k, jnp.int32)
+    num = jnp.asarray(num, jnp.int32)
     width = len(self.columns)
     b = self.query_size
     total = jnp.maximum(jnp.sum(vote), 1e-30)
@@ -438,9 +438,12 @@ class AutoAL:
         scores, weights = by_mixture()
       else:
         scores, weights = jax.lax.cond(jnp.any(vote > 0), by_vote, by_mixture)
-      # The top k of the b slots (one program for every k), ties at the k-th at random.
-      chosen = strategies.top_k_masked(tie_key, scores, candidate_mask, b, num)[:k]
-      mean = jnp.mean(weights[chosen], axis=0)
+      # The top num of the b slots (one program for every num), ties at random.
+      chosen = strategies.top_k_masked(tie_key, scores, candidate_mask, b, num)
+      valid = (chosen >= 0).astype(jnp.float32)[:, None]
+      mean = jnp.sum(weights[jnp.maximum(chosen, 0)] * valid, 0) / jnp.maximum(num, 1).astype(
+        jnp.float32
+      )
       return chosen, jnp.where(jnp.any(vote > 0), vote / total, mean)
 
     def alone(j):
@@ -448,7 +451,7 @@ class AutoAL:
         chosen = strategies.decisions.candidate_picks(
           self._column_pickers, j, decision_key, outputs, candidate_mask, b, num_picks=num
         )
-        return chosen[:k], vote / total
+        return chosen, vote / total
 
       return picks
 
@@ -500,7 +503,13 @@ class AutoAL:
       state, bilevel, metrics, keys, data, guard_rows, guard_picks, images, labels, labeled, n
     )
     vote = self.vote_of(state, log, jax.random.fold_in(pick_key, 1))
-    picks, weights = self.query_program(state, pick_key, images, context.outputs, ~labeled, k, vote)
+    if not 1 <= k <= self.query_size:
+      raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
+    num = jnp.int32(k)
+    picks, weights = self.query_program(
+      state, pick_key, images, context.outputs, ~labeled, num, vote
+    )
+    picks = picks[:k]
     usable = (n >= self.min_labeled()) & finite
     picks = jnp.where(usable, picks, -1)
     return picks, state, QueryInfo(weights=weights, metrics=log)
@@ -592,16 +601,16 @@ class AutoAL:
     k: int,
     vote: np.ndarray | None = None,
   ) -> tuple[jax.Array, np.ndarray]:
-    """`query_program` from the host (one compiled program for every way of buying):
-    (int32[k] picks, float64[len(columns)] the mean strategy weight over the picks)."""
+    """`query_program` from the host (one compiled program for every way of buying and
+    every k): (int32[k] picks, float64[len(columns)] the mean strategy weight over them)."""
     if not 1 <= k <= self.query_size:
       raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
     width = len(self.columns)
     vote = np.zeros(width) if vote is None else np.asarray(vote)
     picks, weights = self._query(
-      state, key, images, outputs, candidate_mask, k, jnp.asarray(vote, jnp.float32)
+      state, key, images, outputs, candidate_mask, jnp.int32(k), jnp.asarray(vote, jnp.float32)
     )
-    return picks, np.asarray(weights, np.float64)
+    return picks[:k], np.asarray(weights, np.float64)
 
   def host_query(self, state: SearchState, key: jax.Array, context: Context, k: int):
     """`round_query`'s computation driven from the host (`search`, `vote`, `query`): the
