@@ -182,12 +182,13 @@ def test_what_a_killed_save_left_is_cleared_on_resume(synthetic, tmp_path):
   assert sorted(os.listdir(directory)) == ["4"]
 
 
-def test_seeds_run_as_one_program_resume_to_the_same_results(synthetic, tmp_path):
+def test_seeds_as_one_program_equal_sequential_runs_across_a_resume(synthetic, tmp_path):
+  # TAILOR: a bandit state, MC passes, a partial last round; two seeds.
   learner = loop.ActiveLearner(
-    synthetic, _learner(synthetic).trainer, AL, candidates=("margin", "kmeans")
+    synthetic, _learner(synthetic).trainer, AL, candidates=("margin", "bald")
   )
   keys = jax.random.split(jax.random.key(4), 2)
-  whole_states, whole_logs = learner.run_seeds(keys, "albl")
+  sequential = [learner.run(keys[s], "tailor") for s in range(2)]
 
   directory = str(tmp_path / "seeds")
   identity = {**IDENTITY, "seeds": [0, 1]}
@@ -198,23 +199,22 @@ def test_seeds_run_as_one_program_resume_to_the_same_results(synthetic, tmp_path
 
   with pytest.raises(_Killed):
     learner.run_seeds(
-      keys, "albl", kill_after_round_1, checkpoint.RunCheckpointer(directory, identity)
+      keys, "tailor", kill_after_round_1, checkpoint.RunCheckpointer(directory, identity)
     )
   seen = []
   states, logs = learner.run_seeds(
-    keys, "albl", lambda r, logs: seen.append(r), checkpoint.RunCheckpointer(directory, identity)
+    keys, "tailor", lambda r, logs: seen.append(r), checkpoint.RunCheckpointer(directory, identity)
   )
   assert seen == [0, 1, 2, 3]  # the restored rounds are reported too
-  for s in range(2):
-    _same_run(
-      jax.tree.map(lambda x, s=s: x[s], whole_states),
-      whole_logs[s],
-      jax.tree.map(lambda x, s=s: x[s], states),
-      logs[s],
-    )
-  np.testing.assert_array_equal(states.strategy.log_weights, whole_states.strategy.log_weights)
+  assert states.labeled.shape == (2, synthetic.train_labels.shape[0])
+  for s, (state, seq_logs) in enumerate(sequential):
+    # Measured exactly equal on this CPU (the fit compiled whole runs the same steps).
+    one = jax.tree.map(lambda x, s=s: x[s], states)
+    _same_run(state, seq_logs, one, logs[s])
+    for a, b in zip(jax.tree.leaves(state.strategy), jax.tree.leaves(one.strategy), strict=True):
+      np.testing.assert_array_equal(a, b)
   with pytest.raises(checkpoint.CheckpointError, match="another key"):
     learner.run_seeds(
-      jax.random.split(jax.random.key(5), 2), "albl", None,
+      jax.random.split(jax.random.key(5), 2), "tailor", None,
       checkpoint.RunCheckpointer(directory, identity),
     )  # fmt: skip

@@ -208,8 +208,8 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
   workdir = str(tmp_path / "compare")
   # Every strategy of the suite runs from the CLI in the test above; here the suite's
   # structure (two paired seeds, the table, autoal's rank, the report) with one of each
-  # kind: single strategies, the vote, the two bandits, the searches.
-  chosen = ("random", "margin", "uniform-mix", "tailor", "albl", "autoal-code", "autoal")
+  # kind: single strategies, the vote, the two bandits, the search.
+  chosen = ("random", "margin", "uniform-mix", "tailor", "albl", "autoal")
   assert set(chosen) <= set(compare.STRATEGIES)
   result = _run(
     workdir, npz, f"--config.strategies={','.join(chosen)}",

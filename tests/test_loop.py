@@ -163,26 +163,6 @@ def test_round_zero_is_trained_once_per_seed_and_shared_by_the_strategies(synthe
   assert len(fits) == 3
 
 
-@pytest.mark.parametrize("strategy", ["tailor"])  # a bandit state, MC passes, a partial round
-def test_seeds_vmapped_equal_sequential_runs(synthetic, strategy):
-  learner = loop.ActiveLearner(
-    synthetic, _learner(synthetic).trainer, CONFIG._replace(num_mc=3), candidates=("margin", "bald")
-  )
-  keys = jax.random.split(jax.random.key(5), 2)
-  states, logs = learner.run_seeds(keys, strategy)
-  assert states.labeled.shape == (2, 400)
-  for s in range(2):
-    state, seq_logs = learner.run(keys[s], strategy)
-    # Measured exactly equal on this CPU: the fit compiled whole runs the same steps.
-    np.testing.assert_array_equal(states.picks[s], state.picks)
-    np.testing.assert_array_equal(states.accuracy[s], state.accuracy)
-    np.testing.assert_array_equal(states.num_labels[s], state.num_labels)
-    for a, b in zip(logs[s], seq_logs, strict=True):
-      np.testing.assert_array_equal(a.picks, b.picks)
-      assert str(a.info) == str(b.info)  # the same host values (weights, metrics)
-  assert [log.num_labels for log in logs[0]] == [10, 25, 40, 50]
-
-
 def test_a_round_program_reads_nothing_back_from_the_device(synthetic, key):
   learner = _learner(synthetic)
   spec = learner.strategy("entropy")
@@ -211,7 +191,8 @@ def test_run_seeds_stops_at_a_pick_contract_broken_on_device(synthetic):
     learner.run_seeds(keys, "entropy")
 
 
-@pytest.mark.parametrize("strategy", ["autoal"])  # the others' round program: run_seeds
+# AutoAL's round as one program against its host-driven form: tests/test_pure.py.
+@pytest.mark.parametrize("strategy", ["tailor"])
 def test_fused_rounds_equal_the_host_driven_ones(synthetic, strategy):
   from autoal_jax import search
 

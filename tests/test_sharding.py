@@ -1,5 +1,7 @@
-"""Data parallelism: 8 (virtual CPU) devices, and 2 processes of 2 devices (as 2 hosts),
-give the results of 1 device, through the CLI."""
+"""Data parallelism: 2 processes of 2 (virtual CPU) devices each (as 2 hosts) give the
+results of 1 device, through the CLI. (8 devices in one process were checked the same way
+until the suite's time needed the room: the 2 x 2 run covers several devices in a process
+and several processes at once.)"""
 
 import json
 import os
@@ -39,7 +41,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_eight_devices_and_two_processes_pick_what_one_device_picks(tmp_path):
+def test_two_processes_of_two_devices_pick_what_one_device_picks(tmp_path):
   train_x, train_y, test_x, test_y = synthetic_arrays(2000, 496, (12, 12, 1), 4, seed=1)
   flip = np.random.default_rng(0).random(test_y.shape) < 0.2  # accuracies below 1
   test_y = np.where(flip, (test_y + 1) % 4, test_y).astype(np.int32)
@@ -67,15 +69,14 @@ def test_eight_devices_and_two_processes_pick_what_one_device_picks(tmp_path):
   optimised = {"JAX_DISABLE_MOST_OPTIMIZATIONS": "0"}
   env = {**os.environ, **optimised, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
   runs = {}
-  for devices in (1, 8):
-    workdir = tmp_path / f"devices{devices}"
-    run = subprocess.run(
-      command(workdir, f"--config.num_devices={devices}"),
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert f"data parallel over {devices} of 8 cpu devices (1 processes)" in run.stdout
-    runs[devices] = results(workdir)
+  workdir = tmp_path / "devices1"
+  run = subprocess.run(
+    command(workdir, "--config.num_devices=1"),
+    cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+  )  # fmt: skip
+  assert run.returncode == 0, run.stderr[-3000:]
+  assert "data parallel over 1 of 8 cpu devices (1 processes)" in run.stdout
+  runs[1] = results(workdir)
 
   # Two processes of two devices each, as two hosts would run (gloo between them).
   env = {**os.environ, **optimised, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
@@ -106,7 +107,7 @@ def test_eight_devices_and_two_processes_pick_what_one_device_picks(tmp_path):
   for name in STRATEGIES.split(","):
     one = runs[1][name]
     assert min(one["accuracy"]) < 0.95
-    for other in (runs[8][name], runs["2x2"][name]):
+    for other in (runs["2x2"][name],):
       assert one["picks"] == other["picks"], name  # the same picks every round
       np.testing.assert_allclose(one["accuracy"], other["accuracy"], atol=2 / 496, err_msg=name)
       for a, b in zip(one.get("search", []), other.get("search", []), strict=True):
