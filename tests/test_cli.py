@@ -239,7 +239,7 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
   assert report.returncode == 0, report.stderr
   rows = [line for line in report.stdout.splitlines() if line.startswith("| 1 | ")]
   assert rows[0].split(" | ")[1] == ranked[0]
-  for name in ("autoal", "autoal-code", "albl"):
+  for name in ("autoal", "albl"):
     assert f"{name}: " in report.stdout
   assert "arms drawn per seed" in report.stdout and "soft_count_v" in report.stdout
 
