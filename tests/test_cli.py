@@ -86,12 +86,12 @@ def test_smoke_run_writes_everything_and_resumes(tmp_path, npz):
   # The same experiment with the seeds of each strategy as one vmapped program: the same
   # results, timings aside, and the same workdir accepts either.
   vmapped = str(tmp_path / "vmapped")
-  run = _run(vmapped, npz, "--config.vmap_seeds=True", "--config.strategies=entropy")
+  run = _run(vmapped, npz, "--config.vmap_seeds=True", "--config.strategies=random")
   assert run.returncode == 0, run.stderr[-3000:]
-  assert "entropy seeds 0-1 (vmapped) round 3/3" in run.stdout
-  sequential = [r for r in _without_timings(workdir)["runs"] if r["strategy"] == "entropy"]
+  assert "random seeds 0-1 (vmapped) round 3/3" in run.stdout
+  sequential = [r for r in _without_timings(workdir)["runs"] if r["strategy"] == "random"]
   assert _without_timings(vmapped)["runs"] == sequential
-  assert os.path.isdir(os.path.join(vmapped, "checkpoints", "entropy-seeds0-1"))
+  assert os.path.isdir(os.path.join(vmapped, "checkpoints", "random-seeds0-1"))
   mixed = _run(workdir, npz, "--config.vmap_seeds=True")
   assert mixed.returncode == 0 and "already in" in mixed.stdout
 
