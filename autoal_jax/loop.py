@@ -308,9 +308,14 @@ class ActiveLearner:
     `train.dispatch_per_step`)."""
     if spec.host_query is not None and not self.fused:
       return spec.host_query
-    if spec.query not in self._queries:
-      self._queries[spec.query] = jax.jit(spec.query, static_argnums=3)
-    return self._queries[spec.query]
+    return self._compiled(spec.query, lambda: jax.jit(spec.query, static_argnums=3))
+
+  def _compiled(self, key, make: Callable[[], Callable]) -> Callable:
+    """The jitted function stored under ``key``, made by ``make()`` the first time (one
+    compiled program per key for this learner's life)."""
+    if key not in self._queries:
+      self._queries[key] = make()
+    return self._queries[key]
 
   check_strategy = strategy
 
@@ -454,10 +459,8 @@ class ActiveLearner:
       out = jax.device_get(out)
       seconds = time.perf_counter() - start
       for s in range(num_seeds):
-        if not bool(out.ok[s]):
-          picks = np.asarray(out.picks[s])
-          check_picks(picks, np.asarray(jax.device_get(labeled_before[s])), k, strategy, r)
-          raise RuntimeError(f"seed {s}: the pool probabilities of round {r} are not finite")
+        labeled = labeled_before[s]
+        _check_round(out.ok[s], out.picks[s], labeled, k, strategy, r, f"seed {s}: ")
       states = new_states
       for s in range(num_seeds):
         info = None
@@ -474,10 +477,9 @@ class ActiveLearner:
 
   def _seeds_program(self, spec: strategies.Strategy, k: int):
     """``round_program(spec, k)`` vmapped over seeds and jitted, built once per (spec, k)."""
-    key = ("seeds", spec.query, k)
-    if key not in self._queries:
-      self._queries[key] = jax.jit(jax.vmap(self.round_program(spec, k)))
-    return self._queries[key]
+    return self._compiled(
+      ("seeds", spec.query, k), lambda: jax.jit(jax.vmap(self.round_program(spec, k)))
+    )
 
   def done(self, state: ALState) -> bool:
     return int(sharding.to_host(state.round)) > self.config.num_rounds
@@ -569,9 +571,7 @@ class ActiveLearner:
     state, out = program(state, trained) if trained is not None else program(state)
     out = jax.device_get(out)
     picks = np.asarray(out.picks)
-    if not bool(out.ok):
-      check_picks(picks, sharding.to_host(labeled_before), k, spec.name, r)
-      raise ValueError(f"round {r} pool probabilities hold NaN or Inf")
+    _check_round(out.ok, picks, labeled_before, k, spec.name, r)
     seconds = time.perf_counter() - start
     info = host_info(out.info) if k > 0 else None
     log = RoundLog(r, int(out.num_labeled), float(out.accuracy), seconds, 0.0, picks, info=info)
@@ -579,10 +579,9 @@ class ActiveLearner:
 
   def _round_program(self, spec: strategies.Strategy, k: int, trained: bool):
     """``round_program(spec, k)`` jitted, built once per (spec, k, with a model)."""
-    key = ("round", spec.query, k, trained)
-    if key not in self._queries:
-      self._queries[key] = jax.jit(self.round_program(spec, k))
-    return self._queries[key]
+    return self._compiled(
+      ("round", spec.query, k, trained), lambda: jax.jit(self.round_program(spec, k))
+    )
 
   def _train(self, trainer, r, key, labeled, num_labeled, progress):
     """The round's task model and its test accuracy. Round 0 is the same for every
@@ -598,7 +597,7 @@ class ActiveLearner:
       if cache_key in self._first_models:
         return self._first_models[cache_key]
     if self.fused:  # the fit compiled whole, as the round programs run it
-      fit = self._queries.setdefault(("fit", id(trainer)), jax.jit(trainer.fit_program))
+      fit = self._compiled(("fit", id(trainer)), lambda: jax.jit(trainer.fit_program))
       model_state = fit(key, self.images, self.labels, labeled, jnp.int32(num_labeled))
     else:
       model_state = trainer.fit(key, self.images, self.labels, labeled, num_labeled, progress)
@@ -648,6 +647,15 @@ class ActiveLearner:
       if on_round is not None:
         on_round(log)
     return state, logs
+
+
+def _check_round(ok, picks, labeled, k: int, name: str, r: int, who: str = "") -> None:
+  """After a round program: raises unless its on-device check (``RoundOutputs.ok``) held,
+  naming what broke: the pick contract (`check_picks`), else non-finite probabilities."""
+  if bool(ok):
+    return
+  check_picks(np.asarray(picks), sharding.to_host(labeled), k, name, r)
+  raise RuntimeError(f"{who}the pool probabilities of round {r} hold NaN or Inf")
 
 
 def _restore(checkpointer, fresh: ALState):
