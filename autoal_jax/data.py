@@ -1,7 +1,7 @@
 """Datasets as host arrays, and the on-device normalisation and augmentation.
 
-`load_dataset` is the one entry point: it returns a `Dataset` (uint8 NHWC images, int32
-labels, a `DatasetInfo`) from
+`load_dataset` is the one entry point: it returns a `Dataset` (uint8 NHWC images or float32
+features, int32 labels, a `DatasetInfo`) from
 
 - ``fashion_mnist``: Debian's ``dataset-fashion-mnist`` idx files when present, else tfds;
 - ``digits``: the UCI handwritten digits bundled with scikit-learn (1,797 8x8 images, 10
@@ -10,14 +10,20 @@ labels, a `DatasetInfo`) from
 - any tfds catalog name (``mnist``, ``cifar10``, ``cifar100``, ``svhn_cropped``, ...),
   read through ``tfds.data_source`` (no TensorFlow needed) and never downloaded;
 - ``npz:PATH``: a file in MedMNIST's layout (``train_images``, ``train_labels``,
-  ``test_images``, ``test_labels``);
+  ``test_images``, ``test_labels``), the inputs uint8 images or float features;
 - in-memory numpy arrays, through `from_arrays`.
+
+Inputs are of two kinds (`DatasetInfo.kind`): ``images``, uint8 [N, H, W, Ch] normalised per
+channel on device; and ``features``, float arrays of any shape [N, *F] (a foundation
+model's or a self-supervised encoder's embeddings, a table, signals) standardised per
+feature once, on the host, with the pool's statistics (the test set with the same ones),
+and stored as float32. Augmentation (crop, flip) is for images only.
 
 Missing data raises `DataNotFoundError` at once, saying how to get it: a test must never
 wait on tfds' download retries.
 
-`normalize` and `augment` are pure functions used inside the jitted training step, so the
-pool stays on device as uint8 (4x smaller than float32) and augmentation is seeded.
+`normalize` and `augment` are pure functions used inside the jitted training step, so an
+image pool stays on device as uint8 (4x smaller than float32) and augmentation is seeded.
 """
 
 from __future__ import annotations
@@ -171,20 +177,71 @@ def _load_npz(path: str):
     return tuple(f[k] for k in ("train_images", "train_labels", "test_images", "test_labels"))
 
 
-def _as_nhwc(images: np.ndarray, what: str) -> np.ndarray:
-  images = np.asarray(images)
-  if images.dtype != np.uint8:
-    bad = int(np.sum(~np.isfinite(images))) if np.issubdtype(images.dtype, np.floating) else 0
-    found = f" holding {bad} NaN or Inf values" if bad else ""
+IMAGES, FEATURES = "images", "features"
+# The ranks a pool of inputs may have: [N, D] and [N, L, Ch] features, [N, H, W, Ch] images
+# (or features of that shape), [N, T, H, W, Ch] volumes or clips of features.
+INPUT_RANKS = {2, 3, 4, 5}
+
+
+def input_kind(inputs: np.ndarray) -> str:
+  """``images`` for uint8 arrays, ``features`` for floating ones (`DatasetInfo.kind`)."""
+  return FEATURES if np.issubdtype(np.asarray(inputs).dtype, np.floating) else IMAGES
+
+
+def _as_inputs(inputs: np.ndarray, what: str) -> np.ndarray:
+  """uint8 images as [N, H, W, Ch] (a grey [N, H, W] gets its channel axis), or finite
+  float features [N, *F] as they are; anything else is refused with what to do."""
+  inputs = np.asarray(inputs)
+  if np.issubdtype(inputs.dtype, np.floating):
+    if inputs.ndim < 2:
+      raise ValueError(f"{what}: float features must be [N, D] or [N, *F], got {inputs.shape}")
+    bad = int(np.sum(~np.isfinite(inputs)))
+    if bad:
+      raise ValueError(f"{what} holds {bad} NaN or Inf values; features must be finite")
+    return inputs
+  if inputs.dtype != np.uint8:
     raise TypeError(
-      f"{what} must be uint8 images in [0, 255], got dtype {images.dtype}{found}; convert "
-      "finite [0, 1] floats with (x * 255).round().astype(np.uint8)"
+      f"{what} must be uint8 images in [0, 255] or float features, got dtype {inputs.dtype}"
     )
-  if images.ndim == 3:  # grey images without a channel axis (MNIST-like, MedMNIST)
-    images = images[..., None]
-  if images.ndim != 4:
-    raise ValueError(f"{what} must have rank 3 [N, H, W] or 4 [N, H, W, C], got {images.shape}")
-  return images
+  if inputs.ndim == 3:  # grey images without a channel axis (MNIST-like, MedMNIST)
+    inputs = inputs[..., None]
+  if inputs.ndim != 4:
+    raise ValueError(
+      f"{what} must be uint8 images of rank 3 [N, H, W] or 4 [N, H, W, C], got "
+      f"{inputs.shape}; pass other data as float features"
+    )
+  return inputs
+
+
+def _chunked_moments(
+  x: np.ndarray, reduce_shape, divisor: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+  """Mean and variance of ``x / divisor`` in float64 over all axes but
+  ``reduce_shape``'s trailing ones, in chunks of samples (bounded memory)."""
+  total = np.zeros(reduce_shape)
+  total_sq = np.zeros(reduce_shape)
+  for start in range(0, x.shape[0], 8192):
+    chunk = x[start : start + 8192].reshape(-1, *reduce_shape).astype(np.float64) / divisor
+    total += chunk.sum(0)
+    total_sq += (chunk * chunk).sum(0)
+  count = x.size // max(int(np.prod(reduce_shape)), 1)
+  mean = total / count
+  return mean, total_sq / count - mean * mean
+
+
+def standardize_features(train: np.ndarray, test: np.ndarray):
+  """Per-feature standardisation with the pool's statistics: float32 (train, test).
+
+  A constant feature (std below 1e-6 of the largest) is centred and left unscaled.
+  """
+  mean, var = _chunked_moments(train, train.shape[1:])
+  std = np.sqrt(np.maximum(var, 0.0))
+  std = np.where(std > 1e-6 * max(float(std.max(initial=0.0)), 1e-30), std, 1.0)
+
+  def apply(x):
+    return ((x - mean) / std).astype(np.float32)
+
+  return apply(train), apply(test)
 
 
 def _as_labels(labels: np.ndarray, n: int, num_classes: int, what: str) -> np.ndarray:
@@ -209,10 +266,14 @@ def check_dataset(dataset: Dataset) -> None:
   for split in ("train", "test"):
     images = getattr(dataset, f"{split}_images")
     labels = getattr(dataset, f"{split}_labels")
-    _as_nhwc(images, f"{split}_images")  # dtype check
-    if images.ndim != 4 or images.shape[1:] != tuple(info.image_shape):
+    if input_kind(images) != info.kind:
+      raise TypeError(f"{split}_images are {input_kind(images)}, the info says {info.kind}")
+    if info.kind == FEATURES and images.dtype != np.float32:
+      raise TypeError(f"{split}_images: features must be float32, got {images.dtype}")
+    _as_inputs(images, f"{split}_images")  # dtype and finiteness
+    if images.shape[1:] != tuple(info.image_shape):
       raise ValueError(
-        f"{split}_images must be [N, *{tuple(info.image_shape)}] (NHWC), got {images.shape}"
+        f"{split}_images must be [N, *{tuple(info.image_shape)}], got {images.shape}"
       )
     _as_labels(labels, images.shape[0], info.num_classes, f"{split}_labels")
   counts = np.bincount(np.asarray(dataset.train_labels), minlength=info.num_classes)
@@ -228,7 +289,10 @@ def check_dataset(dataset: Dataset) -> None:
 
 def fingerprint(dataset: Dataset) -> str:
   """SHA-256 of a dataset's arrays and info: a checkpoint made on other data is refused."""
-  digest = hashlib.sha256(repr(tuple(dataset.info)).encode())
+  info = tuple(dataset.info)
+  if dataset.info.kind == IMAGES:  # an image dataset's digest from before `kind` existed
+    info = info[:-1]
+  digest = hashlib.sha256(repr(info).encode())
   for array in dataset[:4]:
     array = np.ascontiguousarray(array)
     digest.update(f"{array.dtype}{array.shape}".encode())
@@ -280,22 +344,30 @@ def from_arrays(
   """Validates in-memory arrays and wraps them as a `Dataset`.
 
   Args:
-    train_images: uint8[N, H, W] or [N, H, W, Ch].
+    train_images: uint8[N, H, W] or [N, H, W, Ch] images, or float features [N, *F]
+      (standardised per feature with the pool's statistics, stored as float32).
     train_labels: int[N] (or [N, 1]) in [0, C).
-    test_images: uint8, same H, W, Ch as train.
+    test_images: of the same kind and shape as train.
     test_labels: int[N_test] in [0, C).
     num_classes: C; defaults to max label + 1.
     name: recorded in `DatasetInfo.name`.
     class_names: optional, length C.
 
   Returns:
-    A `Dataset` with per-channel normalisation statistics of the training images.
+    A `Dataset`: images with per-channel normalisation statistics of the pool; features
+    standardised (their statistics then 0 and 1).
   """
-  train_images = _as_nhwc(train_images, "train_images")
-  test_images = _as_nhwc(test_images, "test_images")
+  kind = input_kind(train_images)
+  if input_kind(test_images) != kind:
+    raise TypeError(
+      f"train_images are {kind} but test_images are {input_kind(test_images)} (dtype "
+      f"{np.asarray(test_images).dtype}); pass both as uint8 images or both as float features"
+    )
+  train_images = _as_inputs(train_images, "train_images")
+  test_images = _as_inputs(test_images, "test_images")
   if train_images.shape[1:] != test_images.shape[1:]:
     raise ValueError(
-      f"train and test images differ in shape: {train_images.shape[1:]} vs {test_images.shape[1:]}"
+      f"train and test inputs differ in shape: {train_images.shape[1:]} vs {test_images.shape[1:]}"
     )
   if num_classes is None:
     num_classes = int(max(np.max(train_labels), np.max(test_labels))) + 1
@@ -303,16 +375,12 @@ def from_arrays(
   test_labels = _as_labels(test_labels, test_images.shape[0], num_classes, "test_labels")
   if train_images.shape[0] == 0:
     raise ValueError("the training pool is empty")
-  # Per-channel statistics in float64 over the whole pool, in chunks to bound memory.
-  ch = train_images.shape[-1]
-  total, total_sq = np.zeros(ch), np.zeros(ch)
-  for start in range(0, train_images.shape[0], 8192):
-    x = train_images[start : start + 8192].reshape(-1, ch).astype(np.float64) / 255.0
-    total += x.sum(0)
-    total_sq += (x * x).sum(0)
-  count = train_images.shape[0] * train_images.shape[1] * train_images.shape[2]
-  mean = total / count
-  std = np.sqrt(np.maximum(total_sq / count - mean * mean, 1e-12))
+  if kind == FEATURES:
+    train_images, test_images = standardize_features(train_images, test_images)
+    mean, std = np.zeros(1), np.ones(1)
+  else:  # per-channel statistics in [0, 1] units over the whole pool
+    mean, var = _chunked_moments(train_images, train_images.shape[-1:], 255.0)
+    std = np.sqrt(np.maximum(var, 1e-12))
   info = DatasetInfo(
     name=name,
     num_classes=int(num_classes),
@@ -320,6 +388,7 @@ def from_arrays(
     mean=tuple(float(m) for m in mean),
     std=tuple(float(s) for s in std),
     class_names=class_names,
+    kind=kind,
   )
   return Dataset(train_images, train_labels, test_images, test_labels, info)
 
@@ -413,9 +482,13 @@ def load_dataset(
 
 
 def normalize(images: jax.Array, mean, std) -> jax.Array:
-  """uint8[..., H, W, Ch] -> float32 standardised per channel (mean/std in [0, 1] units)."""
-  chex.assert_type(images, jnp.uint8)
-  x = images.astype(jnp.float32) / 255.0
+  """uint8[..., H, W, Ch] -> float32 standardised per channel (mean/std in [0, 1] units);
+  float32 features (standardised when the dataset was made: mean 0, std 1) pass through."""
+  if images.dtype != jnp.uint8:
+    chex.assert_type(images, jnp.float32)
+    x = images
+  else:
+    x = images.astype(jnp.float32) / 255.0
   shape = (1,) * (x.ndim - 1) + (-1,)  # explicit: tests run with rank promotion raising
   return (x - jnp.asarray(mean, jnp.float32).reshape(shape)) / jnp.asarray(
     std, jnp.float32

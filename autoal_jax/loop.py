@@ -278,6 +278,7 @@ class ActiveLearner:
       eval_chunk=trainer.config.eval_chunk,
       mesh=self.mesh,
       init_variables=trainer.init_variables,
+      train=trainer.config,
     )
     self._strategies = {}
     self._queries = {}  # a strategy's query -> the same jitted here (k static)

@@ -1,11 +1,12 @@
-"""Flax linen task models. Every model maps images to ``(logits[B, C], embedding[B, D])``.
+"""Flax linen task models. Every model maps inputs to ``(logits[B, C], embedding[B, D])``.
 
 Contract shared by all task models (the strategies and the AutoAL search rely on it):
 
-- ``__call__(x, train=False, mc_dropout=False)``: ``x`` float32[B, H, W, Ch] already
-  normalised. ``train`` turns on dropout and batch statistics; ``mc_dropout`` turns on
-  dropout only, BatchNorm staying in inference mode (Gal & Ghahramani 2016's MC dropout for
-  BALD / MeanSTD on a trained network).
+- ``__call__(x, train=False, mc_dropout=False)``: ``x`` float32[B, H, W, Ch] images already
+  normalised, or float32[B, *F] features (`data.from_arrays`; the MLP and the linear model
+  take any shape, the convolutional ones images). ``train`` turns on dropout and batch
+  statistics; ``mc_dropout`` turns on dropout only, BatchNorm staying in inference mode
+  (Gal & Ghahramani 2016's MC dropout for BALD / MeanSTD on a trained network).
 - Dropout sits between the embedding and the head, so the embedding is deterministic and
   MC passes differ only in the head.
 - Input size and class count come from the data: nothing is tied to 28x28 or 32x32.
@@ -105,6 +106,29 @@ class MLP(nn.Module):
     return _outputs(logits, x, maps, return_features)
 
 
+class Linear(nn.Module):
+  """A linear (softmax-regression) head on the flattened input: the frozen-feature protocol
+  of the recent AL benchmarks (a foundation model's or a self-supervised encoder's
+  embeddings, a linear probe on top). The embedding is the input itself (D = its size), so
+  the embedding-based strategies measure distances on the given features.
+
+  Attributes:
+    num_classes: C.
+    dropout_rate: dropout on the features before the head (also the MC-dropout rate).
+  """
+
+  num_classes: int
+  dropout_rate: float = 0.3
+
+  @nn.compact
+  def __call__(
+    self, x, train: bool = False, mc_dropout: bool = False, return_features: bool = False
+  ):
+    x = x.reshape((x.shape[0], -1))
+    logits = _DropoutHead(self.num_classes, self.dropout_rate, name="head")(x, train or mc_dropout)
+    return _outputs(logits, x, [x], return_features)
+
+
 class _BasicBlock(nn.Module):
   features: int
   strides: int
@@ -159,7 +183,37 @@ class ResNet18(nn.Module):
     return _outputs(logits, embedding, maps, return_features)
 
 
-MODELS = {"small_cnn": SmallCNN, "resnet18": ResNet18, "mlp": MLP}
+MODELS = {"small_cnn": SmallCNN, "resnet18": ResNet18, "mlp": MLP, "linear": Linear}
+
+# The models that take inputs of any shape (they flatten them); the others need images.
+ANY_SHAPE = ("mlp", "linear")
+
+
+def is_image_shape(shape) -> bool:
+  """Whether one input of ``shape`` is an image the convolutional models can take: (H, W,
+  Ch) with H, W >= 4 (the small CNN pools twice)."""
+  return len(shape) == 3 and shape[0] >= 4 and shape[1] >= 4
+
+
+def search_backbone(name: str, input_shape) -> str:
+  """SearchNet's backbone for inputs of ``input_shape``: ``auto`` follows the input (the
+  small CNN on images, the MLP on anything else); any other name is kept."""
+  if name != "auto":
+    return name
+  return "small_cnn" if is_image_shape(input_shape) else "mlp"
+
+
+def check_input(model: nn.Module, input_shape, who: str, fix: str) -> None:
+  """Raises ValueError, before any training, when ``model`` cannot take one input of
+  ``input_shape`` (a shape too small for its pooling, features for a convolutional net);
+  the message names ``who`` and the ``fix``."""
+  try:
+    jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, *input_shape), jnp.float32))
+  except Exception as e:  # flax raises several types here (ZeroDivisionError, ValueError, ...)
+    raise ValueError(
+      f"{who} ({type(model).__name__}) cannot take inputs of shape {tuple(input_shape)} "
+      f"({type(e).__name__}: {e}); {fix}"
+    ) from None
 
 
 def mc_head(model: nn.Module) -> Callable | None:
@@ -186,7 +240,8 @@ def mc_head(model: nn.Module) -> Callable | None:
 
 
 def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
-  """Builds a registered task model by name (``small_cnn``, ``resnet18``, ``mlp``)."""
+  """Builds a registered task model by name (``small_cnn``, ``resnet18``, ``mlp``,
+  ``linear``)."""
   if name not in MODELS:
     raise ValueError(f"Unknown model {name!r}. Valid models: {sorted(MODELS)}")
   if num_classes < 2:
@@ -199,11 +254,12 @@ class SearchNet(nn.Module):
 
   One logit per candidate strategy per sample; the relaxation (`autoal_jax.relaxation`)
   turns them into per-sample strategy weights. The backbone is any registered task model
-  (the small CNN by default, ResNet-18 on GPU/TPU) with ``num_classes = K``.
+  (`search_backbone`: the small CNN on images, the MLP on features; ResNet-18 on GPU/TPU)
+  with ``num_classes = K``.
 
   Attributes:
     num_strategies: K (the candidates, plus one column when loss prediction is used).
-    backbone: a name in `MODELS`.
+    backbone: a name in `MODELS` (``auto`` resolved by `search_backbone`).
     backbone_kwargs: extra attributes of the backbone (widths, dropout_rate, ...), as a
       tuple of (name, value) pairs so that the module stays hashable.
 

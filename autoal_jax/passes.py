@@ -38,10 +38,11 @@ def chunked(fn: Callable, x: jax.Array, chunk: int):
 
 
 def predict(state: TrainState, images: jax.Array, mean, std, chunk: int, mesh: Mesh | None = None):
-  """Deterministic forward pass in chunks: uint8[N, H, W, Ch] -> (logits[N, C], emb[N, D]).
+  """Deterministic forward pass in chunks: inputs (uint8[N, H, W, Ch] images or float32
+  [N, *F] features) -> (logits[N, C], emb[N, D]).
 
   Each chunk is split over ``mesh``'s devices (none: one device)."""
-  chex.assert_rank(images, 4)
+  chex.assert_rank(images, data_lib.INPUT_RANKS)
   variables = variables_of(state.params, state.batch_stats)
 
   def forward(_, x):
@@ -54,8 +55,8 @@ def predict(state: TrainState, images: jax.Array, mean, std, chunk: int, mesh: M
 def evaluate(
   state: TrainState, images: jax.Array, labels: jax.Array, mean, std, chunk: int, mesh=None
 ):
-  """Test accuracy: images uint8[N, H, W, Ch], labels int32[N] -> float32 scalar."""
-  chex.assert_rank([images, labels], [4, 1])
+  """Test accuracy: inputs [N, ...] (images or features), labels int32[N] -> float32 scalar."""
+  chex.assert_rank([images, labels], [data_lib.INPUT_RANKS, 1])
   logits, _ = predict(state, images, mean, std, chunk, mesh)
   return jnp.mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
 
@@ -83,7 +84,7 @@ def pool_outputs(
   Args:
     state: the trained task model.
     key: PRNG key for the MC passes (unused when ``num_mc`` is 0).
-    images: uint8[N, H, W, Ch].
+    images: uint8[N, H, W, Ch] or float32[N, *F].
     mean, std: normalisation statistics.
     chunk: examples per chunk.
     num_mc: T, the number of MC-dropout passes (0: none).
@@ -95,7 +96,7 @@ def pool_outputs(
     `PoolOutputs` with logits, probs [N, C], embeddings [N, D], mc_probs [T, N, C] or None,
     losses [N] or None.
   """
-  chex.assert_rank(images, 4)
+  chex.assert_rank(images, data_lib.INPUT_RANKS)
   variables = variables_of(state.params, state.batch_stats)
   mc_keys = (
     None if num_mc == 0 else jax.vmap(lambda t: jax.random.fold_in(key, t))(jnp.arange(num_mc))

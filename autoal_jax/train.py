@@ -227,7 +227,7 @@ def train_step(
   Args:
     state: the task model's state.
     key: PRNG key for dropout and augmentation.
-    images: uint8[B, H, W, Ch].
+    images: uint8[B, H, W, Ch] or float32[B, *F].
     labels: int32[B].
     weights: float32[B], 1 for real examples and 0 for padding; the loss is the weighted
       mean, so padding changes nothing but BatchNorm's batch statistics (see `train_epoch`).
@@ -239,7 +239,7 @@ def train_step(
   Returns:
     (new state, the batch loss: CE, plus the weighted ranking loss with loss prediction).
   """
-  chex.assert_rank([images, labels, weights], [4, 1, 1])
+  chex.assert_rank([images, labels, weights], [data_lib.INPUT_RANKS, 1, 1])
   dropout_key, augment_key = jax.random.split(key)
   x = data_lib.normalize(images, mean, std)
   if config.augment:
@@ -312,7 +312,7 @@ def train_steps(
   Args:
     state: the task model's state.
     key: PRNG key of the run; step g uses ``fold_in(key, g)``.
-    images: uint8[N, H, W, Ch], the whole pool.
+    images: uint8[N, H, W, Ch] or float32[N, *F], the whole pool.
     labels: int32[N].
     orders: int32[S + 1, N], the orders (`epoch_order`) of epochs ``e0 .. e0 + S`` where
       ``e0`` is the epoch of ``first_step``; S + 1 rows cover any S steps.
@@ -327,7 +327,7 @@ def train_steps(
   Returns:
     (new state, `StepLosses` of the S steps: the batch losses and which steps ran).
   """
-  chex.assert_rank([images, labels, orders], [4, 1, 2])
+  chex.assert_rank([images, labels, orders], [data_lib.INPUT_RANKS, 1, 2])
   num_steps = orders.shape[0] - 1
   batch = config.batch_size
   steps_per_epoch = (num_labeled + batch - 1) // batch
@@ -386,7 +386,7 @@ def fit_program(
 
   Args:
     key: PRNG key (initialisation and every epoch), split as `Trainer.fit` splits it.
-    images: uint8[N, H, W, Ch].
+    images: uint8[N, H, W, Ch] or float32[N, *F].
     labels: int32[N].
     labeled: bool[N].
     num_labeled: int32 scalar, the number of True in ``labeled`` (>= 1).
@@ -470,6 +470,20 @@ class Trainer:
     init_variables: dict | None = None,
   ):
     self.model, self.info, self.config = model, info, config
+    # Refused before any training: augmentation of features, a model that cannot take the
+    # input (the convolutional nets on features or on images too small to pool).
+    if config.augment and info.kind != "images":
+      raise ValueError(
+        "augmentation (random crop and flip) is for images; set train.augment=False for "
+        f"{info.kind} of shape {tuple(info.image_shape)}"
+      )
+    models.check_input(
+      model,
+      info.image_shape,
+      "the task model",
+      f"choose a model that takes any input shape ({', '.join(models.ANY_SHAPE)}: "
+      "--config.model=mlp)",
+    )
     self.mesh = sharding.make_mesh() if mesh is None else mesh
     if steps_per_call is None:
       steps_per_call = 1 if dispatch_per_step() else 16
@@ -535,7 +549,7 @@ class Trainer:
 
     Args:
       key: PRNG key (initialisation and every epoch).
-      images: uint8[N, H, W, Ch] on device.
+      images: uint8[N, H, W, Ch] or float32[N, *F] on device.
       labels: int32[N] on device.
       labeled: bool[N] on device.
       num_labeled: the number of True in ``labeled`` (known on the host; sets the epochs).

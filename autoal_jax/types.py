@@ -20,27 +20,32 @@ class DatasetInfo(NamedTuple):
   Attributes:
     name: the source the data came from (``fashion_mnist``, ``npz:/path``, ...).
     num_classes: C.
-    image_shape: (H, W, Ch) of one image.
-    mean: per-channel mean of the training images in [0, 1], length Ch.
-    std: per-channel standard deviation of the training images in [0, 1], length Ch.
+    image_shape: the shape of one input: (H, W, Ch) of an image, F of a feature vector
+      (e.g. (D,)).
+    mean: per-channel mean of the training images in [0, 1], length Ch ((0.0,) for
+      features, standardised when the dataset was made).
+    std: per-channel standard deviation of the training images in [0, 1], length Ch
+      ((1.0,) for features).
     class_names: optional human-readable class names, length C.
+    kind: ``images`` (uint8) or ``features`` (float32; `data.from_arrays`).
   """
 
   name: str
   num_classes: int
-  image_shape: tuple[int, int, int]
+  image_shape: tuple[int, ...]
   mean: tuple[float, ...]
   std: tuple[float, ...]
   class_names: tuple[str, ...] | None = None
+  kind: str = "images"
 
 
 class Dataset(NamedTuple):
   """Train (the active-learning pool) and test arrays on the host.
 
   Attributes:
-    train_images: uint8[N, H, W, Ch], the pool.
+    train_images: uint8[N, H, W, Ch] images or float32[N, *F] features, the pool.
     train_labels: int32[N] in [0, C).
-    test_images: uint8[N_test, H, W, Ch].
+    test_images: uint8[N_test, H, W, Ch] or float32[N_test, *F].
     test_labels: int32[N_test] in [0, C).
     info: the `DatasetInfo`.
   """
@@ -98,7 +103,8 @@ class Context(NamedTuple):
     labeled: bool[N], the labeled mask.
     labels: int32[N], the labels of the labeled samples, -1 everywhere else (a strategy
       cannot read a label it has not bought).
-    images: uint8[N, H, W, Ch], the pool (for strategies that train networks).
+    images: uint8[N, H, W, Ch] or float32[N, *F], the pool's inputs (for strategies that
+      train networks).
   """
 
   outputs: PoolOutputs | None
@@ -173,6 +179,9 @@ class Setup(NamedTuple):
       None for a fresh initialisation.
     pickers: the `Picker` of each candidate, resolved once by `registry.build` (a
       constructor combines these, never names looked up again at every trace).
+    train: the task model's `train.TrainConfig`, for strategies that train copies of it
+      the way the task model is trained (Uncertainty Herding's calibration model); None:
+      `TrainConfig()`.
   """
 
   num_pool: int
@@ -187,6 +196,7 @@ class Setup(NamedTuple):
   mesh: Any = None
   init_variables: Any = None
   pickers: tuple = ()
+  train: Any = None
 
 
 class Strategy(NamedTuple):

@@ -292,7 +292,7 @@ def main(argv):
 
   print(
     f"{dataset.info.name}: pool {dataset.train_labels.shape[0]}, test "
-    f"{dataset.test_labels.shape[0]}, {dataset.info.num_classes} classes, images "
+    f"{dataset.test_labels.shape[0]}, {dataset.info.num_classes} classes, {dataset.info.kind} "
     f"{dataset.info.image_shape}; model {config.model}; {al_config.num_initial} initial + "
     f"{al_config.quota} queried in {al_config.num_rounds} rounds of {al_config.query_size}; "
     f"data parallel over {mesh.size} of {len(jax.devices())} {jax.default_backend()} devices"

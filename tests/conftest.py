@@ -70,6 +70,27 @@ def synthetic():
   return from_arrays(*synthetic_arrays(), num_classes=4, name="synthetic")
 
 
+def feature_arrays(n_train=400, n_test=200, dim=16, num_classes=4, seed=0):
+  """Learnable float features (a fixed embedding's): class c raises feature c, on a shifted
+  and scaled Gaussian background (so standardisation matters). float32 [N, dim]."""
+  rng = np.random.RandomState(seed)
+
+  def make(n):
+    labels = rng.randint(0, num_classes, n).astype(np.int32)
+    features = rng.normal(3.0, 2.0, (n, dim)).astype(np.float32)
+    features[np.arange(n), labels] += 6.0
+    return features, labels
+
+  return (*make(n_train), *make(n_test))
+
+
+@pytest.fixture
+def synthetic_features():
+  from autoal_jax import from_arrays
+
+  return from_arrays(*feature_arrays(), num_classes=4, name="features")
+
+
 class _CompileLog(logging.Handler):
   def __init__(self):
     super().__init__(logging.DEBUG)

@@ -71,9 +71,14 @@ def _same_run(a_state, a_logs, b_state, b_logs):
     assert infos[0] == infos[1]
 
 
-@pytest.mark.parametrize("strategy", ["entropy", "albl", "tailor", "autoal"])
-def test_a_resumed_run_equals_an_uninterrupted_one(synthetic, tmp_path, strategy):
-  learner = _learner(synthetic)
+@pytest.mark.parametrize(
+  "strategy, data", [("entropy", "features"), ("albl", "images"), ("tailor", "images"),
+  ("autoal", "images")],
+)  # fmt: skip
+def test_a_resumed_run_equals_an_uninterrupted_one(
+  synthetic, synthetic_features, tmp_path, strategy, data
+):
+  learner = _learner(synthetic_features if data == "features" else synthetic)
   key = jax.random.key(3)
   full_state, full_logs = learner.run(key, strategy)
 

@@ -40,6 +40,21 @@ def npz(tmp_path_factory):
   return f"--config.dataset=npz:{path}"
 
 
+@pytest.fixture(scope="module")
+def features_npz(tmp_path_factory):
+  """Float features (a fixed embedding's [N, 24]) of the same task, unstandardised."""
+  path = tmp_path_factory.mktemp("data") / "features.npz"
+  rng = np.random.RandomState(1)
+  arrays = {}
+  for split, n in (("train", 2000), ("test", 500)):
+    labels = rng.randint(0, 4, n).astype(np.int32)
+    features = rng.normal(3.0, 2.0, (n, 24)).astype(np.float32)
+    features[np.arange(n), labels] += 4.0
+    arrays[f"{split}_images"], arrays[f"{split}_labels"] = features, labels
+  np.savez(path, **arrays)
+  return f"--config.dataset=npz:{path}"
+
+
 def _check_results(workdir, strategies, seeds):
   for name in ("results.json", "curves.csv", "learning_curve.png"):
     assert os.path.getsize(os.path.join(workdir, name)) > 0, name
@@ -155,19 +170,22 @@ KINDS = (
 
 
 @pytest.mark.slow
-def test_one_strategy_of_every_kind_runs_from_the_cli(tmp_path, npz):
+def test_one_strategy_of_every_kind_runs_from_the_cli_on_float_features(tmp_path, features_npz):
   from autoal_jax import strategies
 
   workdir = str(tmp_path / "all")
   assert set(KINDS) <= set(strategies.names())
   names = ",".join(KINDS)
-  # The mixtures over the smoke config's three candidates; two queries (20, then a partial
-  # 10) instead of the smoke config's three, for the suite's time.
+  # On float features with a linear task model, SearchNet's backbone following the input
+  # ('auto': the MLP); the mixtures over the smoke config's three candidates; two queries
+  # (20, then a partial 10) instead of the smoke config's three, for the suite's time.
   result = _run(
-    workdir, npz, f"--config.strategies={names}", "--config.seeds=1", "--config.num_mc=2",
-    "--config.quota=30",
+    workdir, features_npz, f"--config.strategies={names}", "--config.seeds=1",
+    "--config.num_mc=2", "--config.quota=30", "--config.model=linear",
+    "--config.search.backbone=auto",
   )  # fmt: skip
   assert result.returncode == 0, result.stderr[-3000:]
+  assert "features (24,); model linear" in result.stdout
   with open(os.path.join(workdir, "results.json")) as f:
     results = json.load(f)
   assert sorted(results["summary"]) == sorted(KINDS)

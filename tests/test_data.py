@@ -148,8 +148,10 @@ def test_from_arrays_validates_inputs():
 
 def test_check_dataset_catches_hand_built_datasets(synthetic):
   data.check_dataset(synthetic)
-  with pytest.raises(ValueError, match="NHWC"):
+  with pytest.raises(ValueError, match=r"must be \[N, \*\(12, 12, 1\)\]"):
     data.check_dataset(synthetic._replace(train_images=synthetic.train_images[..., 0]))
+  with pytest.raises(TypeError, match="are features, the info says images"):
+    data.check_dataset(synthetic._replace(test_images=synthetic.test_images.astype(np.float32)))
   with pytest.raises(ValueError, match=r"\[0, 4\)"):
     data.check_dataset(synthetic._replace(test_labels=synthetic.test_labels + 4))
 

@@ -63,7 +63,10 @@ def _state_after_one_query(spec, seed):
   return state, context._replace(labeled=labeled, labels=labels)
 
 
-PURE = sorted(set(strategies.names()) - set(AUTOAL))
+# Strategies that train copies of the task model (a Setup with a model), tested each on a
+# task of its own below.
+NETWORKS = (*AUTOAL, "uherding")
+PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
 
 def _autoal_setup(dataset, name):
@@ -138,6 +141,31 @@ def test_autoals_query_is_one_program_equal_to_its_host_driven_form(synthetic, n
     query = jax.jit(spec.query, static_argnums=3)
     for i, (host_picks, _, _) in enumerate(host):
       np.testing.assert_array_equal(query(states[i], keys[i], contexts[i], K)[0], host_picks)
+
+
+def test_uherdings_query_is_one_program_equal_to_its_host_driven_form(synthetic):
+  from autoal_jax import models, train
+
+  model = models.get_model("mlp", synthetic.info.num_classes, hidden=(16,))
+  setup = strategies.Setup(
+    num_pool=400, query_size=K, num_mc=T, max_labeled=40, model=model, info=synthetic.info,
+    eval_chunk=100, train=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
+  )  # fmt: skip
+  spec = strategies.build("uherding", setup)
+  sizes = ((0, 3), (1, 24))  # too few labels to hold any out (T = 1), and a calibration
+  contexts = [_autoal_context(synthetic, model, s, n) for s, n in sizes]
+  states = [spec.init(jax.random.key(s), c) for (s, _), c in zip(sizes, contexts, strict=True)]
+  keys = [jax.random.key(500 + s) for s, _ in sizes]
+  host = [spec.host_query(states[i], keys[i], contexts[i], K) for i in range(len(sizes))]
+  batched = jax.jit(jax.vmap(lambda s, key, c: spec.query(s, key, c, K)))
+  picks, _, infos = batched(_stack(states), _stack(keys), _stack(contexts))
+  for i, (host_picks, _, host_info) in enumerate(host):
+    np.testing.assert_array_equal(picks[i], host_picks, err_msg=f"seed {i}")
+    assert not np.asarray(contexts[i].labeled)[host_picks].any()
+    for metric, value in host_info.metrics.items():
+      np.testing.assert_allclose(infos.metrics[metric][i], value, rtol=1e-5)
+  assert float(host[0][2].metrics["temperature"]) == 1.0
+  assert 0 < float(host[1][2].metrics["kernel_width"]) < 2
 
 
 @pytest.mark.parametrize("name", PURE)

@@ -1,5 +1,7 @@
 """Data parallelism: 2 processes of 2 (virtual CPU) devices each (as 2 hosts) give the
-results of 1 device, through the CLI. (8 devices in one process were checked the same way
+results of 1 device, through the CLI, on float features (the MLP takes images and features
+alike; the batches split over the devices are [B, D] here, [B, H, W, Ch] for images, the
+same sharding rule). (8 devices in one process were checked the same way
 until the suite's time needed the room: the 2 x 2 run covers several devices in a process
 and several processes at once.)"""
 
@@ -13,7 +15,7 @@ import numpy as np
 import pytest
 
 from autoal_jax import sharding
-from tests.conftest import synthetic_arrays
+from tests.conftest import feature_arrays
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, ".cache", "jax")
@@ -42,7 +44,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_processes_of_two_devices_pick_what_one_device_picks(tmp_path):
-  train_x, train_y, test_x, test_y = synthetic_arrays(2000, 496, (12, 12, 1), 4, seed=1)
+  train_x, train_y, test_x, test_y = feature_arrays(2000, 496, 24, 4, seed=1)
   flip = np.random.default_rng(0).random(test_y.shape) < 0.2  # accuracies below 1
   test_y = np.where(flip, (test_y + 1) % 4, test_y).astype(np.int32)
   data = tmp_path / "data.npz"

@@ -129,7 +129,8 @@ class SearchConfig(NamedTuple):
       docs/results.md); the labels already bought are the only evidence of the pool's
       class profile the search has. Tested every round; once it rejects, the low-budget
       leader never buys again in the run (`SearchState.imbalanced`).
-    backbone: SearchNet's backbone (a task-model name).
+    backbone: SearchNet's backbone: a task-model name, or ``auto`` (the small CNN on
+      images, the MLP on features and inputs too small to pool; `models.search_backbone`).
     backbone_kwargs: its extra attributes, as (name, value) pairs.
     loss_hidden: LossNet's units per feature map.
     steps_per_call: bi-level steps per jitted call (a `lax.scan` over a `lax.switch`);
@@ -168,7 +169,7 @@ class SearchConfig(NamedTuple):
   low_budget_per_class: float = 10.0
   low_budget_leader: str = "typiclust"
   low_budget_balance: float = 0.05
-  backbone: str = "small_cnn"
+  backbone: str = "auto"
   backbone_kwargs: tuple = ()
   loss_hidden: int = 128
   steps_per_call: int = 0
@@ -238,8 +239,10 @@ def check_config(config: SearchConfig) -> None:
       f"steps >= 0 (0: the objective's default) and batch_size >= 2 needed, got "
       f"{config.steps}, {config.batch_size}"
     )
-  if config.backbone not in models.MODELS:
-    raise ValueError(f"Unknown backbone {config.backbone!r}. Valid: {sorted(models.MODELS)}")
+  if config.backbone != "auto" and config.backbone not in models.MODELS:
+    raise ValueError(
+      f"Unknown backbone {config.backbone!r}. Valid: 'auto', {sorted(models.MODELS)}"
+    )
   for net in (config.warmup, config.fit, config.search_net, config.loss_net):
     train_lib.make_optimizer(net)
 

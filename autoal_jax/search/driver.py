@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from autoal_jax import strategies
+from autoal_jax import models, strategies
 from autoal_jax import train as train_lib
 from autoal_jax.search import decide
 from autoal_jax.search.config import METRICS, SearchConfig, check_config, needs_mc
@@ -110,6 +110,17 @@ class AutoAL:
       raise ValueError(f"the candidates {config.candidates} need num_mc >= 2, got {num_mc}")
     if not 1 <= query_size < num_pool:
       raise ValueError(f"query_size must be in [1, {num_pool}), got {query_size}")
+    # SearchNet's backbone follows the input ('auto'), and one that cannot take it is
+    # refused here, before any training (a 1-D signal under the small CNN's pooling).
+    config = config._replace(backbone=models.search_backbone(config.backbone, info.image_shape))
+    models.check_input(
+      # (the head's width does not change what the backbone takes)
+      models.SearchNet(max(config.num_columns, 2), config.backbone, config.backbone_kwargs),
+      info.image_shape,
+      "AutoAL's SearchNet",
+      "set search.backbone to 'auto' or 'mlp' (--config.search.backbone=mlp), which take "
+      "inputs of any shape",
+    )
     self.config, self.info = config, info
     self.num_pool = num_pool
     self.num_mc = num_mc if needs_mc(config) else 0
@@ -210,7 +221,7 @@ class AutoAL:
       state: `SearchState` (its evidence sets the alignment objective's prior).
       keys: `split`'s keys.
       fit: FitNet after its warm-up on T.
-      images, labels: the pool, uint8[N, H, W, Ch] and int32[N].
+      images, labels: the pool, uint8[N, H, W, Ch] or float32[N, *F], and int32[N].
       num_labeled: int32 scalar n.
       v_index, v_mask: `split`'s V.
 
@@ -390,7 +401,7 @@ class AutoAL:
     Args:
       state: `SearchState` after this round's search.
       key: PRNG key (candidate randomness and tie-breaking).
-      images: uint8[N, H, W, Ch].
+      images: uint8[N, H, W, Ch] or float32[N, *F].
       outputs: the task model's `PoolOutputs` (with T MC passes if a candidate needs them).
       candidate_mask: bool[N], the unlabeled samples.
       num: int32 scalar, the picks, 1 <= num <= b (traced).
@@ -531,7 +542,7 @@ class AutoAL:
     Args:
       state: `SearchState` (warm-started from the previous round).
       key: the round's search key.
-      images: uint8[N, H, W, Ch], the pool on device.
+      images: uint8[N, H, W, Ch] or float32[N, *F], the pool on device.
       labels: int32[N].
       labeled: bool[N].
       num_labeled: the size of the labeled set (>= 2; >= 6 for ``alignment``).

@@ -457,7 +457,7 @@ def bilevel_step(
     state: the three networks.
     key: the round's search key; the step uses ``fold_in(key, step)`` (`make_batch`).
     data: `SearchData` of the round.
-    images: uint8[N, H, W, Ch], the pool.
+    images: uint8[N, H, W, Ch] or float32[N, *F], the pool.
     labels: int32[N].
     step: int32 scalar, the step index.
     mean, std: normalisation statistics.
@@ -531,7 +531,7 @@ def query_scores(
 
   Args:
     state: `SearchState` after the round's search.
-    images: uint8[N, H, W, Ch].
+    images: uint8[N, H, W, Ch] or float32[N, *F].
     decisions: float32[N, K], the candidates' decisions on the pool.
     mask: bool[N], the unlabeled samples.
     num: int32 scalar, the picks of this query (for LossNet's ``picks`` column).
@@ -542,7 +542,7 @@ def query_scores(
   Returns:
     (m float32[N], w float32[N, K']).
   """
-  chex.assert_rank([images, decisions, mask], [4, 2, 1])
+  chex.assert_rank([images, decisions, mask], [data_lib.INPUT_RANKS, 2, 1])
 
   def forward(_, x):
     x = data_lib.normalize(x, mean, std)
@@ -608,7 +608,8 @@ def init_search_state(
 ) -> SearchState:
   """Fresh SearchNet and LossNet. SearchNet's head starts at zero: uniform weights w."""
   search_key, loss_key = jax.random.split(key)
-  searchnet = models.SearchNet(config.num_columns, config.backbone, config.backbone_kwargs)
+  backbone = models.search_backbone(config.backbone, image_shape)
+  searchnet = models.SearchNet(config.num_columns, backbone, config.backbone_kwargs)
   x = jnp.zeros((1, *image_shape), jnp.float32)
   variables = searchnet.init(search_key, x)
   params = _zero_head(variables["params"])

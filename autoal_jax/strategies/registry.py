@@ -31,6 +31,13 @@ jittable. Every picker is also a strategy of the (init, query) interface
 | badge | k-means++ on gradient embeddings | Ash et al. 2020 |
 | typiclust | most typical sample of the largest uncovered clusters | Hacohen et al. 2022 |
 | cluster_margin | lowest margins, round-robin over their clusters | Citovsky et al. 2021 |
+| probcover | greedy max coverage of delta-balls, delta by k-means purity | Yehuda et al. 2022 |
+| maxherding | greedy max Gaussian-kernel coverage | Bae, Noh & Sutherland 2024 |
+| dropquery | k-means among the samples whose prediction dropout flips | Gupte et al. 2024 |
+
+``uherding`` (Uncertainty Herding, Bae, Oliveira & Sutherland 2025) trains a calibration
+copy of the task model, so it is a strategy of its own (registered at the end), not a
+picker.
 """
 
 from __future__ import annotations
@@ -46,11 +53,13 @@ from autoal_jax.strategies import (
   albl_port,
   base,
   clustering,
+  coverage,
   decisions,
   pickers,
   scores,
   selection,
   tailor,
+  uherding,
 )
 from autoal_jax.strategies.base import candidates_needs as _needs_of
 from autoal_jax.strategies.base import check_inputs, check_outputs
@@ -327,10 +336,35 @@ _register_counted(
   "lowest margins, round-robin over their clusters (Citovsky et al. 2021)",
 )
 
+register_picker(
+  "probcover",
+  lambda key, outputs, mask, k: coverage.probcover(
+    key, outputs.embeddings, mask, k, outputs.probs.shape[-1]
+  ),
+  doc="greedy coverage of delta-balls, delta by purity (Yehuda et al. 2022)",
+)
+register_picker(
+  "maxherding",
+  lambda key, outputs, mask, k: coverage.herding(key, outputs.embeddings, mask, k),
+  doc="greedy Gaussian-kernel coverage (Bae, Noh & Sutherland 2024)",
+)
+register_picker(
+  "dropquery",
+  lambda key, outputs, mask, k: coverage.dropquery(
+    key, outputs.embeddings, outputs.probs, outputs.mc_probs, mask, k
+  ),
+  needs=Needs(mc=True),
+  doc="k-means among the samples dropout flips (Gupte et al. 2024)",
+  pick_n=lambda key, outputs, mask, k, n: coverage.dropquery(
+    key, outputs.embeddings, outputs.probs, outputs.mc_probs, mask, k, n
+  ),
+)
+
 register("uniform-mix", decisions.uniform_mix_strategy, decisions.UNIFORM_MIX_DOC)
 register("albl", albl.strategy, albl.DOC)
 register("albl-port", albl_port.strategy, albl_port.DOC)
 register("tailor", tailor.strategy, tailor.DOC)
+register("uherding", uherding.strategy, uherding.DOC)
 
 __all__ = [
   "AUTOAL_CANDIDATES",

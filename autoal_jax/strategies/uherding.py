@@ -1,0 +1,162 @@
+"""Uncertainty Herding (Bae, Oliveira & Sutherland, ICLR 2025; code BorealisAI/uherding,
+``deep-al/pycls/al/uherding.py``): greedy maximisation of uncertainty-weighted kernel
+coverage, one method from the lowest budgets (where it is MaxHerding: coverage) to the
+highest (where it approaches margin sampling with diversity).
+
+Per query, as the released code does it:
+
+1. **Temperature.** A fresh copy of the task model is trained on 70% of the labeled set
+   (the task model's training config) and the temperature T in {1.0, 1.1, ..., 19.9}
+   minimising the expected calibration error (15 confidence bins) of its logits on the
+   other 30% is kept (`fit_temperature`; the code's ``obtain_temperature`` with a
+   moving window of 1). Fewer than 4 labels: T = 1.
+2. **Uncertainty.** U_n = 1 - (p_(1) - p_(2)) of softmax(logits / T) of the task model
+   (trained on the whole labeled set), 0 on labeled samples.
+3. **Kernel width.** sigma = the smallest non-zero distance between two labeled samples'
+   L2-normalised embeddings (the code's adaptive delta), so the kernel shrinks as the
+   labeled set grows; 1 with fewer than two distinct labeled samples.
+4. **Greedy step.** `coverage.herding` with the Gaussian kernel of width sigma and the
+   weights U: the gain of c is mean_n U_n max(k(x_n, x_c) - m_n, 0).
+
+The query is one traceable function (the calibration model's fit is `train.fit_program`);
+``host_query`` drives the same computation from the host, the fit as `Trainer.fit`'s
+separate steps (faster on CPU), with the same picks up to the float rounding of a fit
+compiled whole.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from autoal_jax import train as train_lib
+from autoal_jax.strategies import base, coverage
+from autoal_jax.types import Context, Needs, QueryInfo, Setup, Strategy
+
+TEMPERATURES = tuple(float(t) for t in np.round(np.arange(1.0, 20.0, 0.1), 1))
+HELD_OUT = 0.3
+NUM_BINS = 15
+MIN_LABELS = 4  # below this no held-out part is worth fitting a temperature on
+
+
+def expected_calibration_error(logits, labels, mask, temperature, num_bins: int = NUM_BINS):
+  """ECE (Guo et al. 2017; the released code's ``ECELoss``) of softmax(logits / T) on the
+  rows of ``mask``: sum over equal-width confidence bins of |bin| / n |accuracy - mean
+  confidence|. logits float32[M, C], labels int32[M], mask bool[M] -> float32 scalar."""
+  probs = jax.nn.softmax(logits.astype(jnp.float32) / temperature, axis=-1)
+  confidence = jnp.max(probs, axis=-1)
+  correct = (jnp.argmax(probs, axis=-1) == labels).astype(jnp.float32)
+  # Bin b holds confidences in (b / B, (b + 1) / B], as ECELoss's lower < c <= upper.
+  bins = jnp.clip(jnp.ceil(confidence * num_bins).astype(jnp.int32) - 1, 0, num_bins - 1)
+  weight = mask.astype(jnp.float32)
+  gap = jax.ops.segment_sum(weight * (correct - confidence), bins, num_segments=num_bins)
+  return jnp.sum(jnp.abs(gap)) / jnp.maximum(jnp.sum(weight), 1.0)
+
+
+def fit_temperature(logits, labels, mask, temperatures=TEMPERATURES):
+  """The temperature of the grid with the lowest ECE on ``mask`` (the first on ties)."""
+  grid = jnp.asarray(temperatures, jnp.float32)
+  errors = jax.vmap(lambda t: expected_calibration_error(logits, labels, mask, t))(grid)
+  return grid[jnp.argmin(errors)]
+
+
+def margin_uncertainty(logits, temperature, labeled):
+  """U = 1 - (p1 - p2) of softmax(logits / T), 0 on labeled samples. float32[N]."""
+  probs = jax.nn.softmax(logits.astype(jnp.float32) / temperature, axis=-1)
+  top2 = jax.lax.top_k(probs, 2)[0]
+  return jnp.where(labeled, 0.0, 1.0 - (top2[:, 0] - top2[:, 1]))
+
+
+def kernel_width(x: jax.Array, labeled: jax.Array, chunk: int = 256) -> jax.Array:
+  """The smallest non-zero distance (above 1e-3) between two labeled rows of x
+  (L2-normalised embeddings), chunked over the labeled rows; 1 where there is none.
+  float32 scalar."""
+  n = x.shape[0]
+  sq = jnp.sum(x * x, axis=-1)
+  members = jnp.argsort(jnp.logical_not(labeled), stable=True).astype(jnp.int32)
+  count = jnp.sum(labeled, dtype=jnp.int32)
+  padded = jnp.pad(members, (0, -n % chunk))
+
+  def body(c, best):
+    index = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
+    live = c * chunk + jnp.arange(chunk, dtype=jnp.int32) < count
+    d2 = sq[index][:, None] + sq[None, :] - 2.0 * jnp.dot(x[index], x.T, precision="highest")
+    # Not itself, nor a duplicate (float rounding leaves ~1e-7 where the code's cdist
+    # gives 0): a distance under 1e-3 counts as zero.
+    other = index[:, None] != jnp.arange(n, dtype=jnp.int32)[None, :]
+    d2 = jnp.where(live[:, None] & labeled[None, :] & other & (d2 > 1e-6), d2, jnp.inf)
+    return jnp.minimum(best, jnp.min(d2))
+
+  best = jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, jnp.float32(jnp.inf))
+  return jnp.where(jnp.isfinite(best), jnp.sqrt(best), 1.0)
+
+
+def held_out_split(key: jax.Array, labeled: jax.Array, capacity: int):
+  """The calibration split: 30% of the labeled samples drawn at random are held out.
+
+  Returns:
+    (train bool[N], number of train samples, held-out indices int32[capacity], their
+    mask bool[capacity]); ``capacity`` >= the largest held-out part.
+  """
+  n = labeled.shape[0]
+  count = jnp.sum(labeled, dtype=jnp.int32)
+  num_held = jnp.where(count >= MIN_LABELS, (count * 3) // 10, 0)
+  draw = jnp.where(labeled, jax.random.uniform(key, (n,)), 2.0)
+  rank = jnp.argsort(jnp.argsort(draw))  # labeled samples first, in random order
+  held = labeled & (rank < num_held)
+  index = jnp.argsort(jnp.logical_not(held), stable=True)[:capacity].astype(jnp.int32)
+  return labeled & ~held, count - num_held, index, held[index]
+
+
+def strategy(setup: Setup) -> Strategy:
+  """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy)."""
+  if setup.model is None or setup.info is None:
+    raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
+  config = setup.train if setup.train is not None else train_lib.TrainConfig()
+  config = config._replace(loss_prediction=False)  # a plain copy of the task model
+  trainer = train_lib.Trainer(
+    setup.model, setup.info, config, mesh=setup.mesh, init_variables=setup.init_variables
+  )
+  capacity = max(1, math.ceil(HELD_OUT * max(setup.max_labeled, MIN_LABELS)))
+
+  def split(key, context: Context):
+    split_key, fit_key, herd_key = jax.random.split(key, 3)
+    train_mask, num_train, index, held = held_out_split(split_key, context.labeled, capacity)
+    labels = jnp.where(context.labeled, context.labels, 0)
+    return (fit_key, herd_key), labels, train_mask, num_train, index, held
+
+  def select(fit_state, herd_key, context: Context, labels, index, held, num_train, k):
+    logits = trainer.pool_outputs(fit_state, herd_key, context.images[index], num_mc=0).logits
+    temperature = jnp.where(
+      jnp.any(held) & (num_train > 0), fit_temperature(logits, labels[index], held), 1.0
+    )
+    weights = margin_uncertainty(context.outputs.logits, temperature, context.labeled)
+    embeddings = context.outputs.embeddings
+    sigma = kernel_width(coverage.normalise(embeddings), context.labeled)
+    picks = coverage.herding(herd_key, embeddings, ~context.labeled, k, weights, sigma)
+    return picks, QueryInfo(metrics={"temperature": temperature, "kernel_width": sigma})
+
+  def query(state, key, context: Context, k: int):
+    (fit_key, herd_key), labels, train_mask, num_train, index, held = split(key, context)
+    fit_state = trainer.fit_program(
+      fit_key, context.images, labels, train_mask, jnp.maximum(num_train, 1)
+    )
+    picks, info = select(fit_state, herd_key, context, labels, index, held, num_train, k)
+    return picks, state, info
+
+  split_jit = jax.jit(split)
+  select_jit = jax.jit(select, static_argnums=7)
+
+  def host_query(state, key, context: Context, k: int):
+    (fit_key, herd_key), labels, train_mask, num_train, index, held = split_jit(key, context)
+    fit_state = trainer.fit(fit_key, context.images, labels, train_mask, max(int(num_train), 1))
+    picks, info = select_jit(fit_state, herd_key, context, labels, index, held, num_train, k)
+    return picks, state, info
+
+  return Strategy("uherding", base.no_state, query, Needs(), DOC, host_query=host_query)
+
+
+DOC = "uncertainty-weighted kernel coverage, calibrated, shrinking kernel (Bae et al. 2025)"

@@ -1,0 +1,197 @@
+"""The coverage strategies against peer implementations: ProbCover, MaxHerding and
+DropQuery against scikit-activeml 1.0.1 (a test-only dependency), Uncertainty Herding
+against a NumPy transcription of the released code's greedy step and calibration."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from autoal_jax.strategies import coverage, uherding
+
+skactiveml = pytest.importorskip("skactiveml")
+from skactiveml.base import SkactivemlClassifier  # noqa: E402
+from skactiveml.pool import DropQuery, MaxHerding, ProbCover  # noqa: E402
+
+
+def _normalised(x):
+  return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _points(seed, n=90, d=4, num_labeled=6):
+  rng = np.random.default_rng(seed)
+  x = _normalised(rng.normal(size=(n, d))).astype(np.float32)
+  labeled = np.zeros(n, bool)
+  labeled[rng.choice(n, num_labeled, replace=False)] = True
+  return x, labeled
+
+
+def _greedy_agrees(strategy, x, labeled, picks):
+  """Each pick is a maximiser of the peer's utilities given the labeled set and the picks
+  before it (ties are broken at random on both sides, so the check is per step)."""
+  known = labeled.copy()
+  for pick in picks:
+    y = np.where(known, 0.0, np.nan)
+    with warnings.catch_warnings():  # ProbCover warns on a one-value grid of radii (1.0.1)
+      warnings.simplefilter("ignore", UserWarning)
+      _, utilities = strategy.query(x.astype(np.float64), y, batch_size=1, return_utilities=True)
+    assert not known[pick]
+    np.testing.assert_allclose(utilities[0, pick], np.nanmax(utilities[0]), rtol=1e-5)
+    known[pick] = True
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_probcover_greedy_step_matches_scikit_activeml(seed):
+  x, labeled = _points(seed)
+  delta = 0.5
+  picks = coverage.probcover(jax.random.key(seed), x, ~labeled, 10, 2, delta=delta)
+  picks = np.asarray(picks)
+  assert len(set(picks.tolist())) == 10
+  _greedy_agrees(ProbCover(deltas=[delta], n_classes=2, random_state=0), x, labeled, picks)
+
+
+def test_probcover_radius_matches_scikit_activeml():
+  # Three tight clusters on the sphere: both k-means find them, so the purity curves and
+  # the chosen radius agree.
+  rng = np.random.default_rng(0)
+  centres = _normalised(rng.normal(size=(3, 6)))
+  x = _normalised(np.repeat(centres, 40, axis=0) + 0.25 * rng.normal(size=(120, 6)))
+  deltas = np.round(np.arange(0.1, 2.01, 0.1), 2)
+  peer = ProbCover(deltas=deltas, n_classes=3, random_state=0)
+  peer.query(x, np.full(120, np.nan), batch_size=1)
+  ours = coverage.probcover_delta(jax.random.key(0), jnp.asarray(x, jnp.float32), 3, deltas)
+  assert 0.1 < float(ours) < 2.0  # neither end of the grid: the criterion decided
+  np.testing.assert_allclose(float(ours), peer.delta_max_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_maxherding_greedy_step_matches_scikit_activeml(seed):
+  x, labeled = _points(seed)
+  sigma = 0.7
+  picks = np.asarray(coverage.herding(jax.random.key(seed), x, ~labeled, 10, sigma=sigma))
+  peer = MaxHerding(metric="rbf", metric_dict={"gamma": 1.0 / sigma**2}, random_state=0)
+  _greedy_agrees(peer, x, labeled, picks)
+  # With nothing labeled the first pick is the densest point, as the peer's fallback.
+  first = int(coverage.herding(jax.random.key(0), x, jnp.ones(90, bool), 1, sigma=sigma)[0])
+  _greedy_agrees(peer, x, np.zeros(90, bool), [first])
+
+
+def test_a_subset_keeps_picks_inside_it_and_the_mask(key):
+  x, labeled = _points(0, n=300)
+  picks = np.asarray(coverage.herding(key, x, ~labeled, 12, subset=64))
+  assert len(set(picks.tolist())) == 12 and not labeled[picks].any()
+  index = np.asarray(coverage.subset_indices(jax.random.split(key)[0], ~labeled, 64))
+  assert set(picks.tolist()) <= set(index.tolist())
+
+
+def _uherding_reference(x, weights, labeled, k, h):
+  """The released code's greedy step (uherding.py, select_samples), in NumPy: kernel_all
+  over labeled + candidates, max_embedding from the labeled rows, U = 0 on labeled."""
+  order = np.concatenate([np.flatnonzero(labeled), np.flatnonzero(~labeled)])
+  feats = x[order] / np.linalg.norm(x[order], axis=1, keepdims=True)
+  dist = np.sqrt(np.maximum(((feats[:, None] - feats[None]) ** 2).sum(-1), 0))
+  kernel_all = np.exp(-((dist / h) ** 2))
+  num_l = labeled.sum()
+  u = weights[order].copy()
+  u[:num_l] = 0.0
+  max_embedding = kernel_all[:num_l].max(0, keepdims=True)
+  inner = list(range(num_l))
+  for _ in range(k):
+    updated = np.maximum(kernel_all - max_embedding, 0)
+    gain = (u[None] * updated).mean(-1)
+    gain[inner] = -np.inf
+    j = int(np.argmax(gain))
+    inner.append(j)
+    max_embedding = updated[j][None] + max_embedding
+  return order[inner[num_l:]]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_uherding_greedy_step_matches_the_released_code(seed):
+  x, labeled = _points(seed, n=80, d=5, num_labeled=8)
+  weights = np.random.default_rng(seed).uniform(0.1, 1.0, 80).astype(np.float32)
+  h = float(uherding.kernel_width(coverage.normalise(jnp.asarray(x)), jnp.asarray(labeled)))
+  dist = np.sqrt(((x[labeled][:, None] - x[labeled][None]) ** 2).sum(-1))
+  np.testing.assert_allclose(h, dist[dist > 0].min(), rtol=1e-4)
+  ours = coverage.herding(jax.random.key(seed), x, ~labeled, 9, jnp.asarray(weights), h)
+  np.testing.assert_array_equal(np.asarray(ours), _uherding_reference(x, weights, labeled, 9, h))
+
+
+def _ece_reference(logits, labels, temperature, bins=15):
+  """The released code's ECELoss (pycls/calibration/metrics.py), in NumPy."""
+  z = logits / temperature
+  p = np.exp(z - z.max(1, keepdims=True))
+  p /= p.sum(1, keepdims=True)
+  conf, pred = p.max(1), p.argmax(1)
+  acc = (pred == labels).astype(float)
+  edges = np.linspace(0, 1, bins + 1)
+  ece = 0.0
+  for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    inside = (conf > lo) & (conf <= hi)
+    if inside.any():
+      ece += abs(conf[inside].mean() - acc[inside].mean()) * inside.mean()
+  return ece
+
+
+def test_the_temperature_is_the_released_codes_ece_minimiser():
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 4, 60)
+  logits = rng.normal(size=(60, 4)) * 3 + 6 * np.eye(4)[labels] * (rng.random(60) < 0.6)[:, None]
+  mask = np.ones(60, bool)
+  mask[50:] = False  # rows outside the held-out part do not count
+  for t in (1.0, 2.5, 7.0):
+    ece = uherding.expected_calibration_error(
+      jnp.asarray(logits, jnp.float32), jnp.asarray(labels), jnp.asarray(mask), t
+    )
+    np.testing.assert_allclose(float(ece), _ece_reference(logits[:50], labels[:50], t), atol=1e-5)
+  errors = [_ece_reference(logits[:50], labels[:50], t) for t in uherding.TEMPERATURES]
+  best = uherding.fit_temperature(jnp.asarray(logits, jnp.float32), jnp.asarray(labels), mask)
+  assert abs(float(best) - uherding.TEMPERATURES[int(np.argmin(errors))]) < 1e-6
+  assert float(best) > 1.0  # overconfident logits: softened
+
+
+class _Scripted(SkactivemlClassifier):
+  """A classifier whose predictions are given: the first call, then one per dropout pass."""
+
+  def __init__(self, predictions=None, classes=None, missing_label=np.nan):
+    super().__init__(classes=classes, missing_label=missing_label)
+    self.predictions = predictions
+
+  def fit(self, X, y, sample_weight=None):
+    return self
+
+  def predict_proba(self, X):
+    raise NotImplementedError
+
+  def predict(self, X):
+    return self._queue.pop(0)
+
+  def start(self):
+    self._queue = [np.asarray(p) for p in self.predictions]
+    return self
+
+
+def test_dropquery_matches_scikit_activeml():
+  # Candidates in four tight blobs, two of them flipped by most dropout passes, the other
+  # two never: both pick one sample per blob among the flipped ones, the nearest its centre.
+  rng = np.random.default_rng(0)
+  centres = rng.normal(size=(4, 3)) * 5
+  x = np.repeat(centres, 10, axis=0) + 0.1 * rng.normal(size=(40, 3))
+  prediction = np.zeros(40, int)
+  passes = np.zeros((5, 40), int)
+  flipped = np.arange(40) < 20  # blobs 0 and 1
+  passes[:, flipped] = 1
+  passes[4, :5] = 0  # one pass agrees on five of them: 4 / 5 still > 0.5
+  probs = np.eye(3)[prediction]
+  mc_probs = np.eye(3)[passes]
+  ours = coverage.dropquery(
+    jax.random.key(0), jnp.asarray(x, jnp.float32), jnp.asarray(probs, jnp.float32),
+    jnp.asarray(mc_probs, jnp.float32), jnp.ones(40, bool), 2,
+  )  # fmt: skip
+  clf = _Scripted([prediction, *passes], classes=[0, 1, 2]).start()
+  peer = DropQuery(n_dropout_samples=5, random_state=0, cluster_algo_dict={"n_init": 10})
+  theirs = peer.query(x, np.full(40, np.nan), clf, fit_clf=False, batch_size=2)
+  assert sorted(np.asarray(ours).tolist()) == sorted(theirs.tolist())
+  assert flipped[np.asarray(ours)].all()
