@@ -10,7 +10,8 @@ features, int32 labels, a `DatasetInfo`) from
 - any tfds catalog name (``mnist``, ``cifar10``, ``cifar100``, ``svhn_cropped``, ...),
   read through ``tfds.data_source`` (no TensorFlow needed) and never downloaded;
 - ``npz:PATH``: a file in MedMNIST's layout (``train_images``, ``train_labels``,
-  ``test_images``, ``test_labels``), the inputs uint8 images or float features;
+  ``test_images``, ``test_labels``), the inputs uint8 images or float features, and
+  optionally ``train_embeddings`` (a fixed embedding of the pool, `Dataset.embeddings`);
 - in-memory numpy arrays, through `from_arrays`.
 
 Inputs are of two kinds (`DatasetInfo.kind`): ``images``, uint8 [N, H, W, Ch] normalised per
@@ -174,7 +175,8 @@ def _load_npz(path: str):
     missing = {"train_images", "train_labels", "test_images", "test_labels"} - set(f.files)
     if missing:
       raise ValueError(f"{path} lacks {sorted(missing)}; it has {sorted(f.files)}")
-    return tuple(f[k] for k in ("train_images", "train_labels", "test_images", "test_labels"))
+    arrays = tuple(f[k] for k in ("train_images", "train_labels", "test_images", "test_labels"))
+    return (*arrays, f["train_embeddings"] if "train_embeddings" in f.files else None)
 
 
 IMAGES, FEATURES = "images", "features"
@@ -259,10 +261,29 @@ def _as_labels(labels: np.ndarray, n: int, num_classes: int, what: str) -> np.nd
   return labels.astype(np.int32)
 
 
+def as_embeddings(embeddings, n: int, what: str = "embeddings") -> np.ndarray:
+  """A fixed pool embedding as float32 [N, E] (finite), or a clear error."""
+  embeddings = np.asarray(embeddings)
+  if not np.issubdtype(embeddings.dtype, np.number) or embeddings.ndim != 2:
+    raise ValueError(
+      f"{what} must be a float array [N, E], got {embeddings.dtype} {embeddings.shape}"
+    )
+  if embeddings.shape[0] != n:
+    raise ValueError(f"{what} has {embeddings.shape[0]} rows for a pool of {n}")
+  bad = int(np.sum(~np.isfinite(embeddings)))
+  if bad:
+    raise ValueError(f"{what} holds {bad} NaN or Inf values")
+  return embeddings.astype(np.float32)
+
+
 def check_dataset(dataset: Dataset) -> None:
   """Raises a clear error if a `Dataset` breaks the layout `from_arrays` makes, or if a
   class has no sample in the pool (labels 1..C read as C + 1 classes, class 0 empty)."""
   info = dataset.info
+  if dataset.embeddings is not None:
+    as_embeddings(dataset.embeddings, dataset.train_labels.shape[0])
+    if dataset.embeddings.dtype != np.float32:
+      raise TypeError(f"embeddings must be float32, got {dataset.embeddings.dtype}")
   for split in ("train", "test"):
     images = getattr(dataset, f"{split}_images")
     labels = getattr(dataset, f"{split}_labels")
@@ -293,7 +314,8 @@ def fingerprint(dataset: Dataset) -> str:
   if dataset.info.kind == IMAGES:  # an image dataset's digest from before `kind` existed
     info = info[:-1]
   digest = hashlib.sha256(repr(info).encode())
-  for array in dataset[:4]:
+  arrays = dataset[:4] if dataset.embeddings is None else (*dataset[:4], dataset.embeddings)
+  for array in arrays:
     array = np.ascontiguousarray(array)
     digest.update(f"{array.dtype}{array.shape}".encode())
     digest.update(memoryview(array).cast("B"))
@@ -340,6 +362,7 @@ def from_arrays(
   num_classes: int | None = None,
   name: str = "arrays",
   class_names: tuple[str, ...] | None = None,
+  embeddings=None,
 ) -> Dataset:
   """Validates in-memory arrays and wraps them as a `Dataset`.
 
@@ -352,6 +375,9 @@ def from_arrays(
     num_classes: C; defaults to max label + 1.
     name: recorded in `DatasetInfo.name`.
     class_names: optional, length C.
+    embeddings: optional float [N, E], a fixed embedding of the pool (a foundation
+      model's, a self-supervised encoder's) on which the coverage and clustering
+      strategies measure distances (`Dataset.embeddings`); stored as float32, as given.
 
   Returns:
     A `Dataset`: images with per-channel normalisation statistics of the pool; features
@@ -390,7 +416,9 @@ def from_arrays(
     class_names=class_names,
     kind=kind,
   )
-  return Dataset(train_images, train_labels, test_images, test_labels, info)
+  if embeddings is not None:
+    embeddings = as_embeddings(embeddings, train_images.shape[0])
+  return Dataset(train_images, train_labels, test_images, test_labels, info, embeddings)
 
 
 def subsample(key: jax.Array, dataset: Dataset, pool_size: int = 0, test_size: int = 0) -> Dataset:
@@ -400,17 +428,24 @@ def subsample(key: jax.Array, dataset: Dataset, pool_size: int = 0, test_size: i
   """
   pool_key, test_key = jax.random.split(key)
 
-  def take(k, images, labels, size, what):
+  def keep(k, n, size, what):
     if size <= 0:
-      return images, labels
-    if size > labels.shape[0]:
-      raise ValueError(f"{what} ({size}) is larger than the split ({labels.shape[0]})")
-    keep = np.sort(np.asarray(jax.random.permutation(k, labels.shape[0]))[:size])
-    return images[keep], labels[keep]
+      return slice(None)
+    if size > n:
+      raise ValueError(f"{what} ({size}) is larger than the split ({n})")
+    return np.sort(np.asarray(jax.random.permutation(k, n))[:size])
 
-  train = take(pool_key, dataset.train_images, dataset.train_labels, pool_size, "pool_size")
-  test = take(test_key, dataset.test_images, dataset.test_labels, test_size, "test_size")
-  return Dataset(*train, *test, dataset.info)
+  pool = keep(pool_key, dataset.train_labels.shape[0], pool_size, "pool_size")
+  test = keep(test_key, dataset.test_labels.shape[0], test_size, "test_size")
+  embeddings = None if dataset.embeddings is None else dataset.embeddings[pool]
+  return Dataset(
+    dataset.train_images[pool],
+    dataset.train_labels[pool],
+    dataset.test_images[test],
+    dataset.test_labels[test],
+    dataset.info,
+    embeddings,
+  )
 
 
 def load_dataset(
@@ -436,9 +471,9 @@ def load_dataset(
     DataNotFoundError: the data is not on this machine (immediately, with instructions).
     ValueError: unknown name or malformed data.
   """
-  class_names = None
+  class_names, embeddings = None, None
   if name.startswith("npz:"):
-    train_x, train_y, test_x, test_y = _load_npz(name[len("npz:") :])
+    train_x, train_y, test_x, test_y, embeddings = _load_npz(name[len("npz:") :])
     num_classes = None
   elif name == "fashion_mnist":
     directory = data_dir or DEBIAN_FASHION_MNIST_DIR
@@ -460,15 +495,18 @@ def load_dataset(
     num_classes = 10
   else:
     train_x, train_y, test_x, test_y, num_classes, class_names = _load_tfds(name, data_dir)
-  dataset = from_arrays(train_x, train_y, test_x, test_y, num_classes, name, class_names)
+  dataset = from_arrays(
+    train_x, train_y, test_x, test_y, num_classes, name, class_names, embeddings
+  )
   if imbalance_ratio != 1.0:
-    images, labels = imbalance(
+    kept = imbalance(
       jax.random.key(seed),
-      dataset.train_images,
+      np.arange(dataset.train_labels.shape[0]),
       dataset.train_labels,
       dataset.info.num_classes,
       imbalance_ratio,
-    )
+    )[0]
+    images, labels = dataset.train_images[kept], dataset.train_labels[kept]
     dataset = from_arrays(
       images,
       labels,
@@ -477,6 +515,7 @@ def load_dataset(
       dataset.info.num_classes,
       f"{name}(imbalance={imbalance_ratio:g})",
       class_names,
+      None if dataset.embeddings is None else dataset.embeddings[kept],
     )
   return dataset
 

@@ -266,6 +266,10 @@ class ActiveLearner:
     self.images, self.labels, self.test_images, self.test_labels = sharding.replicate(
       tuple(dataset[:4]), self.mesh
     )
+    # A fixed embedding of the pool for the coverage and clustering strategies, or None.
+    self.pool_embeddings = (
+      None if dataset.embeddings is None else sharding.replicate(dataset.embeddings, self.mesh)
+    )
     self.setup = strategies.Setup(
       num_pool=self.labels.shape[0],
       query_size=config.query_size,
@@ -389,6 +393,7 @@ class ActiveLearner:
       picks, info, ok = jnp.zeros(0, jnp.int32), QueryInfo(), jnp.ones((), bool)
       if k > 0:
         outputs = trainer.pool_outputs(model, mc_key, images, num_mc=num_mc)
+        outputs = outputs._replace(pool_embeddings=self.pool_embeddings)
         known = jnp.where(state.labeled, labels, -1)
         context = Context(outputs, state.labeled, known, images)
         picks, strategy_state, info = spec.query(state.strategy, query_key, context, k)
@@ -526,6 +531,7 @@ class ActiveLearner:
       k = self.config.round_size(r)
       num_mc = self.config.num_mc if spec.needs.mc else 0
       outputs = trainer.pool_outputs(model_state, mc_key, self.images, num_mc=num_mc)
+      outputs = outputs._replace(pool_embeddings=self.pool_embeddings)
       # Inside the jitted pick a NaN would silently rank last: refuse it here instead.
       strategies.check_probs(outputs.probs, f"round {r} pool probabilities")
       score_seconds = time.perf_counter() - start

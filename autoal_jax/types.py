@@ -48,6 +48,8 @@ class Dataset(NamedTuple):
     test_images: uint8[N_test, H, W, Ch] or float32[N_test, *F].
     test_labels: int32[N_test] in [0, C).
     info: the `DatasetInfo`.
+    embeddings: float32[N, E], a fixed embedding of the pool for the coverage and
+      clustering strategies (`PoolOutputs.pool_embeddings`), or None (the model's).
   """
 
   train_images: np.ndarray
@@ -55,6 +57,7 @@ class Dataset(NamedTuple):
   test_images: np.ndarray
   test_labels: np.ndarray
   info: DatasetInfo
+  embeddings: np.ndarray | None = None
 
 
 class PoolOutputs(NamedTuple):
@@ -68,6 +71,11 @@ class PoolOutputs(NamedTuple):
       or None when T = 0 was asked for.
     losses: float32[N], the loss a LossNet trained with the task model predicts (LL4AL;
       `TrainConfig.loss_prediction`), or None.
+    pool_embeddings: float32[N, E], an embedding of the pool fixed for the run (a
+      user's, PCA's, a self-supervised encoder's: `Dataset.embeddings`) on which the
+      coverage and clustering strategies measure distances (`strategies.distance_space`);
+      None: they use ``embeddings``. Gradient embeddings (BADGE, the alignment search)
+      stay the model's.
   """
 
   logits: jax.Array
@@ -75,6 +83,7 @@ class PoolOutputs(NamedTuple):
   embeddings: jax.Array
   mc_probs: jax.Array | None = None
   losses: jax.Array | None = None
+  pool_embeddings: jax.Array | None = None
 
 
 class Needs(NamedTuple):

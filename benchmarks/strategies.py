@@ -4,6 +4,7 @@ r"""Time and peak memory of every strategy against a NumPy / scikit-learn refere
   python -m benchmarks.strategies --memory_n=200000 --only=kcenter_greedy,badge
   python -m benchmarks.strategies --decisions --model=small_cnn   # decisions vs passes
   python -m benchmarks.strategies --only=typiclust,cluster_margin,tailor,albl --n=200000
+  python -m benchmarks.strategies --only=probcover,maxherding,uherding,dropquery --n=200000
 
 Each (strategy, implementation) runs in a fresh subprocess that builds the inputs, resets
 the kernel's peak-RSS mark (/proc/self/clear_refs), runs the strategy and reports the wall
@@ -14,9 +15,15 @@ repository, BADGE's code) do it: NumPy on the full matrices, a full N x N distan
 for k-center, scikit-learn's KMeans, BADGE's explicit N x (C*D) gradient embedding;
 TypiClust as its authors' loop (scikit-learn's KMeans, nearest neighbours per cluster),
 Cluster-Margin with the same substitute clustering (scikit-learn's KMeans from the
-farthest-first centres), TAILOR and ALBL as Python loops over NumPy arrays. The two bandits
-run over the six score candidates (BANDIT_CANDIDATES: a k-means candidate would time
-scikit-learn's k-means, not the bandit), one query from a fresh state.
+farthest-first centres), TAILOR and ALBL as Python loops over NumPy arrays (the two
+bandits over the six score candidates, BANDIT_CANDIDATES: a k-means candidate would time
+scikit-learn's k-means, not the bandit; one query from a fresh state). ProbCover,
+MaxHerding and Uncertainty Herding's greedy step as scikit-activeml and the released
+UHerding code run them: a full kernel or ball matrix, here of the same random subset of
+S = 4,096 candidates (at N = 50,000 their N x N matrices would not fit this machine), the
+purity radius from scikit-learn's KMeans; DropQuery with scikit-learn's KMeans on the
+disagreeing samples. ``uherding`` times the selection (uncertainty at T = 1, the adaptive
+kernel width, the greedy step), not the calibration model's training.
 Ratio = reference time / JAX time (> 1: JAX is faster).
 
 The inputs are synthetic but shaped like a real pool: embeddings from a 50-component
@@ -64,6 +71,10 @@ STRATEGIES = [
   "cluster_margin",
   "tailor",
   "albl",
+  "probcover",
+  "maxherding",
+  "uherding",
+  "dropquery",
 ]
 KMEANS_ITERS = 10
 BANDIT_CANDIDATES = ("least_confidence", "margin", "entropy", "bald", "var_ratio_mc", "mean_std")
@@ -167,6 +178,10 @@ def _reference(name, embeddings, probs, mc, labeled, k):
     return _reference_typiclust(embeddings, labeled, k)
   if name == "cluster_margin":
     return _reference_cluster_margin(embeddings, probs, labeled, k)
+  if name in ("probcover", "maxherding", "uherding"):
+    return _reference_coverage(name, embeddings, probs, labeled, k)
+  if name == "dropquery":
+    return _reference_dropquery(embeddings, probs, mc, labeled, k)
   if name in ("tailor", "albl"):
     lists = np.stack([_reference(c, embeddings, probs, mc, labeled, k) for c in BANDIT_CANDIDATES])
     return (_reference_tailor if name == "tailor" else _reference_albl)(lists, probs, labeled, k)
@@ -225,6 +240,65 @@ def _reference_cluster_margin(embeddings, probs, labeled, k, multiple=10):
   return np.asarray(picks)
 
 
+def _reference_coverage(name, embeddings, probs, labeled, k, subset=4096):
+  """Greedy kernel coverage on a full S x S matrix (scikit-activeml's ProbCover and
+  MaxHerding loops, the released UHerding code's), on a random subset of S candidates."""
+  import numpy as np
+  from sklearn.cluster import KMeans
+
+  rng = np.random.default_rng(0)
+  x = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+  candidates = np.flatnonzero(~labeled)
+  chosen = np.sort(rng.choice(candidates, min(max(subset, 4 * k), len(candidates)), False))
+  xs = x[chosen]
+  sq = (xs * xs).sum(1)
+  d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * xs @ xs.T, 0)
+  xl = x[labeled]
+  nearest = np.maximum(sq[:, None] + (xl * xl).sum(1)[None] - 2 * xs @ xl.T, 0).min(1)
+  weights = np.ones(len(chosen))
+  if name == "probcover":
+    assign = KMeans(n_clusters=probs.shape[1], n_init=1, max_iter=KMEANS_ITERS).fit_predict(xs)
+    other = np.where(assign[:, None] != assign[None], d2, np.inf).min(1)
+    delta = 0.05
+    for d in np.arange(0.05, 2.0001, 0.05):
+      if (other > d * d).mean() < 0.95:
+        break
+      delta = d
+    gram, m = (d2 <= delta * delta).astype(np.float32), (nearest <= delta * delta) * 1.0
+  else:
+    sigma = 1.0
+    if name == "uherding":
+      dl = np.sqrt(np.maximum(((xl[:, None] - xl[None]) ** 2).sum(-1), 0))
+      sigma = dl[dl > 1e-3].min()
+      top = np.sort(probs[chosen], axis=1)
+      weights = 1 - (top[:, -1] - top[:, -2])
+    gram, m = np.exp(-d2 / sigma**2), np.exp(-nearest / sigma**2)
+  picks, free = [], np.ones(len(chosen), bool)
+  for _ in range(k):
+    gains = (weights[None] * np.maximum(gram - m[None], 0)).sum(1)
+    j = int(np.argmax(np.where(free, gains, -np.inf)))
+    picks.append(j)
+    free[j] = False
+    m = np.maximum(m, gram[j])
+  return chosen[np.asarray(picks)]
+
+
+def _reference_dropquery(embeddings, probs, mc, labeled, k):
+  import numpy as np
+  from sklearn.cluster import KMeans
+
+  candidates = np.flatnonzero(~labeled)
+  rate = (mc.argmax(2) != probs.argmax(1)[None]).mean(0)[candidates]
+  keep = candidates[np.argsort(rate)[-max(int((rate > 0.5).sum()), k) :]]
+  km = KMeans(n_clusters=k, n_init=1, max_iter=KMEANS_ITERS, tol=0.0)
+  dist = km.fit_transform(embeddings[keep])
+  picks = []
+  for b in range(k):
+    order = np.argsort(dist[:, b])
+    picks.append(next(i for i in keep[order] if i not in picks))
+  return np.asarray(picks)
+
+
 def _reference_tailor(lists, probs, labeled, k):
   import numpy as np
 
@@ -264,6 +338,7 @@ def _reference_albl(lists, probs, labeled, k):
 
 def _jax_fn(name, k):
   import jax
+  import jax.numpy as jnp
 
   from autoal_jax import strategies
   from autoal_jax.types import PoolOutputs
@@ -272,6 +347,12 @@ def _jax_fn(name, k):
     outputs = PoolOutputs(probs, probs, embeddings, mc)
     if name in ("tailor", "albl"):
       return _bandit_query(name, key, outputs, labeled, k)
+    if name == "uherding":  # the selection (T = 1); the calibration fit is a model's
+      from autoal_jax.strategies import coverage, uherding
+
+      weights = uherding.margin_uncertainty(jnp.log(probs), 1.0, labeled)
+      sigma = uherding.kernel_width(coverage.normalise(embeddings), labeled)
+      return coverage.herding(key, embeddings, ~labeled, k, weights, sigma)
     return strategies.get_picker(name).pick(key, outputs, ~labeled, k)
 
   return jax.jit(run)

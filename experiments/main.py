@@ -33,7 +33,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 # vmapped do not change any run's result (the device count up to float rounding: the same
 # picks, tested; vmapped seeds: the same picks and accuracies, tested).
 _FREE_KEYS = (
-  "strategies", "seeds", "jax_cache_dir", "vmap_seeds",
+  "strategies", "seeds", "jax_cache_dir", "vmap_seeds", "embeddings_cache",
   "num_devices", "distributed", "coordinator_address", "num_processes", "process_id",
 )  # fmt: skip
 
@@ -227,6 +227,7 @@ def main(argv):
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
   from autoal_jax import checkpoint, data, loop, models, search, sharding, train
+  from autoal_jax import embeddings as embeddings_lib
   from experiments import common, reporting
 
   names = _parse_strategies(config.strategies)
@@ -253,10 +254,17 @@ def main(argv):
   previous = _load_previous(workdir, config_dict)
 
   try:
+    kind, _ = embeddings_lib.parse(config.embeddings)
     dataset = data.load_dataset(
       config.dataset, config.data_dir or None, config.imbalance_ratio, seed=0
     )
+    if kind in ("model", "npz"):  # a user's rows are the training split's: before subsample
+      dataset = embeddings_lib.attach(dataset, config.embeddings)
     dataset = data.subsample(jax.random.key(0), dataset, config.pool_size, config.test_size)
+    if kind in ("pca", "ssl"):  # of the pool, once per pool and config (cached)
+      ssl = embeddings_lib.SSLConfig(**config.ssl.to_dict())
+      cache = os.path.expanduser(config.embeddings_cache) if config.embeddings_cache else None
+      dataset = embeddings_lib.attach(dataset, config.embeddings, cache, ssl)
   except (data.DataNotFoundError, ValueError, TypeError) as e:
     raise SystemExit(f"error: {e}") from None
   al_config = loop.ALConfig(config.num_initial, config.query_size, config.quota, config.num_mc)

@@ -446,16 +446,14 @@ def test_soft_count_in_code_mode_draws_from_the_key_it_is_given():
   config = SMALL._replace(relaxation="code")
   nets, d, images, labels, stats, _ = _bilevel(0, config)
   state = _fresh_state(nets)
-  # A random head, as the released code's: the samples' scores differ, so the threshold
-  # (drawn from the key) lands among them. (SearchNet's zero head ties every score.)
-  ((name, backbone),) = state.search.params.items()
-  leaves, tree = jax.tree.flatten(backbone["head"])
-  keys = jax.random.split(jax.random.key(9), len(leaves))
-  head = jax.tree.unflatten(
-    tree, [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves, strict=True)]
-  )
-  params = {name: {**backbone, "head": head}}
-  state = state._replace(search=state.search.replace(params=params))
+  # The head starts random under the code's rule, as the released code's (PyTorch's
+  # nn.Linear draw, +-1/sqrt(fan_in)): the samples' scores differ, so the threshold (drawn
+  # from the key) lands among them. (A zero head would tie every score.)
+  ((_, backbone),) = state.search.params.items()
+  kernel = backbone["head"]["logits"]["kernel"]
+  bound = 1.0 / np.sqrt(kernel.shape[0])
+  assert 0.5 * bound < float(jnp.max(jnp.abs(kernel))) <= bound
+  assert float(jnp.max(jnp.abs(backbone["head"]["logits"]["bias"]))) > 0
   kw = dict(**stats, chunk=256, config=config)
   m, _ = search.query_scores(state, images[d.index], d.decisions, d.mask, jnp.int32(20), **kw)
   counts, thetas = [], []

@@ -214,6 +214,7 @@ class AutoAL:
     num_labeled: jax.Array,
     v_index: jax.Array,
     v_mask: jax.Array,
+    pool_embeddings: jax.Array | None = None,
   ):
     """V's candidate decisions with the warmed-up FitNet and the objective's inputs.
 
@@ -224,6 +225,8 @@ class AutoAL:
       images, labels: the pool, uint8[N, H, W, Ch] or float32[N, *F], and int32[N].
       num_labeled: int32 scalar n.
       v_index, v_mask: `split`'s V.
+      pool_embeddings: the pool's fixed embedding (`PoolOutputs.pool_embeddings`) or None:
+        V's candidates measure distances on its rows of V.
 
     Returns:
       (`SearchData`, the `BilevelState` to update, guard_rows bool[V_max] (the guardrail's
@@ -233,6 +236,8 @@ class AutoAL:
     _, mc_key, decision_key, _, _ = keys
     config = self.config
     outputs = self.fit_trainer.pool_outputs(fit, mc_key, images[v_index], num_mc=self.num_mc)
+    if pool_embeddings is not None:  # the candidates measure distances on the fixed one
+      outputs = outputs._replace(pool_embeddings=pool_embeddings[v_index])
     finite = jnp.all(jnp.isfinite(outputs.probs))
     n = jnp.asarray(num_labeled, jnp.int32)
     num_v = n // 2
@@ -496,7 +501,7 @@ class AutoAL:
     keys, train_mask, v_index, v_mask = self.split(search_key, labeled)
     fit = self.fit_trainer.fit_program(keys[0], images, labels, train_mask, n - n // 2)
     data, bilevel, guard_rows, guard_picks, finite = self.prepare(
-      state, keys, fit, images, labels, n, v_index, v_mask
+      state, keys, fit, images, labels, n, v_index, v_mask, context.outputs.pool_embeddings
     )
     bilevel, metrics = bilevel_steps(
       bilevel,
@@ -535,6 +540,7 @@ class AutoAL:
     labels: jax.Array,
     labeled: jax.Array,
     num_labeled: int,
+    pool_embeddings: jax.Array | None = None,
   ) -> tuple[SearchState, dict]:
     """One round's search from the host: split, FitNet warm-up (`Trainer.fit`), decisions
     on V, bi-level updates one jitted call per step (or per `steps_per_call`), `finish`.
@@ -546,6 +552,7 @@ class AutoAL:
       labels: int32[N].
       labeled: bool[N].
       num_labeled: the size of the labeled set (>= 2; >= 6 for ``alignment``).
+      pool_embeddings: the pool's fixed embedding (`PoolOutputs.pool_embeddings`) or None.
 
     Returns:
       (new `SearchState`, host metrics: `finish`'s, those measured, as floats).
@@ -561,7 +568,7 @@ class AutoAL:
     keys, train_mask, v_index, v_mask = self._split(key, labeled)
     fit = self.fit_trainer.fit(keys[0], images, labels, train_mask, num_labeled - num_v)
     data, bilevel, guard_rows, guard_picks, finite = self._prepare(
-      state, keys, fit, images, labels, n, v_index, v_mask
+      state, keys, fit, images, labels, n, v_index, v_mask, pool_embeddings
     )
     if not bool(finite):  # a diverged warm-up: NaN would silently rank last
       raise ValueError("FitNet probabilities on V hold NaN or Inf (a diverged warm-up)")
@@ -632,8 +639,9 @@ class AutoAL:
     num_labeled = int(jax.device_get(jnp.sum(context.labeled)))
     start = time.perf_counter()
     state, metrics = self.search(
-      state, search_key, context.images, context.labels, context.labeled, num_labeled
-    )
+      state, search_key, context.images, context.labels, context.labeled, num_labeled,
+      context.outputs.pool_embeddings,
+    )  # fmt: skip
     jax.block_until_ready(state)
     seconds = time.perf_counter() - start
     # A key of its own for the rotation, derived so that the vote's picks stay as they were.

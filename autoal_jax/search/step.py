@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -603,16 +604,40 @@ def _zero_head(params: dict) -> dict:
   return {name: backbone}
 
 
+def _torch_linear_head(key: jax.Array, params: dict) -> dict:
+  """SearchNet's params with its K-way head drawn as PyTorch's ``nn.Linear`` draws it
+  (kernel and bias uniform in +-1 / sqrt(fan_in)): the released code's SearchNet head,
+  which its selection rule never trains (`relaxation.code_soft`)."""
+  ((name, backbone),) = params.items()
+  backbone = dict(backbone)
+  head = dict(backbone["head"])
+  kernel = head["logits"]["kernel"]
+  bound = 1.0 / math.sqrt(kernel.shape[0])
+  kernel_key, bias_key = jax.random.split(key)
+  head["logits"] = {
+    "kernel": jax.random.uniform(kernel_key, kernel.shape, kernel.dtype, -bound, bound),
+    "bias": jax.random.uniform(bias_key, head["logits"]["bias"].shape, kernel.dtype, -bound, bound),
+  }
+  backbone["head"] = head
+  return {name: backbone}
+
+
 def init_search_state(
   key: jax.Array, config: SearchConfig, image_shape: Sequence[int]
 ) -> SearchState:
-  """Fresh SearchNet and LossNet. SearchNet's head starts at zero: uniform weights w."""
+  """Fresh SearchNet and LossNet. SearchNet's head starts at zero (uniform weights w),
+  except under the released code's rule (``relaxation='code'``), whose head starts random
+  as the code's does and stays so (its rule gives it no gradient): its picks are then the
+  candidate-picked samples with the largest sums of fixed random logits."""
   search_key, loss_key = jax.random.split(key)
   backbone = models.search_backbone(config.backbone, image_shape)
   searchnet = models.SearchNet(config.num_columns, backbone, config.backbone_kwargs)
   x = jnp.zeros((1, *image_shape), jnp.float32)
   variables = searchnet.init(search_key, x)
-  params = _zero_head(variables["params"])
+  if config.relaxation == "code":
+    params = _torch_linear_head(jax.random.fold_in(search_key, 1), variables["params"])
+  else:
+    params = _zero_head(variables["params"])
   search = TrainState.create(
     apply_fn=searchnet.apply,
     params=params,

@@ -8,11 +8,24 @@ bandits `albl` (and `albl_port`) and `tailor`, and AutoAL's search (`autoal_jax.
 registered by the package's top level) are strategies with a state like any other.
 `decisions`: the candidates' decision matrix and the equal-weight mixture.
 `clustering`: the cluster-based single strategies TypiClust and Cluster-Margin.
+`coverage`: ProbCover, MaxHerding, DropQuery and Uncertainty Herding's greedy step;
+`uherding`: Uncertainty Herding (a calibration model, then the greedy step).
 """
 
-from autoal_jax.strategies import albl, albl_port, base, clustering, decisions, registry, tailor
-from autoal_jax.strategies.base import stateless
+from autoal_jax.strategies import (
+  albl,
+  albl_port,
+  base,
+  clustering,
+  coverage,
+  decisions,
+  registry,
+  tailor,
+  uherding,
+)
+from autoal_jax.strategies.base import distance_space, stateless
 from autoal_jax.strategies.clustering import cluster_margin, typicality, typiclust
+from autoal_jax.strategies.coverage import dropquery, herding, probcover
 from autoal_jax.strategies.decisions import (
   SIGNALS,
   pick_lists,
@@ -60,6 +73,12 @@ from autoal_jax.strategies.selection import top_k_masked
 from autoal_jax.types import Setup, Strategy
 
 __all__ = [
+  "coverage",
+  "distance_space",
+  "dropquery",
+  "herding",
+  "probcover",
+  "uherding",
   "AUTOAL_CANDIDATES",
   "DEFAULT_CANDIDATES",
   "Picker",

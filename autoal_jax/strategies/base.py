@@ -50,6 +50,13 @@ __all__ = [
 ]
 
 
+def distance_space(outputs: PoolOutputs) -> jax.Array:
+  """The embedding the coverage and clustering strategies measure distances on: the
+  pool's fixed one where the run has it (`PoolOutputs.pool_embeddings`), else the task
+  model's. float[N, E]."""
+  return outputs.embeddings if outputs.pool_embeddings is None else outputs.pool_embeddings
+
+
 def no_state(key: jax.Array, context: Context) -> tuple:
   """``init`` of a strategy that carries nothing across rounds."""
   del key, context

@@ -15,12 +15,12 @@ points; `autoal_jax.strategies.uherding`). Features are L2-normalised first, as 
 papers' code, so distances lie in [0, 2].
 
 Fixed shapes and bounded memory: the points n and candidates c are the unlabeled samples
-of a random subset of ``subset`` of them (all when the pool is smaller; the released
-UHerding code subsamples the same way, to 35,000 on a GPU); the labeled samples enter
-only through m, one chunked pass over the pool. Every greedy step recomputes the gains in
-chunks of rows ([rows, S] blocks): O(S^2 D) time per pick and O(S (D + rows)) memory,
-never an N x N or S x S matrix. Ties (ProbCover's integer gains) go to a uniformly random
-one of them, as in scikit-activeml.
+of a random subset of S = max(``subset``, 4k) of them (all when the pool is smaller; the
+released UHerding code subsamples the same way, to 35,000 on a GPU); the labeled samples
+enter only through m, one chunked pass over the pool (O(N (D + chunk)) memory). The S x S
+kernel of the subset is built once in row blocks (64 MB at the default S = 4,096, whatever
+N is; never an N x N matrix), so each pick costs O(S^2). Ties (ProbCover's integer gains)
+go to a uniformly random one of them, as in scikit-activeml.
 """
 
 from __future__ import annotations
@@ -81,6 +81,23 @@ def _row_blocks(x: jax.Array, rows: int):
   return jnp.pad(x, ((0, num * rows - s), (0, 0))), num, rows
 
 
+def _pairwise(x: jax.Array, fn: Callable[[jax.Array], jax.Array], rows: int) -> jax.Array:
+  """fn of the squared distances between all rows of x, [S, S], built in row blocks (the
+  [rows, S, D] broadcast never exists)."""
+  s = x.shape[0]
+  sq = jnp.sum(x * x, axis=-1)
+  padded, num_blocks, rows = _row_blocks(x, rows)
+  padded_sq = jnp.pad(sq, (0, num_blocks * rows - s))
+
+  def block(b):
+    xb = jax.lax.dynamic_slice_in_dim(padded, b * rows, rows)
+    sqb = jax.lax.dynamic_slice_in_dim(padded_sq, b * rows, rows)
+    d2 = sqb[:, None] + sq[None, :] - 2.0 * jnp.dot(xb, x.T, precision=_HIGHEST)
+    return fn(jnp.maximum(d2, 0.0))
+
+  return jax.lax.map(block, jnp.arange(num_blocks)).reshape(num_blocks * rows, s)[:s]
+
+
 def greedy_coverage(
   key: jax.Array,
   x: jax.Array,
@@ -93,6 +110,9 @@ def greedy_coverage(
 ) -> jax.Array:
   """Greedy maximisation of weighted kernel coverage (the module's docstring).
 
+  The [S, S] kernel of the points is built once (in row blocks); each pick then costs
+  O(S^2), not O(S^2 D).
+
   Args:
     key: PRNG key (random tie-breaking).
     x: float32[S, D], the points (normalised by the caller).
@@ -101,7 +121,7 @@ def greedy_coverage(
     pickable: bool[S], the candidates.
     k: the number of picks (static).
     kernel: k(d^2), non-increasing, with k(0) = 1.
-    rows: candidates per block of the gain computation (static).
+    rows: rows per block of the kernel's construction (static).
 
   Returns:
     int32[k], indices into the S points in pick order; -1 in slots left when fewer than
@@ -109,28 +129,17 @@ def greedy_coverage(
   """
   chex.assert_rank([x, weights, coverage, pickable], [2, 1, 1, 1])
   s = x.shape[0]
-  sq = jnp.sum(x * x, axis=-1)
-  padded, num_blocks, rows = _row_blocks(x, rows)
-  padded_sq = jnp.pad(sq, (0, num_blocks * rows - s))
-
-  def gains(m):
-    def block(b):
-      xb = jax.lax.dynamic_slice_in_dim(padded, b * rows, rows)
-      sqb = jax.lax.dynamic_slice_in_dim(padded_sq, b * rows, rows)
-      d2 = jnp.maximum(sqb[:, None] + sq[None, :] - 2.0 * jnp.dot(xb, x.T, precision=_HIGHEST), 0)
-      return jnp.sum(weights[None, :] * jnp.maximum(kernel(d2) - m[None, :], 0.0), axis=1)
-
-    return jax.lax.map(block, jnp.arange(num_blocks)).reshape(-1)[:s]
+  gram = _pairwise(x, kernel, rows)
 
   def body(i, carry):
     m, taken, picks = carry
-    g = jnp.where(pickable & ~taken, gains(m), -jnp.inf)
+    gains = jnp.sum(weights[None, :] * jnp.maximum(gram - m[None, :], 0.0), axis=1)
+    g = jnp.where(pickable & ~taken, gains, -jnp.inf)
     best = jnp.max(g)
     tie_break = jax.random.uniform(jax.random.fold_in(key, i), (s,))
     j = jnp.argmax(jnp.where(g == best, tie_break, -1.0)).astype(jnp.int32)
     ok = best > -jnp.inf
-    d2 = jnp.maximum(sq + sq[j] - 2.0 * jnp.dot(x, x[j], precision=_HIGHEST), 0.0)
-    m = jnp.where(ok, jnp.maximum(m, kernel(d2)), m)
+    m = jnp.where(ok, jnp.maximum(m, gram[j]), m)
     return m, taken.at[j].set(taken[j] | ok), picks.at[i].set(jnp.where(ok, j, -1))
 
   init = (coverage.astype(jnp.float32), jnp.zeros(s, bool), jnp.full(k, -1, jnp.int32))
@@ -140,7 +149,7 @@ def greedy_coverage(
 def _coverage_pick(key, x, weights, labeled_mask, candidate_mask, k, kernel, subset, rows):
   """The subset, the labeled samples' coverage m, the greedy step; pool indices."""
   subset_key, tie_key = jax.random.split(key)
-  index = subset_indices(subset_key, candidate_mask, subset)
+  index = subset_indices(subset_key, candidate_mask, max(subset, 4 * k))
   # m_n from the labeled samples: the kernel of the distance to the nearest one (every
   # kernel here decreases with distance), 0 where none is labeled.
   nearest = pickers.min_sq_dist_to_set(x, labeled_mask)

@@ -15,7 +15,10 @@ Every registered picker is called as ``pick(name, key, outputs, candidate_mask, 
   others count as labeled for k-center),
 - ``k``: the number of picks, static,
 
-and returns int32[k] distinct indices inside the mask. The functions are pure and
+and returns int32[k] distinct indices inside the mask. The coverage and clustering pickers
+(kmeans, kcenter_greedy, typiclust, cluster_margin, probcover, maxherding, dropquery)
+measure distances on `base.distance_space`: the pool's fixed embedding where the run has
+one, else the model's; BADGE's gradient embedding is always the model's. The functions are pure and
 jittable. Every picker is also a strategy of the (init, query) interface
 (`autoal_jax.strategies.base`) and a candidate the mixtures can combine.
 
@@ -63,6 +66,7 @@ from autoal_jax.strategies import (
 )
 from autoal_jax.strategies.base import candidates_needs as _needs_of
 from autoal_jax.strategies.base import check_inputs, check_outputs
+from autoal_jax.strategies.base import distance_space as _space
 from autoal_jax.strategies.selection import random_sampling
 from autoal_jax.types import Needs, Picker, PoolOutputs, Setup, Strategy
 
@@ -294,15 +298,15 @@ register_picker(
 )
 register_picker(
   "kmeans",
-  lambda key, outputs, mask, k: pickers.kmeans_sampling(key, outputs.embeddings, mask, k),
+  lambda key, outputs, mask, k: pickers.kmeans_sampling(key, _space(outputs), mask, k),
   doc="k-means on embeddings, nearest member per cluster",
   pick_n=lambda key, outputs, mask, k, n: pickers.kmeans_sampling(
-    key, outputs.embeddings, mask, k, num_clusters=n
+    key, _space(outputs), mask, k, num_clusters=n
   ),
 )
 register_picker(
   "kcenter_greedy",
-  lambda key, outputs, mask, k: pickers.kcenter_greedy(outputs.embeddings, ~mask, k),
+  lambda key, outputs, mask, k: pickers.kcenter_greedy(_space(outputs), ~mask, k),
   doc="core-set farthest-first (Sener & Savarese 2018)",
 )
 register_picker(
@@ -325,13 +329,13 @@ def _register_counted(name: str, fn: Callable, doc: str) -> Picker:
 
 _register_counted(
   "typiclust",
-  lambda key, outputs, mask, k, n: clustering.typiclust(key, outputs.embeddings, mask, k, n),
+  lambda key, outputs, mask, k, n: clustering.typiclust(key, _space(outputs), mask, k, n),
   "most typical sample of the largest uncovered clusters (Hacohen et al. 2022)",
 )
 _register_counted(
   "cluster_margin",
   lambda key, outputs, mask, k, n: clustering.cluster_margin(
-    key, outputs.embeddings, outputs.probs, mask, k, n
+    key, _space(outputs), outputs.probs, mask, k, n
   ),
   "lowest margins, round-robin over their clusters (Citovsky et al. 2021)",
 )
@@ -339,24 +343,24 @@ _register_counted(
 register_picker(
   "probcover",
   lambda key, outputs, mask, k: coverage.probcover(
-    key, outputs.embeddings, mask, k, outputs.probs.shape[-1]
+    key, _space(outputs), mask, k, outputs.probs.shape[-1]
   ),
   doc="greedy coverage of delta-balls, delta by purity (Yehuda et al. 2022)",
 )
 register_picker(
   "maxherding",
-  lambda key, outputs, mask, k: coverage.herding(key, outputs.embeddings, mask, k),
+  lambda key, outputs, mask, k: coverage.herding(key, _space(outputs), mask, k),
   doc="greedy Gaussian-kernel coverage (Bae, Noh & Sutherland 2024)",
 )
 register_picker(
   "dropquery",
   lambda key, outputs, mask, k: coverage.dropquery(
-    key, outputs.embeddings, outputs.probs, outputs.mc_probs, mask, k
+    key, _space(outputs), outputs.probs, outputs.mc_probs, mask, k
   ),
   needs=Needs(mc=True),
   doc="k-means among the samples dropout flips (Gupte et al. 2024)",
   pick_n=lambda key, outputs, mask, k, n: coverage.dropquery(
-    key, outputs.embeddings, outputs.probs, outputs.mc_probs, mask, k, n
+    key, _space(outputs), outputs.probs, outputs.mc_probs, mask, k, n
   ),
 )
 

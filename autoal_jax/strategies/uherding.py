@@ -134,7 +134,7 @@ def strategy(setup: Setup) -> Strategy:
       jnp.any(held) & (num_train > 0), fit_temperature(logits, labels[index], held), 1.0
     )
     weights = margin_uncertainty(context.outputs.logits, temperature, context.labeled)
-    embeddings = context.outputs.embeddings
+    embeddings = base.distance_space(context.outputs)
     sigma = kernel_width(coverage.normalise(embeddings), context.labeled)
     picks = coverage.herding(herd_key, embeddings, ~context.labeled, k, weights, sigma)
     return picks, QueryInfo(metrics={"temperature": temperature, "kernel_width": sigma})

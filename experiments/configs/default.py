@@ -58,6 +58,21 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.freeze_backbone = False  # with pretrained weights: train only the head
   config.steps_per_call = 0  # steps per jitted call (a lax.scan); 0: 1 on CPU, 16 on GPU/TPU
 
+  # The embedding the coverage and clustering strategies (kmeans, kcenter_greedy, typiclust,
+  # cluster_margin, probcover, maxherding, uherding, dropquery) measure distances on:
+  # 'model' (the task model's, every round), 'npz:PATH' (a user's 'embeddings' [N, E] of
+  # the training split), 'pca' / 'pca:DIM' (of the pool's inputs), 'ssl' (a SimCLR
+  # encoder trained on the pool, config.ssl). pca and ssl are cached in embeddings_cache.
+  config.embeddings = "model"
+  config.embeddings_cache = "~/.cache/autoal_jax/embeddings"
+  config.ssl = ml_collections.ConfigDict()
+  config.ssl.steps = 600
+  config.ssl.batch_size = 128
+  config.ssl.learning_rate = 2e-3
+  config.ssl.temperature = 0.5
+  config.ssl.embedding_dim = 128
+  config.ssl.seed = 0
+
   # AutoAL's search (autoal_jax.search.SearchConfig). The strategy name picks the objective:
   # 'autoal' gradient alignment + evidence vote (no LossNet column, whatever is set below),
   # 'autoal-paper' the paper's hard samples, 'autoal-code' the released code's rule.
