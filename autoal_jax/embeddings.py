@@ -287,6 +287,7 @@ def attach(
     return dataset._replace(embeddings=_user(os.path.expanduser(spec[4:]), n))
   path = None
   if cache_dir:
+    cache_dir = os.path.expanduser(cache_dir)
     path = os.path.join(cache_dir, f"{kind}-{cache_key(dataset, spec, ssl_config)}.npy")
     if os.path.exists(path):
       return dataset._replace(embeddings=data_lib.as_embeddings(np.load(path), n, path))

@@ -350,7 +350,7 @@ def main(argv):
     try:
       summary = reporting.write_results(workdir, config_dict, runs)
       reporting.plot_learning_curves(os.path.join(workdir, "learning_curve.png"), runs, title)
-      if any("search" in run for run in runs):
+      if any(reporting.has_weights(run) for run in runs):
         path = os.path.join(workdir, "strategy_weights.png")
         reporting.plot_strategy_weights(path, runs, title)
     except OSError as e:

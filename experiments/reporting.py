@@ -128,6 +128,12 @@ def plot_learning_curves(path: str, runs: list[dict], title: str = "") -> None:
   _save_figure(plt, fig, path)
 
 
+def has_weights(run: dict) -> bool:
+  """Whether a run's queries reported strategy weights (a mixture's, a bandit's), not only
+  metrics (Uncertainty Herding's temperature and kernel width)."""
+  return bool(run.get("search")) and "weights" in run["search"][0]
+
+
 def plot_strategy_weights(path: str, runs: list[dict], title: str = "") -> None:
   """The weight of each candidate per round (mean over seeds), one panel per mixture.
 
@@ -135,7 +141,7 @@ def plot_strategy_weights(path: str, runs: list[dict], title: str = "") -> None:
   picks, one line per column. ALBL: the bandit's probability of each arm at the draw.
   """
   plt = _pyplot()
-  searched = list(dict.fromkeys(run["strategy"] for run in runs if "search" in run))
+  searched = list(dict.fromkeys(run["strategy"] for run in runs if has_weights(run)))
   fig, axes = plt.subplots(1, len(searched), figsize=(7 * len(searched), 4.5), squeeze=False)
   for ax, strategy in zip(axes[0], searched, strict=True):
     chosen = [run for run in runs if run["strategy"] == strategy]
@@ -222,4 +228,6 @@ def format_info(entry: dict, search_seconds: float) -> str:
   head = f"search {search_seconds:.1f}s: {metrics}; " if search_seconds > 0 else ""
   if not head and metrics:
     head = f"{metrics}; "
+  if not weights:  # metrics only (Uncertainty Herding's temperature and kernel width)
+    return head.rstrip("; ")
   return f"{head}weights over the picks: {weights}"

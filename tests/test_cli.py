@@ -182,10 +182,14 @@ def test_one_strategy_of_every_kind_runs_from_the_cli_on_float_features(tmp_path
   result = _run(
     workdir, features_npz, f"--config.strategies={names}", "--config.seeds=1",
     "--config.num_mc=2", "--config.quota=30", "--config.model=linear",
-    "--config.search.backbone=auto",
+    "--config.search.backbone=auto", "--config.embeddings=pca:8",
+    f"--config.embeddings_cache={tmp_path / 'embeddings'}",
   )  # fmt: skip
   assert result.returncode == 0, result.stderr[-3000:]
   assert "features (24,); model linear" in result.stdout
+  # PCA of the pool, computed once for every strategy (the coverage ones measure on it).
+  assert result.stdout.count("embeddings pca:8: (2000, 8)") == 1
+  assert len(list((tmp_path / "embeddings").iterdir())) == 1
   with open(os.path.join(workdir, "results.json")) as f:
     results = json.load(f)
   assert sorted(results["summary"]) == sorted(KINDS)
