@@ -1,0 +1,119 @@
+r"""Coverage at low budgets: every cell of (dataset, labels per class, pool embedding) of
+the coverage suite (`experiments/configs/coverage.py`), and the table of docs/results.md.
+
+  python -m benchmarks.coverage_suite --runs=/work/runs/coverage          # run (resumes)
+  python -m benchmarks.coverage_suite --table                             # the tables
+
+Each cell is one CLI invocation in RUNS/DATASET-M-EMBEDDING (resumed when interrupted);
+its results.json is copied to docs/results/coverage/ when it finishes. Random and margin
+do not measure distances, so they run in the ``model`` cells only; the embedding-based
+strategies (TypiClust and the four coverage ones) run in every cell. Seeds 0-4: a seed's
+initial set and first model are the same in every cell of a (dataset, budget), so every
+comparison is paired by seed.
+
+The table: per dataset, a row per (strategy, embedding), a column per budget; each cell
+the AUBC (%, mean over seeds) and its paired difference to margin (mean +- SE).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from absl import app, flags
+
+flags.DEFINE_string("runs", "/work/runs/coverage", "Folder of the cells' workdirs.")
+flags.DEFINE_list("datasets", ["digits"], "digits, fashion_mnist.")
+flags.DEFINE_list("budgets", ["1", "2", "3", "5", "10"], "Labels per class.")
+flags.DEFINE_list("embeddings", ["model", "pca", "ssl"], "Pool embeddings.")
+flags.DEFINE_bool("table", False, "Only print the tables from docs/results/coverage.")
+flags.DEFINE_string("stored", "docs/results/coverage", "Where finished cells are stored.")
+FLAGS = flags.FLAGS
+
+DISTANCE_FREE = ("random", "margin")
+
+
+def _strategies(embedding: str) -> str:
+  from experiments.configs import coverage
+
+  keep = [s for s in coverage.STRATEGIES if embedding == "model" or s not in DISTANCE_FREE]
+  return ",".join(keep)
+
+
+def _run_cell(dataset: str, budget: str, embedding: str) -> None:
+  name = f"{dataset}-{budget}-{embedding}"
+  workdir = os.path.join(FLAGS.runs, name)
+  command = [
+    sys.executable, "-m", "experiments.main",
+    f"--config=experiments/configs/coverage.py:{dataset},{budget}",
+    f"--config.embeddings={embedding}", f"--config.strategies={_strategies(embedding)}",
+    f"--workdir={workdir}",
+  ]  # fmt: skip
+  print(" ".join(command), flush=True)
+  subprocess.run(command, check=True)
+  os.makedirs(FLAGS.stored, exist_ok=True)
+  shutil.copy(os.path.join(workdir, "results.json"), os.path.join(FLAGS.stored, f"{name}.json"))
+
+
+def _aubcs(path: str) -> dict:
+  with open(path) as f:
+    runs = json.load(f)["runs"]
+  out = {}
+  for run in runs:
+    out.setdefault(run["strategy"], {})[run["seed"]] = 100 * run["aubc"]
+  return out
+
+
+def tables(stored: str) -> str:
+  cells = {}
+  for name in sorted(os.listdir(stored)):
+    if name.endswith(".json"):
+      dataset, budget, embedding = name[:-5].rsplit("-", 2)
+      cells[(dataset, int(budget), embedding)] = _aubcs(os.path.join(stored, name))
+  lines = []
+  for dataset in sorted({d for d, _, _ in cells}):
+    budgets = sorted({b for d, b, _ in cells if d == dataset})
+    embeddings = [e for e in ("model", "pca", "ssl") if any(k[2] == e for k in cells)]
+    lines += [f"\n{dataset}: AUBC % (mean over seeds) and minus margin, paired (mean +- SE)\n"]
+    lines.append("| strategy | embedding | " + " | ".join(f"{b}/class" for b in budgets) + " |")
+    lines.append("|---|---|" + "---|" * len(budgets))
+    rows = [(s, "model") for s in DISTANCE_FREE]
+    from experiments.configs import coverage
+
+    rows += [(s, e) for s in coverage.STRATEGIES if s not in DISTANCE_FREE for e in embeddings]
+    for strategy, embedding in rows:
+      entries = []
+      for budget in budgets:
+        runs = cells.get((dataset, budget, embedding), {}).get(strategy)
+        margin = cells.get((dataset, budget, "model"), {}).get("margin")
+        if not runs:
+          entries.append("")
+          continue
+        seeds = sorted(runs)
+        mean = np.mean([runs[s] for s in seeds])
+        if strategy == "margin" or not margin or set(seeds) - set(margin):
+          entries.append(f"{mean:.2f}")
+          continue
+        diff = np.asarray([runs[s] - margin[s] for s in seeds])
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+        entries.append(f"{mean:.2f} ({diff.mean():+.2f} +- {se:.2f})")
+      lines.append(f"| {strategy} | {embedding} | " + " | ".join(entries) + " |")
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  if not FLAGS.table:
+    for dataset in FLAGS.datasets:
+      for budget in FLAGS.budgets:
+        for embedding in FLAGS.embeddings:
+          _run_cell(dataset, budget, embedding)
+  print(tables(FLAGS.stored))
+
+
+if __name__ == "__main__":
+  app.run(main)
