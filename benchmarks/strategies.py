@@ -268,7 +268,9 @@ def _reference_coverage(name, embeddings, probs, labeled, k, subset=4096):
   else:
     sigma = 1.0
     if name == "uherding":
-      dl = np.sqrt(np.maximum(((xl[:, None] - xl[None]) ** 2).sum(-1), 0))
+      sql = (xl * xl).sum(1)
+      dl = np.sqrt(np.maximum(sql[:, None] + sql[None, :] - 2 * xl @ xl.T, 0))
+      np.fill_diagonal(dl, 0.0)
       sigma = dl[dl > 1e-3].min()
       top = np.sort(probs[chosen], axis=1)
       weights = 1 - (top[:, -1] - top[:, -2])
