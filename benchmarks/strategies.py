@@ -353,7 +353,9 @@ def _jax_fn(name, k):
       from autoal_jax.strategies import coverage, uherding
 
       weights = uherding.margin_uncertainty(jnp.log(probs), 1.0, labeled)
-      sigma = uherding.kernel_width(coverage.normalise(embeddings), labeled)
+      # The loop passes the largest labeled set (Setup.max_labeled) as the capacity.
+      capacity = int(labeled.shape[0]) // 50
+      sigma = uherding.kernel_width(coverage.normalise(embeddings), labeled, capacity)
       return coverage.herding(key, embeddings, ~labeled, k, weights, sigma)
     return strategies.get_picker(name).pick(key, outputs, ~labeled, k)
 

@@ -115,6 +115,8 @@ def test_uherding_greedy_step_matches_the_released_code(seed):
   h = float(uherding.kernel_width(coverage.normalise(jnp.asarray(x)), jnp.asarray(labeled)))
   dist = np.sqrt(((x[labeled][:, None] - x[labeled][None]) ** 2).sum(-1))
   np.testing.assert_allclose(h, dist[dist > 0].min(), rtol=1e-4)
+  gathered = uherding.kernel_width(coverage.normalise(jnp.asarray(x)), jnp.asarray(labeled), 8)
+  np.testing.assert_allclose(float(gathered), h, rtol=1e-6)  # the labeled rows gathered first
   ours = coverage.herding(jax.random.key(seed), x, ~labeled, 9, jnp.asarray(weights), h)
   np.testing.assert_array_equal(np.asarray(ours), _uherding_reference(x, weights, labeled, 9, h))
 

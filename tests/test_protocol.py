@@ -61,8 +61,8 @@ def _one_query(learner, name, key):
 # What each strategy needs of a task model beyond (logits, embedding); the mixtures need
 # what their default candidates need (bald, var_ratio_mc, mean_std: MC dropout).
 NEEDS_MC = {
-  "bald", "var_ratio_mc", "mean_std", "uniform-mix", "albl", "albl-port", "tailor", "autoal",
-  "autoal-code", "autoal-paper",
+  "bald", "var_ratio_mc", "mean_std", "dropquery", "uniform-mix", "albl", "albl-port", "tailor",
+  "autoal", "autoal-code", "autoal-paper",
 }  # fmt: skip
 NEEDS_FEATURES = {"loss_prediction"}
 

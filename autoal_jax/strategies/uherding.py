@@ -70,24 +70,34 @@ def margin_uncertainty(logits, temperature, labeled):
   return jnp.where(labeled, 0.0, 1.0 - (top2[:, 0] - top2[:, 1]))
 
 
-def kernel_width(x: jax.Array, labeled: jax.Array, chunk: int = 256) -> jax.Array:
+def kernel_width(
+  x: jax.Array, labeled: jax.Array, capacity: int | None = None, chunk: int = 256
+) -> jax.Array:
   """The smallest non-zero distance (above 1e-3) between two labeled rows of x
-  (L2-normalised embeddings), chunked over the labeled rows; 1 where there is none.
-  float32 scalar."""
+  (L2-normalised embeddings); 1 where there is none. float32 scalar.
+
+  The labeled rows are gathered first into ``capacity`` slots (static, at least the
+  number labeled; None: N), then compared in chunks of rows: O(capacity^2 D) time and
+  O(capacity (D + chunk)) memory, whatever N is.
+  """
   n = x.shape[0]
-  sq = jnp.sum(x * x, axis=-1)
-  members = jnp.argsort(jnp.logical_not(labeled), stable=True).astype(jnp.int32)
-  count = jnp.sum(labeled, dtype=jnp.int32)
-  padded = jnp.pad(members, (0, -n % chunk))
+  capacity = n if capacity is None else min(capacity, n)
+  members = jnp.argsort(jnp.logical_not(labeled), stable=True)[:capacity].astype(jnp.int32)
+  count = jnp.minimum(jnp.sum(labeled, dtype=jnp.int32), capacity)
+  xs = x[members]
+  sq = jnp.sum(xs * xs, axis=-1)
+  slot = jnp.arange(capacity, dtype=jnp.int32)
+  live_all = slot < count
+  padded = jnp.pad(slot, (0, -capacity % chunk))
 
   def body(c, best):
-    index = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
+    rows = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
     live = c * chunk + jnp.arange(chunk, dtype=jnp.int32) < count
-    d2 = sq[index][:, None] + sq[None, :] - 2.0 * jnp.dot(x[index], x.T, precision="highest")
+    d2 = sq[rows][:, None] + sq[None, :] - 2.0 * jnp.dot(xs[rows], xs.T, precision="highest")
     # Not itself, nor a duplicate (float rounding leaves ~1e-7 where the code's cdist
     # gives 0): a distance under 1e-3 counts as zero.
-    other = index[:, None] != jnp.arange(n, dtype=jnp.int32)[None, :]
-    d2 = jnp.where(live[:, None] & labeled[None, :] & other & (d2 > 1e-6), d2, jnp.inf)
+    other = rows[:, None] != slot[None, :]
+    d2 = jnp.where(live[:, None] & live_all[None, :] & other & (d2 > 1e-6), d2, jnp.inf)
     return jnp.minimum(best, jnp.min(d2))
 
   best = jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, jnp.float32(jnp.inf))
@@ -121,6 +131,8 @@ def strategy(setup: Setup) -> Strategy:
     setup.model, setup.info, config, mesh=setup.mesh, init_variables=setup.init_variables
   )
   capacity = max(1, math.ceil(HELD_OUT * max(setup.max_labeled, MIN_LABELS)))
+  # The labeled set never exceeds max_labeled (0: unknown, the whole pool).
+  label_capacity = setup.max_labeled or None
 
   def split(key, context: Context):
     split_key, fit_key, herd_key = jax.random.split(key, 3)
@@ -135,7 +147,7 @@ def strategy(setup: Setup) -> Strategy:
     )
     weights = margin_uncertainty(context.outputs.logits, temperature, context.labeled)
     embeddings = base.distance_space(context.outputs)
-    sigma = kernel_width(coverage.normalise(embeddings), context.labeled)
+    sigma = kernel_width(coverage.normalise(embeddings), context.labeled, label_capacity)
     picks = coverage.herding(herd_key, embeddings, ~context.labeled, k, weights, sigma)
     return picks, QueryInfo(metrics={"temperature": temperature, "kernel_width": sigma})
 
