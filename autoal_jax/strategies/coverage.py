@@ -17,7 +17,7 @@ papers' code, so distances lie in [0, 2].
 Fixed shapes and bounded memory: the points n and candidates c are the unlabeled samples
 of a random subset of S = max(``subset``, 4k) of them (all when the pool is smaller; the
 released UHerding code subsamples the same way, to 35,000 on a GPU); the labeled samples
-enter only through m, one chunked pass over the pool (O(N (D + chunk)) memory). The S x S
+enter only through m, the subset's distances to them in chunks (O(S |L| D) time). The S x S
 kernel of the subset is built once in row blocks (64 MB at the default S = 4,096, whatever
 N is; never an N x N matrix), so each pick costs O(S^2). Ties (ProbCover's integer gains)
 go to a uniformly random one of them, as in scikit-activeml.
@@ -146,19 +146,45 @@ def greedy_coverage(
   return jax.lax.fori_loop(0, k, body, init)[2]
 
 
+def min_sq_dist_from(queries: jax.Array, x: jax.Array, set_mask: jax.Array, chunk: int = 1024):
+  """Squared distance of each query row to its nearest member of a set of x's rows,
+  chunked over the set (the members gathered in order, as `pickers.min_sq_dist_to_set`):
+  O(M |set| D) time, O(M chunk) memory. queries [M, D], x [N, D], set_mask bool[N] ->
+  float32[M]; +inf where the set is empty."""
+  n = x.shape[0]
+  chunk = max(1, min(chunk, n))
+  q_sq = jnp.sum(queries * queries, axis=-1)
+  x_sq = jnp.sum(x * x, axis=-1)
+  members = jnp.argsort(jnp.logical_not(set_mask), stable=True).astype(jnp.int32)
+  count = jnp.sum(set_mask, dtype=jnp.int32)
+  padded = jnp.pad(members, (0, -n % chunk))
+
+  def body(c, best):
+    index = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
+    live = c * chunk + jnp.arange(chunk, dtype=jnp.int32) < count
+    d2 = (
+      q_sq[:, None] + x_sq[index][None, :] - 2.0 * jnp.dot(queries, x[index].T, precision=_HIGHEST)
+    )
+    return jnp.minimum(best, jnp.min(jnp.where(live[None, :], d2, jnp.inf), axis=1))
+
+  init = jnp.full(queries.shape[0], jnp.inf, jnp.float32)
+  best = jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, init)
+  return jnp.maximum(best, 0.0)
+
+
 def _coverage_pick(key, x, weights, labeled_mask, candidate_mask, k, kernel, subset, rows):
   """The subset, the labeled samples' coverage m, the greedy step; pool indices."""
   subset_key, tie_key = jax.random.split(key)
   index = subset_indices(subset_key, candidate_mask, max(subset, 4 * k))
+  points = x[index]
   # m_n from the labeled samples: the kernel of the distance to the nearest one (every
-  # kernel here decreases with distance), 0 where none is labeled.
-  nearest = pickers.min_sq_dist_to_set(x, labeled_mask)
-  covered = jnp.where(
-    jnp.isfinite(nearest), kernel(jnp.where(jnp.isfinite(nearest), nearest, 0)), 0
-  )
+  # kernel here decreases with distance), 0 where none is labeled; for the S points only.
+  nearest = min_sq_dist_from(points, x, labeled_mask)
+  finite = jnp.isfinite(nearest)
+  covered = jnp.where(finite, kernel(jnp.where(finite, nearest, 0.0)), 0.0)
   live = candidate_mask[index]
   picks = greedy_coverage(
-    tie_key, x[index], jnp.where(live, weights[index], 0.0), covered[index], live, k, kernel, rows
+    tie_key, points, jnp.where(live, weights[index], 0.0), covered, live, k, kernel, rows
   )
   return jnp.where(picks >= 0, index[jnp.maximum(picks, 0)], -1)
 
