@@ -59,8 +59,8 @@ class SSLConfig(NamedTuple):
     seed: the encoder's initialisation, batches and augmentations.
   """
 
-  steps: int = 1500
-  batch_size: int = 256
+  steps: int = 600
+  batch_size: int = 128
   learning_rate: float = 2e-3
   temperature: float = 0.5
   features: tuple = (32, 64)
