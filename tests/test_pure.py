@@ -117,20 +117,27 @@ AUTOAL_CASES = {
 }
 
 
+def _host_and_vmapped(spec, dataset, model, sizes, key_offset):
+  """A network-training strategy's query driven from the host (the sequential path the
+  loop runs on CPU), seed by seed, and the same seeds as one vmapped program."""
+  contexts = [_autoal_context(dataset, model, s, n) for s, n in sizes]
+  states = [spec.init(jax.random.key(s), c) for (s, _), c in zip(sizes, contexts, strict=True)]
+  keys = [jax.random.key(key_offset + s) for s, _ in sizes]
+  host = [spec.host_query(states[i], keys[i], contexts[i], K) for i in range(len(sizes))]
+  batched = jax.jit(jax.vmap(lambda s, key, c: spec.query(s, key, c, K)))
+  vmapped = batched(_stack(states), _stack(keys), _stack(contexts))
+  return contexts, states, keys, host, vmapped
+
+
 @pytest.mark.parametrize("name", AUTOAL)
 def test_autoals_query_is_one_program_equal_to_its_host_driven_form(synthetic, name):
   setup, model = _autoal_setup(synthetic, name)
   spec = strategies.build(name, setup)
   assert spec.host_query is not None
-  sizes = AUTOAL_CASES[name]
-  contexts = [_autoal_context(synthetic, model, s, n) for s, n in sizes]
-  states = [spec.init(jax.random.key(s), c) for (s, _), c in zip(sizes, contexts, strict=True)]
-  keys = [jax.random.key(400 + s) for s, _ in sizes]
-  # The host-driven form: the sequential path the loop runs on CPU (separate calls).
-  host = [spec.host_query(states[i], keys[i], contexts[i], K) for i in range(len(sizes))]
-  # The seeds as one vmapped program equal it, seed by seed.
-  batched = jax.jit(jax.vmap(lambda s, key, c: spec.query(s, key, c, K)))
-  picks, new_states, infos = batched(_stack(states), _stack(keys), _stack(contexts))
+  contexts, states, keys, host, (picks, new_states, infos) = _host_and_vmapped(
+    spec, synthetic, model, AUTOAL_CASES[name], 400
+  )
+  # The seeds as one vmapped program equal the host-driven form, seed by seed.
   for i, (host_picks, host_state, host_info) in enumerate(host):
     np.testing.assert_array_equal(picks[i], host_picks, err_msg=f"{name} seed {i}")
     np.testing.assert_allclose(infos.weights[i], host_info.weights, rtol=1e-6, atol=1e-7)
@@ -153,12 +160,7 @@ def test_uherdings_query_is_one_program_equal_to_its_host_driven_form(synthetic)
   )  # fmt: skip
   spec = strategies.build("uherding", setup)
   sizes = ((0, 3), (1, 24))  # too few labels to hold any out (T = 1), and a calibration
-  contexts = [_autoal_context(synthetic, model, s, n) for s, n in sizes]
-  states = [spec.init(jax.random.key(s), c) for (s, _), c in zip(sizes, contexts, strict=True)]
-  keys = [jax.random.key(500 + s) for s, _ in sizes]
-  host = [spec.host_query(states[i], keys[i], contexts[i], K) for i in range(len(sizes))]
-  batched = jax.jit(jax.vmap(lambda s, key, c: spec.query(s, key, c, K)))
-  picks, _, infos = batched(_stack(states), _stack(keys), _stack(contexts))
+  contexts, _, _, host, (picks, _, infos) = _host_and_vmapped(spec, synthetic, model, sizes, 500)
   for i, (host_picks, _, host_info) in enumerate(host):
     np.testing.assert_array_equal(picks[i], host_picks, err_msg=f"seed {i}")
     assert not np.asarray(contexts[i].labeled)[host_picks].any()
