@@ -162,10 +162,12 @@ def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp
 
 # One of each kind: every registered strategy's query is run (jitted and vmapped) in
 # tests/test_pure.py; here what the CLI adds to each kind (its needs: MC passes, a
-# LossNet; its reports: a bandit's arms, TAILOR's shares, a search's metrics).
+# LossNet; its reports: a bandit's arms, TAILOR's shares, a search's metrics). Left out
+# for the suite's time: var_ratio_mc (the MC passes run for autoal's BALD candidate),
+# albl-port (albl's reports) and autoal-code (autoal-paper's columns and reports).
 KINDS = (
-  "random", "margin", "var_ratio_mc", "kmeans", "loss_prediction", "uniform-mix", "tailor",
-  "albl", "albl-port", "autoal", "autoal-paper", "autoal-code",
+  "random", "margin", "kmeans", "loss_prediction", "uniform-mix", "tailor", "albl", "autoal",
+  "autoal-paper",
 )  # fmt: skip
 
 
@@ -229,9 +231,9 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
 
   workdir = str(tmp_path / "compare")
   # Every strategy of the suite runs from the CLI in the test above; here the suite's
-  # structure (two paired seeds, the table, autoal's rank, the report) with one of each
-  # kind: single strategies, the vote, the two bandits, the search.
-  chosen = ("random", "margin", "uniform-mix", "tailor", "albl", "autoal")
+  # structure (two paired seeds, the table, autoal's rank, the report) with single
+  # strategies, a bandit and the search (the vote and TAILOR run in the test above).
+  chosen = ("random", "margin", "albl", "autoal")
   assert set(chosen) <= set(compare.STRATEGIES)
   result = _run(
     workdir, npz, f"--config.strategies={','.join(chosen)}",

@@ -42,7 +42,7 @@ def _greedy_agrees(strategy, x, labeled, picks):
     known[pick] = True
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(2))
 def test_probcover_greedy_step_matches_scikit_activeml(seed):
   x, labeled = _points(seed)
   delta = 0.5
@@ -66,7 +66,7 @@ def test_probcover_radius_matches_scikit_activeml():
   np.testing.assert_allclose(float(ours), peer.delta_max_, rtol=1e-6)
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(2))
 def test_maxherding_greedy_step_matches_scikit_activeml(seed):
   x, labeled = _points(seed)
   sigma = 0.7
@@ -108,7 +108,7 @@ def _uherding_reference(x, weights, labeled, k, h):
   return order[inner[num_l:]]
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(2))
 def test_uherding_greedy_step_matches_the_released_code(seed):
   x, labeled = _points(seed, n=80, d=5, num_labeled=8)
   weights = np.random.default_rng(seed).uniform(0.1, 1.0, 80).astype(np.float32)

@@ -270,7 +270,9 @@ def _learner(dataset, config):
   return loop.ActiveLearner(dataset, trainer, al, config)
 
 
-@pytest.mark.parametrize("name", ["autoal-paper", "autoal-code", "autoal"])
+# autoal-code's round is autoal-paper's with another selection rule (its query is checked
+# against its host-driven form in tests/test_pure.py); left out for the suite's time.
+@pytest.mark.parametrize("name", ["autoal-paper", "autoal"])
 def test_two_rounds_end_to_end_and_the_second_compiles_nothing(synthetic, key, name):
   config = search.SearchConfig(
     backbone="mlp",
