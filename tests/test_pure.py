@@ -176,12 +176,9 @@ def test_jit_and_vmap_of_every_query_equal_separate_calls(name):
   states, contexts = zip(*(_state_after_one_query(spec, s) for s in seeds), strict=True)
   keys = [jax.random.key(200 + s) for s in seeds]
 
-  # jit equals the plain call (the query traced op by op).
-  eager = spec.query(states[0], keys[0], contexts[0], K)
+  # (Until 2026-12-04 also the plain call op by op against jit: JAX's own contract, and
+  # the slowest part of this test for the looping pickers; left out for the suite's time.)
   jitted = jax.jit(spec.query, static_argnums=3)
-  compiled = jitted(states[0], keys[0], contexts[0], K)
-  np.testing.assert_array_equal(eager[0], compiled[0])
-  _assert_trees_close(eager[1:], compiled[1:])
 
   # vmap over three seeds equals three separate (jitted) calls, picks exactly.
   batched = jax.jit(jax.vmap(lambda s, key, c: spec.query(s, key, c, K)))
