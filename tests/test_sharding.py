@@ -56,10 +56,9 @@ def test_two_processes_of_two_devices_pick_what_one_device_picks(tmp_path):
       sys.executable, "-m", "experiments.main", "--config=experiments/configs/smoke.py",
       f"--workdir={workdir}", f"--config.jax_cache_dir={CACHE}", f"--config.dataset=npz:{data}",
       f"--config.strategies={STRATEGIES}", "--config.seeds=1", "--config.num_mc=3",
-      # Two full queries of 20 (no partial third: one compile less per strategy and
-      # device count, for the suite's time; the partial round's program is the full
-      # one's at another k).
-      "--config.test_size=0", "--config.quota=40", *extra,
+      # One query of 20, then the last training (a second round runs the same programs;
+      # left out for the suite's time since 2026-12-04).
+      "--config.test_size=0", "--config.quota=20", *extra,
     ]  # fmt: skip
 
   def results(workdir):
