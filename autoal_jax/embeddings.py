@@ -191,13 +191,13 @@ def simclr(dataset: Dataset, config: SSLConfig | None = None, log=None):
 
 
 def _flat_inputs(inputs: np.ndarray, info) -> np.ndarray:
-  """The inputs as float32 [M, P]: images normalised per channel, features as they are."""
-  x = np.asarray(inputs)
-  if info.kind == data_lib.IMAGES:
-    x = (x.astype(np.float32) / 255.0 - np.asarray(info.mean, np.float32)) / np.asarray(
-      info.std, np.float32
-    )
-  return x.reshape(x.shape[0], -1).astype(np.float32)
+  """The inputs as float32 [M, P], normalised as the models see them (`data.normalize`:
+  images per channel, standardised features as they are), in chunks."""
+  chunks = [
+    np.asarray(data_lib.normalize(jnp.asarray(inputs[i : i + 8192]), info.mean, info.std))
+    for i in range(0, len(inputs), 8192)
+  ]
+  return np.concatenate(chunks).reshape(len(inputs), -1)
 
 
 def pca(dataset: Dataset, dim: int = PCA_DIM):

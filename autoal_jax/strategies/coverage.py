@@ -74,28 +74,33 @@ def subset_indices(key: jax.Array, mask: jax.Array, size: int) -> jax.Array:
   return jnp.sort(jax.lax.top_k(scores, size)[1]).astype(jnp.int32)
 
 
-def _row_blocks(x: jax.Array, rows: int):
+def _pairwise(x: jax.Array, fn: Callable, rows: int, row_values: jax.Array | None = None):
+  """``fn(d2, values)`` of each block of rows of the squared distances between all rows of
+  x ([rows, S] at a time: the [S, S, D] broadcast never exists, nor, where fn reduces its
+  rows, the [S, S] matrix). ``row_values`` [S] (default: the row index) is sliced along.
+
+  Returns:
+    fn's outputs for the S rows, stacked along the first axis.
+  """
   s = x.shape[0]
   rows = max(1, min(rows, s))
-  num = -(-s // rows)
-  return jnp.pad(x, ((0, num * rows - s), (0, 0))), num, rows
-
-
-def _pairwise(x: jax.Array, fn: Callable[[jax.Array], jax.Array], rows: int) -> jax.Array:
-  """fn of the squared distances between all rows of x, [S, S], built in row blocks (the
-  [rows, S, D] broadcast never exists)."""
-  s = x.shape[0]
+  num_blocks = -(-s // rows)
+  pad = num_blocks * rows - s
   sq = jnp.sum(x * x, axis=-1)
-  padded, num_blocks, rows = _row_blocks(x, rows)
-  padded_sq = jnp.pad(sq, (0, num_blocks * rows - s))
+  padded = jnp.pad(x, ((0, pad), (0, 0)))
+  padded_sq = jnp.pad(sq, (0, pad))
+  values = jnp.arange(s, dtype=jnp.int32) if row_values is None else row_values
+  padded_values = jnp.pad(values, (0, pad), constant_values=-1)
 
   def block(b):
     xb = jax.lax.dynamic_slice_in_dim(padded, b * rows, rows)
     sqb = jax.lax.dynamic_slice_in_dim(padded_sq, b * rows, rows)
+    vb = jax.lax.dynamic_slice_in_dim(padded_values, b * rows, rows)
     d2 = sqb[:, None] + sq[None, :] - 2.0 * jnp.dot(xb, x.T, precision=_HIGHEST)
-    return fn(jnp.maximum(d2, 0.0))
+    return fn(jnp.maximum(d2, 0.0), vb)
 
-  return jax.lax.map(block, jnp.arange(num_blocks)).reshape(num_blocks * rows, s)[:s]
+  out = jax.lax.map(block, jnp.arange(num_blocks))
+  return out.reshape(num_blocks * rows, *out.shape[2:])[:s]
 
 
 def greedy_coverage(
@@ -129,7 +134,7 @@ def greedy_coverage(
   """
   chex.assert_rank([x, weights, coverage, pickable], [2, 1, 1, 1])
   s = x.shape[0]
-  gram = _pairwise(x, kernel, rows)
+  gram = _pairwise(x, lambda d2, _: kernel(d2), rows)
 
   def body(i, carry):
     m, taken, picks = carry
@@ -146,32 +151,6 @@ def greedy_coverage(
   return jax.lax.fori_loop(0, k, body, init)[2]
 
 
-def min_sq_dist_from(queries: jax.Array, x: jax.Array, set_mask: jax.Array, chunk: int = 1024):
-  """Squared distance of each query row to its nearest member of a set of x's rows,
-  chunked over the set (the members gathered in order, as `pickers.min_sq_dist_to_set`):
-  O(M |set| D) time, O(M chunk) memory. queries [M, D], x [N, D], set_mask bool[N] ->
-  float32[M]; +inf where the set is empty."""
-  n = x.shape[0]
-  chunk = max(1, min(chunk, n))
-  q_sq = jnp.sum(queries * queries, axis=-1)
-  x_sq = jnp.sum(x * x, axis=-1)
-  members = jnp.argsort(jnp.logical_not(set_mask), stable=True).astype(jnp.int32)
-  count = jnp.sum(set_mask, dtype=jnp.int32)
-  padded = jnp.pad(members, (0, -n % chunk))
-
-  def body(c, best):
-    index = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
-    live = c * chunk + jnp.arange(chunk, dtype=jnp.int32) < count
-    d2 = (
-      q_sq[:, None] + x_sq[index][None, :] - 2.0 * jnp.dot(queries, x[index].T, precision=_HIGHEST)
-    )
-    return jnp.minimum(best, jnp.min(jnp.where(live[None, :], d2, jnp.inf), axis=1))
-
-  init = jnp.full(queries.shape[0], jnp.inf, jnp.float32)
-  best = jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, init)
-  return jnp.maximum(best, 0.0)
-
-
 def _coverage_pick(key, x, weights, labeled_mask, candidate_mask, k, kernel, subset, rows):
   """The subset, the labeled samples' coverage m, the greedy step; pool indices."""
   subset_key, tie_key = jax.random.split(key)
@@ -179,7 +158,7 @@ def _coverage_pick(key, x, weights, labeled_mask, candidate_mask, k, kernel, sub
   points = x[index]
   # m_n from the labeled samples: the kernel of the distance to the nearest one (every
   # kernel here decreases with distance), 0 where none is labeled; for the S points only.
-  nearest = min_sq_dist_from(points, x, labeled_mask)
+  nearest = pickers.min_sq_dist_from(points, x, labeled_mask, 1024)
   finite = jnp.isfinite(nearest)
   covered = jnp.where(finite, kernel(jnp.where(finite, nearest, 0.0)), 0.0)
   live = candidate_mask[index]
@@ -209,20 +188,11 @@ def purity(x: jax.Array, assignment: jax.Array, deltas: jax.Array, rows: int = 2
   so one chunked pass over the pairs gives every delta at once.
   """
   chex.assert_rank([x, assignment, deltas], [2, 1, 1])
-  s = x.shape[0]
-  sq = jnp.sum(x * x, axis=-1)
-  padded, num_blocks, rows = _row_blocks(x, rows)
-  padded_sq = jnp.pad(sq, (0, num_blocks * rows - s))
-  padded_a = jnp.pad(assignment, (0, num_blocks * rows - s), constant_values=-1)
 
-  def block(b):
-    xb = jax.lax.dynamic_slice_in_dim(padded, b * rows, rows)
-    sqb = jax.lax.dynamic_slice_in_dim(padded_sq, b * rows, rows)
-    ab = jax.lax.dynamic_slice_in_dim(padded_a, b * rows, rows)
-    d2 = jnp.maximum(sqb[:, None] + sq[None, :] - 2.0 * jnp.dot(xb, x.T, precision=_HIGHEST), 0)
-    return jnp.min(jnp.where(ab[:, None] != assignment[None, :], d2, jnp.inf), axis=1)
+  def nearest_other(d2, block_assignment):
+    return jnp.min(jnp.where(block_assignment[:, None] != assignment[None, :], d2, jnp.inf), 1)
 
-  other = jax.lax.map(block, jnp.arange(num_blocks)).reshape(-1)[:s]
+  other = _pairwise(x, nearest_other, rows, assignment)
   return jnp.mean((other[None, :] > deltas[:, None] ** 2).astype(jnp.float32), axis=1)
 
 

@@ -41,6 +41,34 @@ def _check(embeddings, mask, k):
   selection.check_k(k, mask.shape[0])
 
 
+def min_sq_dist_from(queries: jax.Array, x: jax.Array, set_mask: jax.Array, chunk: int):
+  """Squared distance of each query row to its nearest member of a set of x's rows,
+  chunked over the set (its members gathered in order): O(M |set| D) time, O(M chunk)
+  memory. queries float[M, D], x float[N, D], set_mask bool[N] -> float32[M]; +inf
+  everywhere when the set is empty."""
+  x = x.astype(jnp.float32)
+  queries = queries.astype(jnp.float32)
+  n = x.shape[0]
+  chunk = max(1, min(chunk, n))
+  q_sq, x_sq = _sq_norms(queries), _sq_norms(x)
+  members = jnp.argsort(jnp.logical_not(set_mask), stable=True).astype(jnp.int32)  # set first
+  count = jnp.sum(set_mask, dtype=jnp.int32)
+  padded = jnp.pad(members, (0, -n % chunk))
+
+  def body(c, best):
+    index = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
+    live = c * chunk + jnp.arange(chunk, dtype=jnp.int32) < count
+    d2 = (
+      q_sq[:, None] + x_sq[index][None, :] - 2.0 * jnp.dot(queries, x[index].T, precision=_HIGHEST)
+    )
+    d2 = jnp.where(live[None, :], d2, jnp.inf)
+    return jnp.minimum(best, jnp.min(d2, axis=1))
+
+  init = jnp.full(queries.shape[0], jnp.inf, jnp.float32)
+  best = jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, init)
+  return jnp.maximum(best, 0.0)
+
+
 def min_sq_dist_to_set(embeddings: jax.Array, set_mask: jax.Array, chunk: int | None = None):
   """Squared distance of every sample to its nearest member of a set, chunked over the set.
 
@@ -53,24 +81,8 @@ def min_sq_dist_to_set(embeddings: jax.Array, set_mask: jax.Array, chunk: int | 
     float32[N]; +inf everywhere when the set is empty.
   """
   chex.assert_rank([embeddings, set_mask], [2, 1])
-  x = embeddings.astype(jnp.float32)
-  n = x.shape[0]
-  chunk = chunk or _default_chunk(n)
-  sq = _sq_norms(x)
-  members = jnp.argsort(jnp.logical_not(set_mask), stable=True).astype(jnp.int32)  # set first
-  count = jnp.sum(set_mask, dtype=jnp.int32)
-  padded = jnp.pad(members, (0, -n % chunk))
-
-  def body(c, best):
-    index = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
-    live = c * chunk + jnp.arange(chunk, dtype=jnp.int32) < count
-    centres = x[index]
-    d2 = sq[:, None] + sq[index][None, :] - 2.0 * jnp.dot(x, centres.T, precision=_HIGHEST)
-    d2 = jnp.where(live[None, :], d2, jnp.inf)
-    return jnp.minimum(best, jnp.min(d2, axis=1))
-
-  best = jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, jnp.full(n, jnp.inf, jnp.float32))
-  return jnp.maximum(best, 0.0)
+  chunk = chunk or _default_chunk(embeddings.shape[0])
+  return min_sq_dist_from(embeddings, embeddings, set_mask, chunk)
 
 
 def kcenter_greedy(
