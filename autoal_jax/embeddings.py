@@ -20,6 +20,11 @@ foundation model's. The options (`attach`, ``--config.embeddings``):
 `attach` caches what it computes under a key of the pool's fingerprint and the option's
 config, so every strategy and seed of an experiment, and every later experiment on the
 same pool, reuses it.
+
+`as_features` goes one step further, to the frozen-feature protocol of the recent AL
+benchmarks (a linear or MLP head on fixed embeddings): the task model's inputs themselves,
+pool and test set, become the embedding (``pca`` / ``pca:DIM`` / ``ssl``, fitted on the
+pool), as float features (``--config.inputs``).
 """
 
 from __future__ import annotations
@@ -305,3 +310,84 @@ def attach(
       np.save(f, embeddings)
     os.replace(f.name, path)
   return dataset._replace(embeddings=data_lib.as_embeddings(embeddings, n))
+
+
+FEATURE_OPTIONS = ("raw", "pca", "pca:DIM", "ssl")
+
+
+def as_features(
+  dataset: Dataset,
+  spec: str,
+  cache_dir: str | None = None,
+  ssl_config: SSLConfig | None = None,
+  log=print,
+  keep_embedding: bool = False,
+) -> Dataset:
+  """The frozen-feature protocol: ``dataset`` with its pool and test inputs replaced by a
+  fixed embedding of them, as float features (standardised with the pool's statistics,
+  `data.from_arrays`), for a ``linear`` or ``mlp`` task model.
+
+  The map is fitted on the pool's inputs only, labels never read (``pca`` / ``pca:DIM``:
+  the principal components; ``ssl``: a SimCLR encoder, images only), then applied to the
+  pool and the test set alike. The dataset's own fixed embedding (``npz:PATH`` rows), if
+  any, is kept, unless ``keep_embedding``.
+
+  Standardising whitens the embedding (every component at unit variance), right for the
+  task model, not for distances: ``keep_embedding`` stores the pool's embedding as it came
+  (PCA's components at their own scales) as `Dataset.embeddings`, where the coverage and
+  clustering strategies measure (``--config.embeddings=inputs``).
+
+  Args:
+    dataset: the pool and test set (after any subsampling and imbalance).
+    spec: ``raw`` (returns ``dataset`` unchanged), ``pca``, ``pca:DIM`` or ``ssl``.
+    cache_dir: where the embedded pool and test set are kept, under the `cache_key` of
+      the dataset (its test set included) and the option; None: not cached.
+    ssl_config: `SSLConfig` for ``ssl`` (None: its defaults).
+    log: progress messages (None: silent).
+    keep_embedding: `Dataset.embeddings` = the pool's embedding before standardisation.
+
+  Returns:
+    A `Dataset` of float features [N, E] (``info.kind`` 'features'), named
+    ``NAME[SPEC]``.
+  """
+  if spec == "raw":
+    return dataset
+  kind, dim = parse(spec)
+  if kind not in ("pca", "ssl"):
+    raise ValueError(f"Unknown inputs {spec!r}. Valid: {list(FEATURE_OPTIONS)}")
+  path = None
+  if cache_dir:
+    cache_dir = os.path.expanduser(cache_dir)
+    whole = data_lib.fingerprint(dataset._replace(embeddings=None))  # test set included
+    detail = repr(tuple(ssl_config or SSLConfig())) if kind == "ssl" else ""
+    digest = hashlib.sha256(f"{whole}|features|{spec}|{detail}".encode()).hexdigest()[:32]
+    path = os.path.join(cache_dir, f"features-{kind}-{digest}.npz")
+  if path is not None and os.path.exists(path):
+    with np.load(path) as f:
+      train, test = f["train"], f["test"]
+  else:
+    start = time.perf_counter()
+    if kind == "pca":
+      embed = pca(dataset, dim)
+    else:
+      progress = None if log is None else (lambda i, loss: log(f"  ssl step {i}: loss {loss:.3f}"))
+      embed = simclr(dataset, ssl_config, progress)
+    train, test = embed(dataset.train_images), embed(dataset.test_images)
+    if log is not None:
+      log(f"inputs {spec}: {train.shape[1]} features in {time.perf_counter() - start:.1f} s")
+    if path is not None:  # atomically: a killed run leaves no half-written entry
+      os.makedirs(cache_dir, exist_ok=True)
+      with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".npz", delete=False) as f:
+        np.savez(f, train=train, test=test)
+      os.replace(f.name, path)
+  info = dataset.info
+  return data_lib.from_arrays(
+    train.astype(np.float32),
+    dataset.train_labels,
+    test.astype(np.float32),
+    dataset.test_labels,
+    info.num_classes,
+    name=f"{info.name}[{spec}]",
+    class_names=info.class_names,
+    embeddings=train.astype(np.float32) if keep_embedding else dataset.embeddings,
+  )

@@ -213,3 +213,62 @@ def test_the_meta_prior_table_by_hand():
   assert lines[2] == "| a | 3 | 1 | 1.33 | 1.00 | 0.00 | 1.00 |"
   assert lines[4] == "| all | 6 | 2 | 1.33 | 1.00 | 0.00 | 1.00 |"
   assert "chose BALD in 2 tasks" in lines[-1]
+
+
+def test_the_sweep_config_freezes_every_search_and_training_key():
+  from experiments.configs import default, sweep
+
+  base = default.get_config()
+  # Every key, so that a later default cannot leak into the pre-registered sweep.
+  assert set(sweep.FROZEN_SEARCH) == set(base.search.keys())
+  assert set(sweep.FROZEN_TRAIN) == set(base.train.keys())
+  config = sweep.get_config("fashion_mnist,50")
+  assert (config.num_initial, config.query_size, config.quota) == (500, 500, 3500)
+  assert config.inputs == "pca:50" and config.embeddings == "inputs" and config.model == "mlp"
+  assert config.seeds == 10 and config.vmap_seeds and config.pool_size == 20000
+  assert config.search.low_budget_per_class == 10.0 and config.train.epochs == 8
+  assert sweep.get_config("fashion_mnist_imb,1").imbalance_ratio == 10.0
+  # digits' 1,297 images: three queries of 200 (labels under 75% of the pool), none of 500.
+  assert sweep.get_config("digits,20").quota == 600
+  with pytest.raises(ValueError, match="no room for a query of 500"):
+    sweep.get_config("digits,50")
+  npz = sweep.get_config("npz,2,4,3000")
+  assert (npz.num_initial, npz.quota, npz.pool_size, npz.inputs) == (8, 56, 0, "raw")
+  assert set(sweep.SINGLE) | set(sweep.MIXTURES) == set(config.strategies.split(","))
+
+
+def test_the_sweeps_tables_by_hand(tmp_path):
+  import gzip
+  import json
+
+  from benchmarks import sweep
+
+  def store(name, aubcs):
+    runs = [
+      {"strategy": s, "seed": i, "aubc": a / 100}
+      for s, seeds in aubcs.items()
+      for i, a in enumerate(seeds)
+    ]
+    with gzip.open(tmp_path / f"{name}.json.gz", "wt") as f:
+      json.dump({"runs": runs}, f)
+
+  # margin best (mean 80); random 2 points under on every seed; autoal 0.5 +- 0.5 under.
+  store("digits-2", {"margin": [80, 81, 79], "random": [78, 79, 77], "autoal": [80, 80, 79]})
+  store("digits-5", {"margin": [85, 85, 85], "random": [86, 86, 86], "autoal": [86, 85, 86]})
+  cells = sweep.load_cells(str(tmp_path))
+  assert cells["digits", 2]["random"] == {0: 78.0, 1: 79.0, 2: 77.0}
+  best, table = sweep.regrets(cells["digits", 2], ("random", "margin"))
+  assert best == "margin" and table["random"] == (2.0, 0.0, 3)
+  np.testing.assert_allclose(table["autoal"][:2], (1 / 3, 1 / 3), rtol=1e-6)
+  text, grids = sweep.tables(cells)
+  cell_rows = text.split("Every cell")[0].splitlines()
+  rows = {line.split(" | ")[0]: line for line in cell_rows if line.startswith("| ")}
+  assert rows["| margin"] == "| margin | best 80.00 | 1.00 +- 0.00* |"
+  assert rows["| random"] == "| random | 2.00 +- 0.00* | best 86.00 |"
+  assert rows["| autoal"].startswith("| autoal | 0.33 +- 0.33 | 0.33 +- 0.33 |")
+  # Over the cells: autoal 0.33 mean regret and no significant loss; margin and random one each.
+  assert "| autoal | 0.33 | 2 | 0 |" in text and "| random | 1.00 | 2 | 1 |" in text
+  names, budgets, grid = grids["digits"]
+  assert budgets == [2, 5] and grid.shape == (len(names), 2)
+  sweep.heat_map(grids, str(tmp_path / "map.png"))
+  assert (tmp_path / "map.png").stat().st_size > 0

@@ -60,6 +60,31 @@ def test_attach_caches_and_the_options_are_checked(synthetic, tmp_path):
   assert data.fingerprint(part) != data.fingerprint(part._replace(embeddings=None))
 
 
+def test_as_features_embeds_pool_and_test_with_the_pools_map_and_caches(synthetic, tmp_path):
+  messages = []
+  features = embeddings.as_features(synthetic, "pca:6", str(tmp_path), log=messages.append)
+  assert features.info.kind == data.FEATURES and features.info.image_shape == (6,)
+  assert features.info.name == "synthetic[pca:6]" and features.embeddings is None
+  # The pool's PCA, applied to the pool and the test set alike, then standardised with
+  # the pool's statistics (from_arrays).
+  project = embeddings.pca(synthetic, 6)
+  train, test = project(synthetic.train_images), project(synthetic.test_images)
+  mean, std = train.mean(0), train.std(0)
+  np.testing.assert_allclose(features.train_images, (train - mean) / std, rtol=1e-3, atol=1e-3)
+  np.testing.assert_allclose(features.test_images, (test - mean) / std, rtol=1e-3, atol=1e-3)
+  np.testing.assert_array_equal(features.test_labels, synthetic.test_labels)
+  # Cached (read back, not computed), and the distances' embedding kept unwhitened on ask.
+  kept = embeddings.as_features(
+    synthetic, "pca:6", str(tmp_path), log=messages.append, keep_embedding=True
+  )
+  assert len(messages) == 1 and len(list(tmp_path.iterdir())) == 1
+  np.testing.assert_array_equal(kept.train_images, features.train_images)
+  np.testing.assert_allclose(kept.embeddings, train, rtol=1e-4, atol=1e-4)
+  assert embeddings.as_features(synthetic, "raw") is synthetic
+  with pytest.raises(ValueError, match="Unknown inputs 'npz:x'"):
+    embeddings.as_features(synthetic, "npz:x")
+
+
 def test_simclr_trains_on_the_pool_and_refuses_features(synthetic):
   config = embeddings.SSLConfig(steps=4, batch_size=16, features=(4,), embedding_dim=8)
   embed = embeddings.simclr(synthetic, config, log=None)

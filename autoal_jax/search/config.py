@@ -127,8 +127,13 @@ class SearchConfig(NamedTuple):
       are mostly of the large classes, while a balanced test set rewards the small ones
       (measured: 5 points under least confidence on scikit-learn's digits at 10:1,
       docs/results.md); the labels already bought are the only evidence of the pool's
-      class profile the search has. Tested every round; once it rejects, the low-budget
-      leader never buys again in the run (`SearchState.imbalanced`).
+      class profile the search has. Tested every round on that round's counts
+      (`SearchState.imbalanced`): until 2026-12-04 a rejection was final, so a false alarm
+      on a tiny random initial set (the test's 5% on balanced classes; at 2 labels per
+      class the chi-square approximation is rough too) switched the leader off for the
+      whole run; now it costs that round, while a real imbalance keeps being rejected as
+      the labels accumulate (power at 10:1 over 10 classes: about 50% at 20 labels, 95%
+      at 50).
     backbone: SearchNet's backbone: a task-model name, or ``auto`` (the small CNN on
       images, the MLP on features and inputs too small to pool; `models.search_backbone`).
     backbone_kwargs: its extra attributes, as (name, value) pairs.

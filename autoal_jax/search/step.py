@@ -37,9 +37,9 @@ class SearchState(NamedTuple):
       (`driver.guardrail_decision`).
     evidence_var: float32 scalar, the variance of one such sum where all columns are
       equal (``sum_t decay^(2t)``); 0 before the first round.
-    imbalanced: bool scalar, True once the labeled set's class counts have looked
-      imbalanced in a round (`driver.class_balance_p` under ``low_budget_balance``): the
-      pool's class profile does not change, so the low-budget leader never buys again.
+    imbalanced: bool scalar, True when the labeled set's class counts look imbalanced in
+      this round (`driver.class_balance_p` under ``low_budget_balance``): the low-budget
+      leader does not buy this round.
   """
 
   search: TrainState

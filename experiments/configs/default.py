@@ -62,8 +62,13 @@ def get_config() -> ml_collections.ConfigDict:
   # cluster_margin, probcover, maxherding, uherding, dropquery) measure distances on:
   # 'model' (the task model's, every round), 'npz:PATH' (a user's 'embeddings' [N, E] of
   # the training split), 'pca' / 'pca:DIM' (of the pool's inputs), 'ssl' (a SimCLR
-  # encoder trained on the pool, config.ssl). pca and ssl are cached in embeddings_cache.
+  # encoder trained on the pool, config.ssl), 'inputs' (the fixed embedding config.inputs
+  # names, before standardisation). pca and ssl are cached in embeddings_cache.
   config.embeddings = "model"
+  # The task model's inputs: 'raw' (the dataset's images or features) or a fixed embedding
+  # of pool and test set, fitted on the pool ('pca' / 'pca:DIM' / 'ssl'): the frozen-feature
+  # protocol (a linear or mlp model on top; embeddings_cache keeps it).
+  config.inputs = "raw"
   config.embeddings_cache = "~/.cache/autoal_jax/embeddings"
   config.ssl = ml_collections.ConfigDict()
   config.ssl.steps = 600
@@ -118,7 +123,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.low_budget_per_class = 10.0  # autoal: below this many labels per class (0: never)
   config.search.low_budget_leader = "typiclust"  # ... this one buys alone ...
   config.search.low_budget_balance = 0.05  # ... while the labeled classes look balanced (p)
-  config.search.backbone = "small_cnn"  # SearchNet's backbone (resnet18 on GPU/TPU)
+  config.search.backbone = "auto"  # the small CNN on images, the MLP on features
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
 
   # Devices: training batches and pool chunks are split over a mesh of num_devices (0: all).

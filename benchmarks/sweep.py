@@ -1,0 +1,232 @@
+r"""The budget sweep: every cell of (dataset, labels per class) of
+`experiments/configs/sweep.py`, its tables and its heat map (docs/results.md, "The budget
+sweep").
+
+  python -m benchmarks.sweep --runs=/work/runs/sweep                  # run (resumes)
+  python -m benchmarks.sweep --runs=DIR --datasets=digits --budgets=1,2  # some cells
+  python -m benchmarks.sweep --table                                  # tables + heat map
+
+Each cell is one CLI invocation in RUNS/DATASET-M (resumed when interrupted, a strategy's
+ten seeds as one vmapped program); its results.json goes, gzipped, to
+docs/results/sweep/DATASET-M.json.gz when the cell finishes. The synthetic cases of
+`benchmarks.search_synthetic` (seed 0's draw of each) are written once to RUNS/data/ as
+float features (the suite's uint8 encoding undone) and run as ``npz`` cells.
+
+The tables (``--table``, from the stored files only): per dataset, a row per strategy and
+a column per budget, each entry the strategy's paired regret to the cell's best single
+strategy (the one of `sweep.SINGLE` with the highest mean AUBC over the seeds; points of
+AUBC, mean +- SE over the seeds, a seed's initial set and first model shared by all), with
+a star where it is more than two SEs above 0 (a significant loss; the best itself is
+marked by ``best``). Then, per strategy, the mean regret over every cell and the count of
+cells with a star. The heat map (``--figure``) shows the mean regrets, one panel per
+dataset.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from absl import app, flags
+
+flags.DEFINE_string("runs", "/work/runs/sweep", "Folder of the cells' workdirs.")
+SYNTHETIC = ("blobs", "low_budget", "trap", "margin")
+DATASETS = ("digits", "fashion_mnist", "fashion_mnist_imb", *SYNTHETIC)
+flags.DEFINE_list("datasets", list(DATASETS), "Real datasets, then the synthetic cases.")
+flags.DEFINE_list("budgets", ["1", "2", "5", "10", "20", "50"], "Labels per class.")
+flags.DEFINE_list("strategies", [], "Only these strategies (default: the config's).")
+flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
+flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
+flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")
+FLAGS = flags.FLAGS
+
+
+def synthetic_npz(case: str, folder: str) -> tuple[str, int, int]:
+  """The synthetic case as float features in an npz: (path, classes, pool size)."""
+  from benchmarks import search_synthetic
+
+  dataset = search_synthetic.make_case(case)[0]
+  path = os.path.join(folder, f"{case}.npz")
+
+  def decode(images):
+    return ((np.asarray(images, np.float32) - 128.0) / search_synthetic._SCALE).reshape(
+      len(images), -1
+    )
+
+  if not os.path.exists(path):
+    os.makedirs(folder, exist_ok=True)
+    tmp = path + ".tmp.npz"
+    np.savez(
+      tmp,
+      train_images=decode(dataset.train_images),
+      train_labels=np.asarray(dataset.train_labels),
+      test_images=decode(dataset.test_images),
+      test_labels=np.asarray(dataset.test_labels),
+    )
+    os.replace(tmp, path)
+  return path, dataset.info.num_classes, len(dataset.train_labels)
+
+
+def cell_command(dataset: str, budget: str, workdir: str, runs: str) -> list[str]:
+  if dataset in SYNTHETIC:
+    path, classes, pool = synthetic_npz(dataset, os.path.join(runs, "data"))
+    config = f"experiments/configs/sweep.py:npz,{budget},{classes},{pool}"
+    extra = [f"--config.dataset=npz:{path}"]
+  else:
+    config, extra = f"experiments/configs/sweep.py:{dataset},{budget}", []
+  if FLAGS.strategies:
+    extra.append(f"--config.strategies={','.join(FLAGS.strategies)}")
+  return [
+    sys.executable,
+    "-m",
+    "experiments.main",
+    f"--config={config}",
+    f"--workdir={workdir}",
+    *extra,
+  ]
+
+
+def run_cell(dataset: str, budget: str) -> None:
+  name = f"{dataset}-{budget}"
+  workdir = os.path.join(FLAGS.runs, name)
+  try:
+    command = cell_command(dataset, budget, workdir, FLAGS.runs)
+  except ValueError as e:  # no room in the pool for this budget
+    print(f"{name}: skipped ({e})", flush=True)
+    return
+  print(" ".join(command), flush=True)
+  subprocess.run(command, check=True)
+  if not FLAGS.strategies:  # a whole cell only
+    os.makedirs(FLAGS.stored, exist_ok=True)
+    with open(os.path.join(workdir, "results.json"), "rb") as src:
+      with gzip.open(os.path.join(FLAGS.stored, f"{name}.json.gz"), "wb") as dst:
+        shutil.copyfileobj(src, dst)
+
+
+def load_cells(stored: str) -> dict:
+  """{(dataset, budget): {strategy: {seed: AUBC %}}} from the stored cells."""
+  cells = {}
+  for name in sorted(os.listdir(stored)):
+    if not name.endswith(".json.gz"):
+      continue
+    dataset, budget = name[: -len(".json.gz")].rsplit("-", 1)
+    with gzip.open(os.path.join(stored, name), "rt") as f:
+      runs = json.load(f)["runs"]
+    cell = cells.setdefault((dataset, int(budget)), {})
+    for run in runs:
+      cell.setdefault(run["strategy"], {})[run["seed"]] = 100 * run["aubc"]
+  return cells
+
+
+def regrets(cell: dict, single) -> tuple[str, dict]:
+  """The cell's best single strategy and each strategy's paired regret to it:
+  {strategy: (mean, SE, n)} over the seeds both ran."""
+  means = {s: np.mean(list(cell[s].values())) for s in single if s in cell}
+  best = max(means, key=means.get)
+  out = {}
+  for strategy, runs in cell.items():
+    seeds = sorted(set(runs) & set(cell[best]))
+    diff = np.asarray([cell[best][s] - runs[s] for s in seeds])
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+    out[strategy] = (float(diff.mean()), float(se), len(diff))
+  return best, out
+
+
+def tables(cells: dict) -> tuple[str, dict]:
+  from experiments.configs import sweep
+
+  lines, per_strategy, grids = [], {}, {}
+  datasets = [d for d in DATASETS if any(k[0] == d for k in cells)]
+  datasets += sorted({d for d, _ in cells} - set(datasets))
+  for dataset in datasets:
+    budgets = sorted(b for d, b in cells if d == dataset)
+    results = {b: regrets(cells[dataset, b], sweep.SINGLE) for b in budgets}
+    names = [s for s in sweep.STRATEGIES if any(s in cells[dataset, b] for b in budgets)]
+    lines += [
+      f"\n{dataset}: regret to the cell's best single strategy, points of AUBC, paired "
+      "(mean +- SE; * more than 2 SE)\n",
+      "| strategy | " + " | ".join(f"{b}/class" for b in budgets) + " |",
+      "|---|" + "---|" * len(budgets),
+    ]
+    grid = np.full((len(names), len(budgets)), np.nan)
+    for i, strategy in enumerate(names):
+      entries = []
+      for j, budget in enumerate(budgets):
+        best, table = results[budget]
+        if strategy not in table:
+          entries.append("")
+          continue
+        mean, se, n = table[strategy]
+        grid[i, j] = mean
+        per_strategy.setdefault(strategy, []).append((mean, se))
+        if strategy == best:
+          entries.append(f"best {np.mean(list(cells[dataset, budget][best].values())):.2f}")
+        else:
+          star = "*" if mean > 2 * se else ""
+          entries.append(f"{mean:.2f} +- {se:.2f}{star}")
+      lines.append(f"| {strategy} | " + " | ".join(entries) + " |")
+    seeds = {len(cells[dataset, b][s]) for b in budgets for s in cells[dataset, b]}
+    lines.append(f"\n(seeds per run: {sorted(seeds)})")
+    grids[dataset] = (names, budgets, grid)
+  lines += [
+    "\nEvery cell: mean regret (points), cells run, cells more than 2 SE under the best\n",
+    "| strategy | mean regret | cells | > 2 SE under |",
+    "|---|---|---|---|",
+  ]
+  ranked = sorted(per_strategy, key=lambda s: np.mean([m for m, _ in per_strategy[s]]))
+  for strategy in ranked:
+    values = per_strategy[strategy]
+    fails = sum(m > 2 * se for m, se in values)
+    lines.append(
+      f"| {strategy} | {np.mean([m for m, _ in values]):.2f} | {len(values)} | {fails} |"
+    )
+  return "\n".join(lines), grids
+
+
+def heat_map(grids: dict, path: str) -> None:
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, axes = plt.subplots(1, len(grids), figsize=(3.2 * len(grids) + 1, 6.5), squeeze=False)
+  vmax = max(float(np.nanmax(g)) for _, _, g in grids.values())
+  for ax, (dataset, (names, budgets, grid)) in zip(axes[0], grids.items(), strict=True):
+    image = ax.imshow(grid, cmap="Reds", vmin=0, vmax=max(vmax, 1e-6), aspect="auto")
+    ax.set_xticks(range(len(budgets)), [str(b) for b in budgets])
+    ax.set_yticks(range(len(names)), names if ax is axes[0][0] else [""] * len(names))
+    ax.set_xlabel("labels per class (start)")
+    ax.set_title(dataset, fontsize=10)
+    for i in range(grid.shape[0]):
+      for j in range(grid.shape[1]):
+        if np.isfinite(grid[i, j]):
+          ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=6)
+  fig.colorbar(image, ax=axes[0].tolist(), label="regret to the best single (AUBC points)")
+  fig.savefig(path, dpi=120, bbox_inches="tight")
+  plt.close(fig)
+
+
+def main(argv):
+  del argv
+  if not FLAGS.table:
+    for dataset in FLAGS.datasets:
+      for budget in FLAGS.budgets:
+        run_cell(dataset, budget)
+  cells = load_cells(FLAGS.stored) if os.path.isdir(FLAGS.stored) else {}
+  if not cells:
+    print(f"no finished cell in {FLAGS.stored}")
+    return
+  text, grids = tables(cells)
+  print(text)
+  if FLAGS.figure:
+    heat_map(grids, FLAGS.figure)
+    print(f"\nwrote {FLAGS.figure}")
+
+
+if __name__ == "__main__":
+  app.run(main)

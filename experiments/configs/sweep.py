@@ -1,0 +1,170 @@
+"""The budget sweep (issue: selection that holds at every budget): every strategy that
+matters, at a starting budget of M labels per class, on frozen features with an MLP head.
+
+The argument is ``DATASET,M``: the initial set and every query are M x C labels, seven
+queries (eight evaluations, from M to 8M labels per class) where the pool allows, fewer
+where it does not (`queries`). Ten seeds, run as one vmapped program per strategy and
+round. ``benchmarks/sweep.py`` runs every cell and makes the tables and the heat map:
+
+  python -m benchmarks.sweep --runs=/work/runs/sweep                  # every cell (resumes)
+  python -m benchmarks.sweep --table                                  # from docs/results/sweep
+
+One cell by hand:
+  python -m experiments.main --config=experiments/configs/sweep.py:fashion_mnist,2 \
+      --workdir=/work/runs/sweep/fashion_mnist-2
+
+Datasets: ``fashion_mnist`` (the default config's 20,000-image pool), ``fashion_mnist_imb``
+(the same at an imbalance ratio of 10), ``digits`` (scikit-learn's, the whole 1,297-image
+pool), and ``npz`` (float features of a file given by --config.dataset=npz:PATH, as the
+sweep script passes for the synthetic cases). Images enter as the top 50 principal
+components of the pool (``inputs = pca:50``, fitted on the pool, labels never read), the
+frozen-feature protocol of the recent benchmarks (a linear or MLP head on fixed
+embeddings; here PCA because no foundation model is reachable from this machine and the
+SimCLR encoder this CPU trains in minutes is below PCA, docs/benchmarks.md); the
+embedding-based strategies measure distances on those components before standardisation
+(``embeddings = inputs``); the task model is the MLP (256, 128, dropout 0.3: the MC
+candidates' passes).
+
+Pre-registration: `autoal`'s hyperparameters are frozen here (`FROZEN_SEARCH`, every
+field of ``config.search``), with the task model's training (`FROZEN_TRAIN`), in the commit
+docs/results.md names, before any cell of the sweep ran; a later change of the library's
+defaults does not change this sweep.
+"""
+
+from __future__ import annotations
+
+from experiments.configs import default
+
+# Every strategy that matters: random, autoal's seven candidates, BADGE, TypiClust,
+# Cluster-Margin, the four coverage strategies, then the mixtures and the bandit.
+SINGLE = (
+  "random",
+  "least_confidence",
+  "margin",
+  "entropy",
+  "kmeans",
+  "bald",
+  "var_ratio_mc",
+  "mean_std",
+  "badge",
+  "typiclust",
+  "cluster_margin",
+  "probcover",
+  "maxherding",
+  "uherding",
+  "dropquery",
+)
+MIXTURES = ("tailor", "uniform-mix", "autoal-code", "autoal-paper", "autoal")
+STRATEGIES = SINGLE + MIXTURES
+BUDGETS = (1, 2, 5, 10, 20, 50)
+DATASETS = ("fashion_mnist", "fashion_mnist_imb", "digits", "npz")
+QUERIES = 7
+POOL_SHARE = 0.75  # a cell queries at most this share of the pool in all
+
+# autoal (and the other searches), frozen for the sweep on 2026-12-04: the values of
+# experiments/configs/default.py at that commit, the balance test per round included.
+FROZEN_SEARCH = dict(
+  candidates="least_confidence,margin,entropy,kmeans,bald,var_ratio_mc,mean_std",
+  relaxation="gumbel",
+  hard=False,
+  candidate_signal="picks",
+  use_loss_prediction=True,
+  order=1,
+  tau=1.0,
+  tau_final=1.0,
+  tau_s=0.1,
+  lambda_fit=1.0,
+  lambda_search=1.0,
+  steps=0,
+  batch_size=64,
+  warmup_epochs=1,
+  warmup_steps=100,
+  warmup_optimizer="adam",
+  warmup_learning_rate=1e-3,
+  fit_optimizer="adam",
+  fit_learning_rate=1e-3,
+  search_optimizer="adam",
+  search_learning_rate=1e-3,
+  loss_optimizer="adam",
+  loss_learning_rate=1e-3,
+  weight_decay=0.0,
+  unroll_learning_rate=0.1,
+  loss_margin=1.0,
+  gamma=0.0,
+  lambda_delta=1.0,
+  lambda_prior=1.0,
+  prior_decay=0.9,
+  eliminate=2.0,
+  guardrail=True,
+  fallback="leader",
+  leaders="margin",
+  low_budget_per_class=10.0,
+  low_budget_leader="typiclust",
+  low_budget_balance=0.05,
+  backbone="auto",
+  steps_per_call=0,
+)
+FROZEN_TRAIN = dict(
+  batch_size=64,
+  epochs=8,
+  min_steps=150,
+  optimizer="adam",
+  learning_rate=1e-3,
+  schedule="cosine",
+  weight_decay=0.0,
+  momentum=0.9,
+  augment=False,
+  crop_padding=4,
+  eval_chunk=2048,
+  loss_prediction=False,
+  loss_weight=1.0,
+  loss_margin=1.0,
+  loss_detach=0.6,
+  loss_hidden=128,
+  freeze_backbone=False,
+)
+POOL = {"fashion_mnist": 20000, "fashion_mnist_imb": 20000, "digits": 1297}
+CLASSES = {"fashion_mnist": 10, "fashion_mnist_imb": 10, "digits": 10}
+
+
+def queries(pool: int, per_query: int) -> int:
+  """Seven queries, or as many as keep the labels under `POOL_SHARE` of the pool."""
+  return max(min(QUERIES, int(POOL_SHARE * pool) // per_query - 1), 0)
+
+
+def get_config(argument: str = "fashion_mnist,2"):
+  """The sweep's cell ``argument`` = 'DATASET,M' (``npz,M,C,POOL`` for a file of C
+  classes and POOL samples, its path given by --config.dataset=npz:PATH)."""
+  parts = argument.split(",")
+  if parts[0] not in DATASETS or len(parts) < 2 or not parts[1].isdigit():
+    raise ValueError(f"expected 'DATASET,M' with DATASET in {DATASETS}, got {argument!r}")
+  dataset, per_class = parts[0], int(parts[1])
+  config = default.get_config()
+  if dataset == "npz":
+    if len(parts) != 4 or not (parts[2].isdigit() and parts[3].isdigit()):
+      raise ValueError(f"expected 'npz,M,CLASSES,POOL', got {argument!r}")
+    classes, pool = int(parts[2]), int(parts[3])
+    config.dataset = "npz:"  # the sweep script (or the user) names the file
+    config.pool_size = 0
+  else:
+    classes, pool = CLASSES[dataset], POOL[dataset]
+    config.dataset = "digits" if dataset == "digits" else "fashion_mnist"
+    config.pool_size = 0 if dataset == "digits" else pool
+    config.imbalance_ratio = 10.0 if dataset == "fashion_mnist_imb" else 1.0
+    config.inputs = "pca:50"
+  config.embeddings = "inputs"  # PCA's components, or a file's features (standardised)
+  size = per_class * classes
+  rounds = queries(pool, size)
+  if rounds < 1:
+    raise ValueError(f"{argument}: the pool of {pool} has no room for a query of {size}")
+  config.num_initial, config.query_size, config.quota = size, size, rounds * size
+  config.model = "mlp"
+  config.strategies = ",".join(STRATEGIES)
+  config.seeds = 10
+  config.vmap_seeds = True
+  config.num_devices = 1
+  for key, value in FROZEN_SEARCH.items():
+    config.search[key] = value
+  for key, value in FROZEN_TRAIN.items():
+    config.train[key] = value
+  return config
