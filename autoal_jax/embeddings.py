@@ -324,18 +324,22 @@ def as_features(
   keep_embedding: bool = False,
 ) -> Dataset:
   """The frozen-feature protocol: ``dataset`` with its pool and test inputs replaced by a
-  fixed embedding of them, as float features (standardised with the pool's statistics,
-  `data.from_arrays`), for a ``linear`` or ``mlp`` task model.
+  fixed embedding of them, as float features, for a ``linear`` or ``mlp`` task model.
+
+  The features are centred with the pool's mean and divided by one scale (the pool's root
+  mean square per entry), not standardised per component as `data.from_arrays` does with
+  a user's features: the embedding's geometry is kept. Per-component standardisation
+  whitens a PCA, and at a few labels its trailing, noisy components then weigh as much as
+  the first ones.
 
   The map is fitted on the pool's inputs only, labels never read (``pca`` / ``pca:DIM``:
   the principal components; ``ssl``: a SimCLR encoder, images only), then applied to the
   pool and the test set alike. The dataset's own fixed embedding (``npz:PATH`` rows), if
   any, is kept, unless ``keep_embedding``.
 
-  Standardising whitens the embedding (every component at unit variance), right for the
-  task model, not for distances: ``keep_embedding`` stores the pool's embedding as it came
-  (PCA's components at their own scales) as `Dataset.embeddings`, where the coverage and
-  clustering strategies measure (``--config.embeddings=inputs``).
+  ``keep_embedding`` stores the pool's embedding as it came (before centring and scaling)
+  as `Dataset.embeddings`, where the coverage and clustering strategies measure
+  (``--config.embeddings=inputs``).
 
   Args:
     dataset: the pool and test set (after any subsampling and imbalance).
@@ -381,7 +385,7 @@ def as_features(
         np.savez(f, train=train, test=test)
       os.replace(f.name, path)
   info = dataset.info
-  return data_lib.from_arrays(
+  features = data_lib.from_arrays(  # validated (and standardised: replaced below)
     train.astype(np.float32),
     dataset.train_labels,
     test.astype(np.float32),
@@ -390,4 +394,10 @@ def as_features(
     name=f"{info.name}[{spec}]",
     class_names=info.class_names,
     embeddings=train.astype(np.float32) if keep_embedding else dataset.embeddings,
+  )
+  mean = train.mean(0, dtype=np.float64)
+  scale = max(float(np.sqrt(np.mean((train - mean) ** 2))), 1e-12)
+  return features._replace(
+    train_images=((train - mean) / scale).astype(np.float32),
+    test_images=((test - mean) / scale).astype(np.float32),
   )

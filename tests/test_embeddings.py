@@ -65,13 +65,16 @@ def test_as_features_embeds_pool_and_test_with_the_pools_map_and_caches(syntheti
   features = embeddings.as_features(synthetic, "pca:6", str(tmp_path), log=messages.append)
   assert features.info.kind == data.FEATURES and features.info.image_shape == (6,)
   assert features.info.name == "synthetic[pca:6]" and features.embeddings is None
-  # The pool's PCA, applied to the pool and the test set alike, then standardised with
-  # the pool's statistics (from_arrays).
+  # The pool's PCA, applied to the pool and the test set alike, then centred and scaled by
+  # one number (the pool's RMS): its geometry kept, not whitened.
   project = embeddings.pca(synthetic, 6)
   train, test = project(synthetic.train_images), project(synthetic.test_images)
-  mean, std = train.mean(0), train.std(0)
-  np.testing.assert_allclose(features.train_images, (train - mean) / std, rtol=1e-3, atol=1e-3)
-  np.testing.assert_allclose(features.test_images, (test - mean) / std, rtol=1e-3, atol=1e-3)
+  mean = train.mean(0)
+  scale = np.sqrt(np.mean((train - mean) ** 2))
+  np.testing.assert_allclose(features.train_images, (train - mean) / scale, rtol=1e-3, atol=1e-3)
+  np.testing.assert_allclose(features.test_images, (test - mean) / scale, rtol=1e-3, atol=1e-3)
+  variances = features.train_images.var(0)
+  assert variances[0] > 2 * variances[-1] and abs(variances.mean() - 1) < 1e-3
   np.testing.assert_array_equal(features.test_labels, synthetic.test_labels)
   # Cached (read back, not computed), and the distances' embedding kept unwhitened on ask.
   kept = embeddings.as_features(

@@ -17,7 +17,8 @@ Datasets: ``fashion_mnist`` (the default config's 20,000-image pool), ``fashion_
 (the same at an imbalance ratio of 10), ``digits`` (scikit-learn's, the whole 1,297-image
 pool), and ``npz`` (float features of a file given by --config.dataset=npz:PATH, as the
 sweep script passes for the synthetic cases). Images enter as the top 50 principal
-components of the pool (``inputs = pca:50``, fitted on the pool, labels never read), the
+components of the pool (``inputs = pca:50``, fitted on the pool, labels never read;
+centred and scaled by one number, not whitened: `embeddings.as_features`), the
 frozen-feature protocol of the recent benchmarks (a linear or MLP head on fixed
 embeddings; here PCA because no foundation model is reachable from this machine and the
 SimCLR encoder this CPU trains in minutes is below PCA, docs/benchmarks.md); the
