@@ -1,6 +1,8 @@
 r"""Markdown tables of a finished experiment, for docs/results.md (numbers as stored).
 
   python -m experiments.report runs/compare
+  python -m experiments.report docs/results/pure_round/demo_results.json   # a stored file
+  python -m experiments.report FILE docs/results/demo_   # and its figures: demo_*.png
 
 Prints, from the workdir's results.json: the AUBC / F-acc table (rank, mean +- std over
 seeds, seeds, per-seed AUBC), the mean accuracy per round, the wall time per run, and for
@@ -10,6 +12,7 @@ AutoAL's search metrics per round.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import sys
@@ -92,15 +95,22 @@ SEARCH_METRICS = (
 
 
 def main(argv: list[str]) -> int:
-  if len(argv) != 2:
+  if len(argv) not in (2, 3):
     print(__doc__)
     return 2
-  path = os.path.join(argv[1], "results.json")
+  # A run folder, or a results file stored under docs/results/ (plain or gzipped).
+  path = argv[1] if os.path.isfile(argv[1]) else os.path.join(argv[1], "results.json")
   if not os.path.exists(path):
     print(f"error: no results.json in {argv[1]}")
     return 1
-  with open(path) as f:
-    print(tables(json.load(f)))
+  with (gzip.open if path.endswith(".gz") else open)(path, "rt") as f:
+    results = json.load(f)
+  print(tables(results))
+  if len(argv) == 3:  # the figures too, as the CLI draws them, with this file name prefix
+    runs, prefix = results["runs"], argv[2]
+    reporting.plot_learning_curves(f"{prefix}learning_curve.png", runs)
+    if any(reporting.has_weights(run) for run in runs):
+      reporting.plot_strategy_weights(f"{prefix}strategy_weights.png", runs)
   return 0
 
 
