@@ -58,7 +58,7 @@ data_dir=""
 cache="--config.jax_cache_dir=/tmp/autoal-jax-cache"
 
 if [ "$smoke" = 1 ]; then  # every step and flag, at sizes this CPU runs in about a minute
-  tests=(tests/test_train.py::test_steps_per_call_does_not_change_the_result)
+  tests=(tests/test_sharding.py::test_make_mesh_checks_the_device_count)  # the step, not a compile
   small=(--config=experiments/configs/smoke.py --config.pool_size=600 --config.test_size=100
          --config.search.steps=3 --rounds=1)
   # The padding path (ResNet-18 compiles too long here), entropy alone: autoal's round is

@@ -39,7 +39,7 @@ SYNTHETIC = ("blobs", "low_budget", "trap", "margin")
 DATASETS = ("digits", "fashion_mnist", "fashion_mnist_imb", *SYNTHETIC)
 flags.DEFINE_list("datasets", list(DATASETS), "Real datasets, then the synthetic cases.")
 flags.DEFINE_list("budgets", ["1", "2", "5", "10", "20", "50"], "Labels per class.")
-flags.DEFINE_list("strategies", [], "Only these strategies (default: the config's).")
+flags.DEFINE_list("only", [], "Only these strategies (default: the config's; not stored).")
 flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
 flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
 flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")
@@ -79,8 +79,8 @@ def cell_command(dataset: str, budget: str, workdir: str, runs: str) -> list[str
     extra = [f"--config.dataset=npz:{path}"]
   else:
     config, extra = f"experiments/configs/sweep.py:{dataset},{budget}", []
-  if FLAGS.strategies:
-    extra.append(f"--config.strategies={','.join(FLAGS.strategies)}")
+  if FLAGS.only:
+    extra.append(f"--config.strategies={','.join(FLAGS.only)}")
   return [
     sys.executable,
     "-m",
@@ -101,7 +101,7 @@ def run_cell(dataset: str, budget: str) -> None:
     return
   print(" ".join(command), flush=True)
   subprocess.run(command, check=True)
-  if not FLAGS.strategies:  # a whole cell only
+  if not FLAGS.only:  # a whole cell only
     os.makedirs(FLAGS.stored, exist_ok=True)
     with open(os.path.join(workdir, "results.json"), "rb") as src:
       with gzip.open(os.path.join(FLAGS.stored, f"{name}.json.gz"), "wb") as dst:
