@@ -34,15 +34,8 @@ import sys
 import numpy as np
 from absl import app, flags
 
-flags.DEFINE_string("runs", "/work/runs/sweep", "Folder of the cells' workdirs.")
 SYNTHETIC = ("blobs", "low_budget", "trap", "margin")
 DATASETS = ("digits", "fashion_mnist", "fashion_mnist_imb", *SYNTHETIC)
-flags.DEFINE_list("datasets", list(DATASETS), "Real datasets, then the synthetic cases.")
-flags.DEFINE_list("budgets", ["1", "2", "5", "10", "20", "50"], "Labels per class.")
-flags.DEFINE_list("only", [], "Only these strategies (default: the config's; not stored).")
-flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
-flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
-flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")
 FLAGS = flags.FLAGS
 
 
@@ -228,5 +221,18 @@ def main(argv):
     print(f"\nwrote {FLAGS.figure}")
 
 
+def _define_flags() -> None:
+  """The command's flags: defined only when run as a command, so that the tables can be
+  imported beside the other benchmarks (absl refuses a flag name defined twice)."""
+  flags.DEFINE_string("runs", "/work/runs/sweep", "Folder of the cells' workdirs.")
+  flags.DEFINE_list("datasets", list(DATASETS), "Real datasets, then the synthetic cases.")
+  flags.DEFINE_list("budgets", ["1", "2", "5", "10", "20", "50"], "Labels per class.")
+  flags.DEFINE_list("only", [], "Only these strategies (default: the config's; not stored).")
+  flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
+  flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
+  flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")
+
+
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)
