@@ -125,7 +125,10 @@ def _host_and_vmapped(spec, dataset, model, sizes, key_offset):
   keys = [jax.random.key(key_offset + s) for s, _ in sizes]
   host = [spec.host_query(states[i], keys[i], contexts[i], K) for i in range(len(sizes))]
   batched = jax.jit(jax.vmap(lambda s, key, c: spec.query(s, key, c, K)))
-  vmapped = batched(_stack(states), _stack(keys), _stack(contexts))
+  stacked = _stack(states), _stack(keys), _stack(contexts)
+  # One program that reads nothing back from the device: no decision on the host.
+  with jax.transfer_guard_device_to_host("disallow"):
+    vmapped = jax.block_until_ready(batched(*stacked))
   return contexts, states, keys, host, vmapped
 
 
