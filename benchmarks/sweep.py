@@ -65,15 +65,20 @@ def synthetic_npz(case: str, folder: str) -> tuple[str, int, int]:
   return path, dataset.info.num_classes, len(dataset.train_labels)
 
 
-def cell_command(dataset: str, budget: str, workdir: str, runs: str) -> list[str]:
+def cell_command(
+  dataset: str, budget: str, workdir: str, runs: str, variant: str = "v1"
+) -> list[str]:
+  suffix = "" if variant == "v1" else f",{variant}"
   if dataset in SYNTHETIC:
     path, classes, pool = synthetic_npz(dataset, os.path.join(runs, "data"))
-    config = f"experiments/configs/sweep.py:npz,{budget},{classes},{pool}"
+    config = f"experiments/configs/sweep.py:npz,{budget},{classes},{pool}{suffix}"
     extra = [f"--config.dataset=npz:{path}"]
   else:
-    config, extra = f"experiments/configs/sweep.py:{dataset},{budget}", []
+    config, extra = f"experiments/configs/sweep.py:{dataset},{budget}{suffix}", []
   if FLAGS.only:
     extra.append(f"--config.strategies={','.join(FLAGS.only)}")
+  elif variant != "v1":  # a later search version: its autoal alone, paired with the cell
+    extra.append("--config.strategies=autoal")
   return [
     sys.executable,
     "-m",
@@ -85,16 +90,17 @@ def cell_command(dataset: str, budget: str, workdir: str, runs: str) -> list[str
 
 
 def run_cell(dataset: str, budget: str) -> None:
-  name = f"{dataset}-{budget}"
+  variant = FLAGS.variant
+  name = f"{dataset}-{budget}" + ("" if variant == "v1" else f"-{variant}")
   workdir = os.path.join(FLAGS.runs, name)
   try:
-    command = cell_command(dataset, budget, workdir, FLAGS.runs)
+    command = cell_command(dataset, budget, workdir, FLAGS.runs, variant)
   except ValueError as e:  # no room in the pool for this budget
     print(f"{name}: skipped ({e})", flush=True)
     return
   print(" ".join(command), flush=True)
   subprocess.run(command, check=True)
-  if not FLAGS.only:  # a whole cell only
+  if not FLAGS.only:  # a whole cell (or a variant's autoal) only
     os.makedirs(FLAGS.stored, exist_ok=True)
     with open(os.path.join(workdir, "results.json"), "rb") as src:
       with gzip.open(os.path.join(FLAGS.stored, f"{name}.json.gz"), "wb") as dst:
@@ -102,17 +108,22 @@ def run_cell(dataset: str, budget: str) -> None:
 
 
 def load_cells(stored: str) -> dict:
-  """{(dataset, budget): {strategy: {seed: AUBC %}}} from the stored cells."""
+  """{(dataset, budget): {strategy: {seed: AUBC %}}} from the stored cells; a variant's
+  file (DATASET-M-VARIANT) adds its runs as STRATEGY@VARIANT."""
   cells = {}
   for name in sorted(os.listdir(stored)):
     if not name.endswith(".json.gz"):
       continue
-    dataset, budget = name[: -len(".json.gz")].rsplit("-", 1)
+    stem, variant = name[: -len(".json.gz")], ""
+    if not stem.rsplit("-", 1)[1].isdigit():
+      stem, variant = stem.rsplit("-", 1)
+    dataset, budget = stem.rsplit("-", 1)
     with gzip.open(os.path.join(stored, name), "rt") as f:
       runs = json.load(f)["runs"]
     cell = cells.setdefault((dataset, int(budget)), {})
     for run in runs:
-      cell.setdefault(run["strategy"], {})[run["seed"]] = 100 * run["aubc"]
+      strategy = run["strategy"] + (f"@{variant}" if variant else "")
+      cell.setdefault(strategy, {})[run["seed"]] = 100 * run["aubc"]
   return cells
 
 
@@ -139,7 +150,9 @@ def tables(cells: dict) -> tuple[str, dict]:
   for dataset in datasets:
     budgets = sorted(b for d, b in cells if d == dataset)
     results = {b: regrets(cells[dataset, b], sweep.SINGLE) for b in budgets}
-    names = [s for s in sweep.STRATEGIES if any(s in cells[dataset, b] for b in budgets)]
+    present = {s for b in budgets for s in cells[dataset, b]}
+    names = [s for s in sweep.STRATEGIES if s in present]
+    names += sorted(present - set(sweep.STRATEGIES))  # the variants' runs (STRATEGY@VARIANT)
     lines += [
       f"\n{dataset}: regret to the cell's best single strategy, points of AUBC, paired "
       "(mean +- SE; * more than 2 SE)\n",
@@ -228,6 +241,7 @@ def _define_flags() -> None:
   flags.DEFINE_list("datasets", list(DATASETS), "Real datasets, then the synthetic cases.")
   flags.DEFINE_list("budgets", ["1", "2", "5", "10", "20", "50"], "Labels per class.")
   flags.DEFINE_list("only", [], "Only these strategies (default: the config's; not stored).")
+  flags.DEFINE_string("variant", "v1", "The search's frozen version (sweep.VARIANTS).")
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
   flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
   flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")

@@ -232,6 +232,7 @@ def test_the_sweep_config_freezes_every_search_and_training_key():
   assert sweep.get_config("digits,20").quota == 600
   with pytest.raises(ValueError, match="no room for a query of 500"):
     sweep.get_config("digits,50")
+  assert sweep.get_config("digits,2,v1").search.leaders == sweep.FROZEN_SEARCH["leaders"]
   npz = sweep.get_config("npz,2,4,3000")
   assert (npz.num_initial, npz.quota, npz.pool_size, npz.inputs) == (8, 56, 0, "raw")
   assert set(sweep.SINGLE) | set(sweep.MIXTURES) == set(config.strategies.split(","))
@@ -268,6 +269,12 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   assert rows["| autoal"].startswith("| autoal | 0.33 +- 0.33 | 0.33 +- 0.33 |")
   # Over the cells: autoal 0.33 mean regret and no significant loss; margin and random one each.
   assert "| autoal | 0.33 | 2 | 0 |" in text and "| random | 1.00 | 2 | 1 |" in text
+  # A later search version's file: its runs as STRATEGY@VARIANT, paired with the cell's.
+  store("digits-2-v2", {"autoal": [80, 81, 79]})
+  cells = sweep.load_cells(str(tmp_path))
+  assert cells["digits", 2]["autoal@v2"] == {0: 80.0, 1: 81.0, 2: 79.0}
+  text, grids = sweep.tables(cells)
+  assert "| autoal@v2 | 0.00 +- 0.00 |  |" in text
   names, budgets, grid = grids["digits"]
   assert budgets == [2, 5] and grid.shape == (len(names), 2)
   sweep.heat_map(grids, str(tmp_path / "map.png"))

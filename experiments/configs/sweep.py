@@ -124,6 +124,12 @@ FROZEN_TRAIN = dict(
   loss_hidden=128,
   freeze_backbone=False,
 )
+# Later versions of the search, each frozen in its own commit before the cells that test
+# it ran (docs/results.md names the commits); run with a ',VARIANT' suffix to the cell's
+# argument, into a workdir of their own (paired by seed with the cell's other runs: the
+# same data, initial sets and first models).
+VARIANTS = {"v1": FROZEN_SEARCH}
+
 POOL = {"fashion_mnist": 20000, "fashion_mnist_imb": 20000, "digits": 1297}
 CLASSES = {"fashion_mnist": 10, "fashion_mnist_imb": 10, "digits": 10}
 
@@ -135,8 +141,10 @@ def queries(pool: int, per_query: int) -> int:
 
 def get_config(argument: str = "fashion_mnist,2"):
   """The sweep's cell ``argument`` = 'DATASET,M' (``npz,M,C,POOL`` for a file of C
-  classes and POOL samples, its path given by --config.dataset=npz:PATH)."""
+  classes and POOL samples, its path given by --config.dataset=npz:PATH), optionally
+  followed by ',VARIANT' (a key of `VARIANTS`; default v1)."""
   parts = argument.split(",")
+  variant = parts.pop() if parts[-1] in VARIANTS else "v1"
   if parts[0] not in DATASETS or len(parts) < 2 or not parts[1].isdigit():
     raise ValueError(f"expected 'DATASET,M' with DATASET in {DATASETS}, got {argument!r}")
   dataset, per_class = parts[0], int(parts[1])
@@ -164,7 +172,7 @@ def get_config(argument: str = "fashion_mnist,2"):
   config.seeds = 10
   config.vmap_seeds = True
   config.num_devices = 1
-  for key, value in FROZEN_SEARCH.items():
+  for key, value in VARIANTS[variant].items():
     config.search[key] = value
   for key, value in FROZEN_TRAIN.items():
     config.train[key] = value
