@@ -233,6 +233,12 @@ def test_the_sweep_config_freezes_every_search_and_training_key():
   with pytest.raises(ValueError, match="no room for a query of 500"):
     sweep.get_config("digits,50")
   assert sweep.get_config("digits,2,v1").search.leaders == sweep.FROZEN_SEARCH["leaders"]
+  from autoal_jax import search, train
+  from experiments import common
+
+  v2 = sweep.get_config("fashion_mnist,2,v2")
+  assert v2.search.low_budget_leader == "maxherding" and v2.search.leaders == "margin"
+  search.check_config(common.search_config(v2, train.TrainConfig(**v2.train.to_dict())))
   npz = sweep.get_config("npz,2,4,3000")
   assert (npz.num_initial, npz.quota, npz.pool_size, npz.inputs) == (8, 56, 0, "raw")
   assert set(sweep.SINGLE) | set(sweep.MIXTURES) == set(config.strategies.split(","))
