@@ -95,6 +95,9 @@ def run_cell(dataset: str, budget: str) -> None:
   workdir = os.path.join(FLAGS.runs, name)
   try:
     command = cell_command(dataset, budget, workdir, FLAGS.runs, variant)
+    from experiments.configs import sweep
+
+    sweep.get_config(command[3].split(":", 1)[1])  # the cell's own checks, before a process
   except ValueError as e:  # no room in the pool for this budget
     print(f"{name}: skipped ({e})", flush=True)
     return
