@@ -32,6 +32,17 @@ def _run(workdir, *overrides, config="experiments/configs/smoke.py", dry=False):
   return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+def _report(workdir):
+  """experiments.report on a finished workdir (the markdown tables of docs/results.md)."""
+  return subprocess.run(
+    [sys.executable, "-m", "experiments.report", workdir],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
+
+
 @pytest.fixture(scope="module")
 def npz(tmp_path_factory):
   path = tmp_path_factory.mktemp("data") / "synthetic.npz"
@@ -221,13 +232,7 @@ def test_one_strategy_of_every_kind_runs_from_the_cli_on_float_features(tmp_path
   assert os.path.getsize(os.path.join(workdir, "strategy_weights.png")) > 0
   out = result.stderr + result.stdout
   assert "weights over the picks" in out and "albl drew" in out
-  report = subprocess.run(
-    [sys.executable, "-m", "experiments.report", workdir],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=120,
-  )
+  report = _report(workdir)
   assert report.returncode == 0, report.stderr
   assert "albl: arms drawn per seed" in report.stdout
 
@@ -261,13 +266,7 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
   assert lines[-1].startswith(f"autoal: rank {rank} of {len(ranked)} by mean AUBC")
   assert all(summary[s]["seeds"] == [0, 1] for s in ranked)
   # The markdown report of docs/results.md, from the same results.json.
-  report = subprocess.run(
-    [sys.executable, "-m", "experiments.report", workdir],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=120,
-  )
+  report = _report(workdir)
   assert report.returncode == 0, report.stderr
   rows = [line for line in report.stdout.splitlines() if line.startswith("| 1 | ")]
   assert rows[0].split(" | ")[1] == ranked[0]

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from experiments.configs import default
 
+# Frozen, as the search: spelled out rather than built from DEFAULT_CANDIDATES.
 # Every strategy that matters: random, autoal's seven candidates, BADGE, TypiClust,
 # Cluster-Margin, the four coverage strategies, then the mixtures and the bandit.
 SINGLE = (
