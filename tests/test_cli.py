@@ -176,8 +176,9 @@ def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp
 # LossNet; its reports: a bandit's arms, TAILOR's shares, a search's metrics). Left out
 # for the suite's time: random and kmeans (single strategies, as margin), var_ratio_mc
 # (the MC passes run for autoal's BALD candidate), albl-port (albl's reports) and
-# autoal-code (autoal-paper's columns and reports).
-KINDS = ("margin", "loss_prediction", "uniform-mix", "tailor", "albl", "autoal", "autoal-paper")
+# autoal-code and since 2026-12-04 autoal-paper (autoal's reports; their LossNet column in
+# tests/test_pure.py and tests/test_search.py).
+KINDS = ("margin", "loss_prediction", "uniform-mix", "tailor", "albl", "autoal")
 
 
 @pytest.mark.slow
@@ -210,9 +211,8 @@ def test_one_strategy_of_every_kind_runs_from_the_cli_on_float_features(tmp_path
     if run["strategy"].startswith("autoal"):
       assert len(run["search"]) == 2  # one search per query
       for entry in run["search"]:
-        # The paper's: a LossNet column; autoal's: its low-budget leader's (TypiClust).
-        extra = "typiclust" if run["strategy"] == "autoal" else "loss_prediction"
-        assert len(entry["weights"]) == 4 and list(entry["weights"])[-1] == extra
+        # autoal's extra column: its low-budget leader's (TypiClust).
+        assert len(entry["weights"]) == 4 and list(entry["weights"])[-1] == "typiclust"
         assert abs(sum(entry["weights"].values()) - 1) < 1e-4
         assert entry["soft_count_v"] >= 0 and entry["target_count_v"] > 0
     elif run["strategy"] in ("albl", "albl-port"):
