@@ -61,8 +61,8 @@ if [ "$smoke" = 1 ]; then  # every step and flag, at sizes this CPU runs in abou
   tests=(tests/test_sharding.py::test_make_mesh_checks_the_device_count)  # the step, not a compile
   small=(--config=experiments/configs/smoke.py --config.pool_size=600 --config.test_size=100
          --config.search.steps=3 --rounds=1)
-  # The padding path (ResNet-18 compiles too long here), entropy alone: autoal's round is
-  # the step above's.
+  # ResNet-18 compiles too long here: the step's command runs, on the MLP, entropy alone and
+  # one timed round (autoal's round is the step above's).
   resnet=("${small[@]}" --config.model=mlp --strategies=entropy)
   seeds=(--models=mlp --steps=2 --seeds=2)
   seed_runs=(--mode=runs --config=experiments/configs/smoke.py --config.pool_size=600

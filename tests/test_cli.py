@@ -137,6 +137,7 @@ def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp
     npz,
     "--config.strategies=albl",  # (and entropy until 2026-12-04: the suite's time)
     "--config.seeds=1",
+    "--config.quota=40",  # two queries: the kill lands in the second
     "--config.train.min_steps=300",
   )
   whole = str(tmp_path / "whole")
@@ -153,7 +154,7 @@ def test_sigkill_mid_round_then_the_same_command_resumes_to_the_same_results(tmp
   while not os.path.exists(first_round) and process.poll() is None and time.monotonic() < deadline:
     time.sleep(0.02)
   assert process.poll() is None, "the run ended before it could be killed"
-  process.send_signal(signal.SIGKILL)  # inside round 1 (0 of 3 done after the checkpoint)
+  process.send_signal(signal.SIGKILL)  # after round 1's checkpoint, inside the last query
   process.wait()
   assert not os.path.exists(os.path.join(killed, "results.json"))
 
@@ -246,7 +247,7 @@ def test_the_compare_config_runs_end_to_end_in_a_smoke_size(tmp_path, npz):
   # structure (two paired seeds, the table, autoal's rank, the report) with single
   # strategies and the search (the vote, the bandits and TAILOR run in the test above,
   # the report's bandit lines there too).
-  chosen = ("random", "margin", "autoal")
+  chosen = ("random", "autoal")
   assert set(chosen) <= set(compare.STRATEGIES)
   result = _run(
     workdir, npz, f"--config.strategies={','.join(chosen)}",
@@ -324,9 +325,11 @@ def _smoke_config_dict(npz):
 
 @needs_fashion_mnist
 def test_smoke_config_as_shipped_on_fashion_mnist(tmp_path):
-  result = _run(str(tmp_path / "run"))
+  # The shipped config's data path (Debian's files) and model; one strategy and seed (its
+  # two strategies and two seeds run on the npz in the tests above).
+  result = _run(str(tmp_path / "run"), "--config.strategies=random", "--config.seeds=1")
   assert result.returncode == 0, result.stderr[-3000:]
-  _check_results(str(tmp_path / "run"), ["random", "entropy"], 2)
+  _check_results(str(tmp_path / "run"), ["random"], 1)
 
 
 def test_frozen_features_from_the_cli(tmp_path, npz):

@@ -263,7 +263,7 @@ def test_picks_with_a_traced_count_equal_the_picks_of_that_count(name, key):
   outputs = outputs._replace(mc_probs=jax.nn.one_hot(jnp.argmax(outputs.mc_probs, -1), 5))
   mask = jnp.arange(64) % 3 != 0
   pick_n = jax.jit(strategies.get_picker(name).pick_n, static_argnums=3)
-  for n in (1, 4, 7):
+  for n in (1, 7):
     got = np.asarray(pick_n(key, outputs, mask, 10, jnp.int32(n)))
     want = np.asarray(strategies.pick(name, key, outputs, mask, n))
     assert (got[n:] == -1).all()
