@@ -26,12 +26,6 @@ import sys
 import numpy as np
 from absl import app, flags
 
-flags.DEFINE_string("runs", "/work/runs/coverage", "Folder of the cells' workdirs.")
-flags.DEFINE_list("datasets", ["digits"], "digits, fashion_mnist.")
-flags.DEFINE_list("budgets", ["1", "2", "3", "5", "10"], "Labels per class.")
-flags.DEFINE_list("embeddings", ["model", "pca", "ssl"], "Pool embeddings.")
-flags.DEFINE_bool("table", False, "Only print the tables from docs/results/coverage.")
-flags.DEFINE_string("stored", "docs/results/coverage", "Where finished cells are stored.")
 FLAGS = flags.FLAGS
 
 DISTANCE_FREE = ("random", "margin")
@@ -115,5 +109,17 @@ def main(argv):
   print(tables(FLAGS.stored))
 
 
+def _define_flags() -> None:
+  """The command's flags, defined only when run as a command (absl refuses a flag name
+  defined twice, and benchmarks/sweep.py uses the same names)."""
+  flags.DEFINE_string("runs", "/work/runs/coverage", "Folder of the cells' workdirs.")
+  flags.DEFINE_list("datasets", ["digits"], "digits, fashion_mnist.")
+  flags.DEFINE_list("budgets", ["1", "2", "3", "5", "10"], "Labels per class.")
+  flags.DEFINE_list("embeddings", ["model", "pca", "ssl"], "Pool embeddings.")
+  flags.DEFINE_bool("table", False, "Only print the tables from docs/results/coverage.")
+  flags.DEFINE_string("stored", "docs/results/coverage", "Where finished cells are stored.")
+
+
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)
