@@ -256,8 +256,8 @@ def parse(spec: str) -> tuple[str, int]:
 
 
 def cache_key(dataset: Dataset, spec: str, ssl_config: SSLConfig | None = None) -> str:
-  """The cache entry of ``spec`` on this pool: the pool's fingerprint (its embeddings
-  left out) and the option's config."""
+  """The cache entry of ``spec`` on this dataset: its fingerprint (pool and test set, its
+  embeddings left out) and the option's config."""
   pool = data_lib.fingerprint(dataset._replace(embeddings=None))
   detail = repr(tuple(ssl_config or SSLConfig())) if spec == "ssl" else ""
   return hashlib.sha256(f"{pool}|{spec}|{detail}".encode()).hexdigest()[:32]
@@ -304,12 +304,19 @@ def attach(
     embeddings = simclr(dataset, ssl_config, progress)(dataset.train_images)
   if log is not None:
     log(f"embeddings {spec}: {embeddings.shape} in {time.perf_counter() - start:.1f} s")
-  if path is not None:  # atomically: a killed run leaves no half-written entry
-    os.makedirs(cache_dir, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".npy", delete=False) as f:
-      np.save(f, embeddings)
-    os.replace(f.name, path)
+  if path is not None:
+    _store(path, lambda f: np.save(f, embeddings))
   return dataset._replace(embeddings=data_lib.as_embeddings(embeddings, n))
+
+
+def _store(path: str, write) -> None:
+  """``write(file)`` into the cache entry ``path``, atomically: a killed run leaves no
+  half-written entry."""
+  folder = os.path.dirname(path)
+  os.makedirs(folder, exist_ok=True)
+  with tempfile.NamedTemporaryFile(dir=folder, suffix=os.path.splitext(path)[1], delete=False) as f:
+    write(f)
+  os.replace(f.name, path)
 
 
 FEATURE_OPTIONS = ("raw", "pca", "pca:DIM", "ssl")
@@ -360,12 +367,9 @@ def as_features(
   if kind not in ("pca", "ssl"):
     raise ValueError(f"Unknown inputs {spec!r}. Valid: {list(FEATURE_OPTIONS)}")
   path = None
-  if cache_dir:
-    cache_dir = os.path.expanduser(cache_dir)
-    whole = data_lib.fingerprint(dataset._replace(embeddings=None))  # test set included
-    detail = repr(tuple(ssl_config or SSLConfig())) if kind == "ssl" else ""
-    digest = hashlib.sha256(f"{whole}|features|{spec}|{detail}".encode()).hexdigest()[:32]
-    path = os.path.join(cache_dir, f"features-{kind}-{digest}.npz")
+  if cache_dir:  # the key covers the test set too (the fingerprint's arrays)
+    key = cache_key(dataset, spec, ssl_config)
+    path = os.path.join(os.path.expanduser(cache_dir), f"features-{kind}-{key}.npz")
   if path is not None and os.path.exists(path):
     with np.load(path) as f:
       train, test = f["train"], f["test"]
@@ -379,11 +383,8 @@ def as_features(
     train, test = embed(dataset.train_images), embed(dataset.test_images)
     if log is not None:
       log(f"inputs {spec}: {train.shape[1]} features in {time.perf_counter() - start:.1f} s")
-    if path is not None:  # atomically: a killed run leaves no half-written entry
-      os.makedirs(cache_dir, exist_ok=True)
-      with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".npz", delete=False) as f:
-        np.savez(f, train=train, test=test)
-      os.replace(f.name, path)
+    if path is not None:
+      _store(path, lambda f: np.savez(f, train=train, test=test))
   info = dataset.info
   features = data_lib.from_arrays(  # validated (and standardised: replaced below)
     train.astype(np.float32),

@@ -66,24 +66,29 @@ def synthetic_npz(case: str, folder: str) -> tuple[str, int, int]:
 
 
 def cell_command(
-  dataset: str, budget: str, workdir: str, runs: str, variant: str = "v1"
+  dataset: str, budget: str, workdir: str, runs: str, variant: str = "v1", only=()
 ) -> list[str]:
+  """The CLI command of a cell; ValueError (the config's own checks, e.g. a pool with no
+  room for the budget) before any process starts."""
+  from experiments.configs import sweep
+
   suffix = "" if variant == "v1" else f",{variant}"
   if dataset in SYNTHETIC:
     path, classes, pool = synthetic_npz(dataset, os.path.join(runs, "data"))
-    config = f"experiments/configs/sweep.py:npz,{budget},{classes},{pool}{suffix}"
+    argument = f"npz,{budget},{classes},{pool}{suffix}"
     extra = [f"--config.dataset=npz:{path}"]
   else:
-    config, extra = f"experiments/configs/sweep.py:{dataset},{budget}{suffix}", []
-  if FLAGS.only:
-    extra.append(f"--config.strategies={','.join(FLAGS.only)}")
+    argument, extra = f"{dataset},{budget}{suffix}", []
+  sweep.get_config(argument)
+  if only:
+    extra.append(f"--config.strategies={','.join(only)}")
   elif variant != "v1":  # a later search version: its autoal alone, paired with the cell
     extra.append("--config.strategies=autoal")
   return [
     sys.executable,
     "-m",
     "experiments.main",
-    f"--config={config}",
+    f"--config=experiments/configs/sweep.py:{argument}",
     f"--workdir={workdir}",
     *extra,
   ]
@@ -94,10 +99,7 @@ def run_cell(dataset: str, budget: str) -> None:
   name = f"{dataset}-{budget}" + ("" if variant == "v1" else f"-{variant}")
   workdir = os.path.join(FLAGS.runs, name)
   try:
-    command = cell_command(dataset, budget, workdir, FLAGS.runs, variant)
-    from experiments.configs import sweep
-
-    sweep.get_config(command[3].split(":", 1)[1])  # the cell's own checks, before a process
+    command = cell_command(dataset, budget, workdir, FLAGS.runs, variant, FLAGS.only)
   except ValueError as e:  # no room in the pool for this budget
     print(f"{name}: skipped ({e})", flush=True)
     return
