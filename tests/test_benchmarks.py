@@ -242,6 +242,9 @@ def test_the_sweep_config_freezes_every_search_and_training_key():
   v2 = sweep.get_config("fashion_mnist,2,v2")
   assert v2.search.low_budget_leader == "maxherding" and v2.search.leaders == "margin"
   search.check_config(common.search_config(v2, train.TrainConfig(**v2.train.to_dict())))
+  v3 = common.search_config(sweep.get_config("digits,1,v3"), train.TrainConfig())
+  assert v3.low_budget_leader == "uherding" and v3.low_budget_per_class == float("inf")
+  search.check_config(v3)
   npz = sweep.get_config("npz,2,4,3000")
   assert (npz.num_initial, npz.quota, npz.pool_size, npz.inputs) == (8, 56, 0, "raw")
   assert set(sweep.SINGLE) | set(sweep.MIXTURES) == set(config.strategies.split(","))

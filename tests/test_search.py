@@ -769,6 +769,42 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   np.testing.assert_array_equal(searcher.vote(state, log), [0, 0, 1])
 
 
+def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, key):
+  # A low-budget leader that trains a model of its own (not a picker): its query buys,
+  # from the host (`host_query`) and traced (`query`), with a key derived from the
+  # round's; the evidence's candidates keep their columns, the leader gets its own.
+  config = SMALL._replace(
+    candidates=("entropy", "margin"),
+    objective="alignment",
+    steps=3,
+    batch_size=16,
+    warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
+    low_budget_leader="uherding",
+    low_budget_per_class=math.inf,
+  )
+  learner = _learner(synthetic, config)
+  with pytest.raises(ValueError, match="trains a model of its own"):
+    _searcher(learner, config)  # no Strategy for it
+  autoal, uherding = learner.strategy("autoal"), learner.strategy("uherding")
+  assert autoal.weight_names == ("entropy", "margin", "uherding")
+  assert autoal.candidates == ("entropy", "margin")
+  labeled = jnp.zeros(400, bool).at[:40].set(True)
+  model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
+  outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
+  context = learner.context(labeled, outputs)
+  state = autoal.init(key, context)
+  leader_key = jax.random.fold_in(jax.random.split(key)[1], 2)
+  picks, _, info = autoal.host_query(state, key, context, 15)
+  assert info.metrics["mixture"] == 0 and info.metrics["labels_per_class"] == 10.0
+  np.testing.assert_array_equal(info.weights, [0, 0, 1])
+  own, _, _ = uherding.host_query((), leader_key, context, 15)
+  np.testing.assert_array_equal(picks, own)
+  traced, _, info = jax.jit(autoal.query, static_argnums=3)(state, key, context, 10)
+  own, _, _ = jax.jit(uherding.query, static_argnums=3)((), leader_key, context, 15)
+  np.testing.assert_array_equal(traced, own[:10])  # the greedy order: the first 10 of 15
+  np.testing.assert_array_equal(info.weights, [0, 0, 1])
+
+
 def test_the_searched_mixture_goes_before_the_low_budget_leader(synthetic):
   config = SMALL._replace(
     objective="alignment", use_loss_prediction=False, low_budget_per_class=10.0

@@ -38,6 +38,9 @@ class StepMetrics(NamedTuple):
 
 METRICS = StepMetrics._fields
 OBJECTIVES = ("hard_samples", "alignment")
+# Single strategies that are not pickers (they train a model of their own each query) and
+# may still be `low_budget_leader`: their own query buys (`AutoAL`, ``low_leader``).
+STRATEGY_LEADERS = ("uherding",)
 FALLBACKS = ("vote", "rotation", "leader")
 # Bi-level steps per round where `SearchConfig.steps` is 0. The paper's objective trains
 # FitNet, SearchNet and LossNet in turn (the released code: 400). The alignment objective
@@ -116,10 +119,13 @@ class SearchConfig(NamedTuple):
       alignment evidence cannot see coverage there (docs/results.md, "What the evidence
       sees"), and a test on the labeled set (take away its typical or its atypical
       quarter, retrain) gave the wrong regime on both sides (docs/results.md, "The budget
-      regime"), so the regime is this rule.
+      regime"), so the regime is this rule. ``inf``: at every budget, for a leader that
+      follows the regime itself (Uncertainty Herding: its kernel shrinks as labels come
+      in, its temperature is fitted for calibration each query).
     low_budget_leader: the single strategy that buys below ``low_budget_per_class``; where
       it is not a candidate it gets a weight column of its own (`AutoAL.columns`) and the
-      evidence never weighs it.
+      evidence never weighs it. A picker, or one of `STRATEGY_LEADERS` (``uherding``),
+      whose own query buys (its calibration model trained in that query).
     low_budget_balance: the low-budget leader buys only while the labeled set's class
       counts are consistent with balanced classes: a chi-square test of the counts
       against equal ones (`driver.class_balance_p`) with a p-value of at least this; 0: no
@@ -210,8 +216,10 @@ def check_config(config: SearchConfig) -> None:
       raise ValueError(f"{name} must be >= 0, got {getattr(config, name)}")
   if config.fallback not in FALLBACKS:
     raise ValueError(f"Unknown fallback {config.fallback!r}. Valid: {list(FALLBACKS)}")
-  for name in config.leaders + (config.low_budget_leader,):
+  for name in config.leaders:
     strategies.get_picker(name)  # raises for any but a single strategy, naming them
+  if config.low_budget_leader not in STRATEGY_LEADERS:
+    strategies.get_picker(config.low_budget_leader)
   if not config.low_budget_per_class >= 0:
     raise ValueError(f"low_budget_per_class must be >= 0, got {config.low_budget_per_class}")
   if not 0 <= config.low_budget_balance < 1:

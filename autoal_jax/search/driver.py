@@ -29,7 +29,13 @@ import numpy as np
 from autoal_jax import models, strategies
 from autoal_jax import train as train_lib
 from autoal_jax.search import decide
-from autoal_jax.search.config import METRICS, SearchConfig, check_config, needs_mc
+from autoal_jax.search.config import (
+  METRICS,
+  STRATEGY_LEADERS,
+  SearchConfig,
+  check_config,
+  needs_mc,
+)
 from autoal_jax.search.step import (
   BilevelState,
   SearchData,
@@ -89,6 +95,9 @@ class AutoAL:
       `train.Trainer`); None: a fresh initialisation every round.
     updates: the bi-level updates to alternate (`step.default_updates(config)` where
       None; docs/search.md swaps one).
+    low_leader: the `strategies.Strategy` of ``config.low_budget_leader`` where that is
+      one of `STRATEGY_LEADERS` (not a picker: ``uherding``, built for the experiment's
+      `Setup` by `strategy`); its own query buys when the low-budget rule says so.
   """
 
   def __init__(
@@ -104,6 +113,7 @@ class AutoAL:
     mesh=None,
     init_variables=None,
     updates: tuple | None = None,
+    low_leader: strategies.Strategy | None = None,
   ):
     check_config(config)
     if needs_mc(config) and num_mc < 2:
@@ -156,8 +166,19 @@ class AutoAL:
     # the low-budget leader.
     alone = list(self._leaders) if config.fallback == "leader" else []
     self._alone = tuple(sorted(set(alone + ([self._low] if self._low is not None else []))))
+    # A low-budget leader that is a strategy, not a picker: its own query buys.
+    self._low_leader = None
+    if self._low is not None and low in STRATEGY_LEADERS:
+      if low_leader is None or low_leader.name != low:
+        raise ValueError(
+          f"the low-budget leader {low!r} trains a model of its own: build AutoAL through "
+          "search.driver.strategy (or pass low_leader, its strategies.Strategy)"
+        )
+      self._low_leader = low_leader
     self._pickers = strategies.registry.resolve(config.candidates)
-    self._column_pickers = tuple(strategies.get_picker(n) for n in self.columns)
+    self._column_pickers = tuple(
+      None if n in STRATEGY_LEADERS else strategies.get_picker(n) for n in self.columns
+    )
     # Host-driven pieces, each jitted once.
     self._init = jax.jit(
       functools.partial(init_search_state, config=config, image_shape=info.image_shape)
@@ -395,6 +416,7 @@ class AutoAL:
     candidate_mask: jax.Array,
     num: jax.Array,
     vote: jax.Array,
+    context: Context | None = None,
   ) -> tuple[jax.Array, jax.Array]:
     """Picks num <= b unlabeled samples: one program for every way of buying and every
     count (a partial last round compiles nothing new).
@@ -414,6 +436,10 @@ class AutoAL:
       candidate_mask: bool[N], the unlabeled samples.
       num: int32 scalar, the picks, 1 <= num <= b (traced).
       vote: float32[len(columns)].
+      context: the round's `Context` (its labels), for a low-budget leader that is a
+        strategy (`STRATEGY_LEADERS`): its query is then a branch of the switch. None
+        (the host path, `query`): that branch is left out, and `host_query` runs the
+        leader's own host query instead.
 
     Returns:
       (int32[b] picks, the first num valid and -1 after them; float32[len(columns)] the
@@ -467,21 +493,45 @@ class AutoAL:
 
     def alone(j):
       def picks():
-        chosen = strategies.decisions.candidate_picks(
-          self._column_pickers, j, decision_key, outputs, candidate_mask, b, num_picks=num
-        )
+        if self._column_pickers[j] is None:  # a strategy leader: its own query's picks
+          chosen = self.leader_picks(key, context._replace(outputs=outputs), b)
+          chosen = jnp.where(jnp.arange(b) < num, chosen, -1)
+        else:
+          chosen = strategies.decisions.candidate_picks(
+            self._column_pickers, j, decision_key, outputs, candidate_mask, b, num_picks=num
+          )
         return chosen, vote / total
 
       return picks
 
-    if not self._alone:
+    columns = self._alone
+    if context is None:  # the host path: `host_query` runs a strategy leader itself
+      columns = tuple(j for j in columns if self._column_pickers[j] is not None)
+    if not columns:
       return decided()
     j = jnp.argmax(vote)
     single = jnp.sum(vote > 0) == 1
     which = jnp.asarray(0, jnp.int32)
-    for i, column in enumerate(self._alone):
+    for i, column in enumerate(columns):
       which = jnp.where(single & (j == column), 1 + i, which)
-    return jax.lax.switch(which, [decided] + [alone(j) for j in self._alone])
+    return jax.lax.switch(which, [decided] + [alone(j) for j in columns])
+
+  def leader_picks(self, key: jax.Array, context: Context, k: int, host: bool = False):
+    """The strategy leader's k picks (`STRATEGY_LEADERS`), its query's key derived from
+    the round's pick key ``key`` the same way on both paths; ``host``: its host query."""
+    leader_key = jax.random.fold_in(key, 2)
+    query = self._low_leader.host_query if host else self._low_leader.query
+    if query is None:
+      query = self._low_leader.query
+    picks, _, _ = query(self._low_leader.init(leader_key, context), leader_key, context, k)
+    return picks
+
+  def buys_alone_with_leader(self, vote) -> bool:
+    """Whether a host vote (`vote`) marks the strategy leader alone."""
+    if self._low_leader is None or vote is None:
+      return False
+    vote = np.asarray(vote)
+    return int(np.sum(vote > 0)) == 1 and int(np.argmax(vote)) == self._low
 
   def round_query(self, state: SearchState, key: jax.Array, context: Context, k: int):
     """One round's search and query as one traceable function (the strategies' query).
@@ -526,7 +576,7 @@ class AutoAL:
       raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
     num = jnp.int32(k)
     picks, weights = self.query_program(
-      state, pick_key, images, context.outputs, ~labeled, num, vote
+      state, pick_key, images, context.outputs, ~labeled, num, vote, context
     )
     picks = picks[:k]
     usable = (n >= self.min_labeled()) & finite
@@ -623,9 +673,12 @@ class AutoAL:
     vote: np.ndarray | None = None,
   ) -> tuple[jax.Array, np.ndarray]:
     """`query_program` from the host (one compiled program for every way of buying and
-    every k): (int32[k] picks, float64[len(columns)] the mean strategy weight over them)."""
+    every k): (int32[k] picks, float64[len(columns)] the mean strategy weight over them).
+    A vote for a strategy leader alone is `host_query`'s (it needs the round's context)."""
     if not 1 <= k <= self.query_size:
       raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
+    if self.buys_alone_with_leader(vote):
+      raise ValueError(f"{self.columns[self._low]!r} buys through host_query, not query")
     width = len(self.columns)
     vote = np.zeros(width) if vote is None else np.asarray(vote)
     picks, weights = self._query(
@@ -649,9 +702,13 @@ class AutoAL:
     seconds = time.perf_counter() - start
     # A key of its own for the rotation, derived so that the vote's picks stay as they were.
     vote = self.vote(state, metrics, jax.random.fold_in(pick_key, 1))
-    chosen, weights = self.query(
-      state, pick_key, context.images, context.outputs, ~context.labeled, k, vote
-    )
+    if self.buys_alone_with_leader(vote):
+      chosen = self.leader_picks(pick_key, context, k, host=True)
+      weights = vote / np.sum(vote)
+    else:
+      chosen, weights = self.query(
+        state, pick_key, context.images, context.outputs, ~context.labeled, k, vote
+      )
     info = QueryInfo(weights=weights, metrics=metrics, search_seconds=seconds)
     return chosen, state, info
 
@@ -682,6 +739,9 @@ def strategy(
   config = config._replace(**overrides)
   if setup.model is None or setup.info is None:
     raise ValueError("AutoAL's search needs the task model and the dataset info in its Setup")
+  low_leader = None
+  if config.low_budget_leader in STRATEGY_LEADERS and config.objective == "alignment":
+    low_leader = strategies.build(config.low_budget_leader, setup)
   searcher = AutoAL(
     setup.model,
     setup.info,
@@ -693,14 +753,18 @@ def strategy(
     eval_chunk=setup.eval_chunk,
     mesh=setup.mesh,
     init_variables=setup.init_variables,
+    low_leader=low_leader,
   )
 
   def init(key: jax.Array, context: Context) -> SearchState:
     del context
     return searcher.init(key)
 
-  # The pickers: the candidates, and the low-budget leader (`AutoAL.columns`).
-  pickers = tuple(n for n in searcher.columns if n != "loss_prediction")
+  # The pickers: the candidates, and the low-budget leader (`AutoAL.columns`) where it is
+  # one (a strategy leader needs what the task model's outputs already hold).
+  pickers = tuple(
+    n for n in searcher.columns if n != "loss_prediction" and n not in STRATEGY_LEADERS
+  )
   needs = strategies.candidates_needs(pickers)
   doc = _DOCS.get(name, "AutoAL's strategy search")
   return strategies.Strategy(
