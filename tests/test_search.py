@@ -706,6 +706,21 @@ def test_class_balance_p_by_hand():
   assert search.class_balance_p([0, 0, 0]) == 1.0 and search.class_balance_p([7]) == 1.0
 
 
+def test_the_balance_tests_false_alarms_on_tiny_balanced_sets_are_near_its_level():
+  # Random labeled sets of 10 and 20 over 10 equally likely classes (1 and 2 per class,
+  # the sweep's smallest starts): the chi-square approximation's rejections at 0.05 are
+  # 3.9% and 5.1% (200,000 draws by scipy: the approximation holds at 1 per class),
+  # while a 10:1 profile is caught 22% and 53% of the time.
+  rng = np.random.default_rng(0)
+  test = jax.jit(jax.vmap(search.class_balance_p))
+  steep = np.logspace(0, -1, 10)
+  for n, size, power in ((10, 0.039, 0.22), (20, 0.051, 0.525)):
+    balanced = test(rng.multinomial(n, np.full(10, 0.1), size=20000))
+    assert float(np.mean(np.asarray(balanced) < 0.05)) == pytest.approx(size, abs=0.006)
+    imbalanced = test(rng.multinomial(n, steep / steep.sum(), size=20000))
+    assert float(np.mean(np.asarray(imbalanced) < 0.05)) == pytest.approx(power, abs=0.02)
+
+
 def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(synthetic, key):
   config, learner, searcher, labeled, state, log, outputs = _alignment_round(
     synthetic,
