@@ -35,7 +35,7 @@ import numpy as np
 from absl import app, flags
 
 SYNTHETIC = ("blobs", "low_budget", "trap", "margin")
-DATASETS = ("digits", "fashion_mnist", "fashion_mnist_imb", *SYNTHETIC)
+DATASETS = ("digits", "digits_imb", "fashion_mnist", "fashion_mnist_imb", *SYNTHETIC)
 FLAGS = flags.FLAGS
 
 

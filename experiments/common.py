@@ -25,7 +25,7 @@ def search_config(config, train_config):
     "tau_final", "tau_s", "lambda_fit", "lambda_search", "steps", "batch_size",
     "unroll_learning_rate", "loss_margin", "backbone", "steps_per_call", "gamma",
     "lambda_delta", "lambda_prior", "prior_decay", "eliminate", "guardrail", "fallback",
-    "low_budget_per_class", "low_budget_leader", "low_budget_balance",
+    "low_budget_per_class", "low_budget_leader", "low_budget_balance", "balance_counts",
   )  # fmt: skip
   return search.SearchConfig(
     **{key: c[key] for key in same},
@@ -51,3 +51,24 @@ def search_config(config, train_config):
 def _names(text: str) -> tuple:
   """'a, b,c' -> ('a', 'b', 'c')."""
   return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def with_new_defaults(stored: dict, config: dict, defaults: dict | None = None) -> dict:
+  """``stored`` with each key it lacks that ``config`` sets to the default config's value
+  filled in: a key added to the library after those results were written, whose default
+  keeps the old behaviour, does not make their workdir another experiment's."""
+  if defaults is None:
+    from experiments.configs import default
+
+    defaults = default.get_config().to_dict()
+  filled = dict(stored)
+  for key, value in config.items():
+    if key not in defaults:
+      continue
+    if key not in stored:
+      if value == defaults[key]:
+        filled[key] = value
+    elif isinstance(value, dict) and isinstance(stored[key], dict):
+      if isinstance(defaults[key], dict):
+        filled[key] = with_new_defaults(stored[key], value, defaults[key])
+  return filled

@@ -57,7 +57,10 @@ def _load_previous(workdir: str, config: dict) -> list[dict]:
       f"error: {path} exists but is not a readable results file ({e}). Nothing was changed; "
       "move it away or choose another --workdir."
     ) from None
+  from experiments import common
+
   old, new = _experiment_identity(stored), _experiment_identity(config)
+  old = common.with_new_defaults(old, new)
   if old != new:
     keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     raise SystemExit(

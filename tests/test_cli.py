@@ -414,3 +414,23 @@ def test_the_demo_config_runs_autoal_against_margin_and_random():
   base = default.get_config()
   assert config.search.to_dict() == base.search.to_dict()  # autoal as configured by default
   assert config.train.to_dict() == {**base.train.to_dict(), "min_steps": 100}
+
+
+def test_a_key_added_at_its_default_leaves_a_workdir_the_same_experiment():
+  from experiments import common
+
+  defaults = {"quota": 10, "search": {"eliminate": 2.0, "balance_counts": "round"}, "new": 1}
+  stored = {"quota": 30, "search": {"eliminate": 2.0}}  # written before the two keys existed
+  same = {"quota": 30, "search": {"eliminate": 2.0, "balance_counts": "round"}, "new": 1}
+  assert common.with_new_defaults(stored, same, defaults) == same
+  for other in (
+    {**same, "search": {"eliminate": 2.0, "balance_counts": "initial"}},  # not the default
+    {**same, "quota": 20},  # a value that differs is never filled
+  ):
+    assert common.with_new_defaults(stored, other, defaults) != other
+  # The default config's own keys: a results file without balance_counts still resumes.
+  from experiments.configs import default
+
+  config = default.get_config().to_dict()
+  old = {**config, "search": {k: v for k, v in config["search"].items() if k != "balance_counts"}}
+  assert common.with_new_defaults(old, config) == config

@@ -393,6 +393,7 @@ def test_a_partial_round_breaks_the_ties_at_its_own_count_at_random(synthetic, m
     (dict(low_budget_leader="typiclusts"), "Valid strategies"),
     (dict(low_budget_per_class=-1.0), "low_budget_per_class must be >= 0"),
     (dict(low_budget_balance=1.0), r"low_budget_balance must be in \[0, 1\)"),
+    (dict(balance_counts="pool"), "Unknown balance_counts"),
   ],
 )
 def test_bad_search_configs_fail_before_compute(synthetic, change, message):
@@ -782,6 +783,17 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   state, log = searcher.search(imbalanced, key, learner.images, learner.labels, labeled, 40)
   assert log["class_balance_p"] >= 0.05 and not state.imbalanced and log["labels_per_class"] == 10
   np.testing.assert_array_equal(searcher.vote(state, log), [0, 0, 1])
+  # balance_counts = initial: the initial set's counts decide, once, at init; the labels
+  # bought later (here: balanced ones) do not clear the flag.
+  initial = _searcher(learner, config._replace(balance_counts="initial"))
+  with pytest.raises(ValueError, match="tests the initial labeled set"):
+    initial.init(key)
+  state = initial.init(key, learner.context(one_class))
+  assert state.imbalanced
+  state, log = initial.search(state, key, learner.images, learner.labels, labeled, 40)
+  assert log["class_balance_p"] >= 0.05 and state.imbalanced
+  np.testing.assert_array_equal(initial.vote(state, log), off.vote(state, log))
+  assert not initial.init(key, learner.context(labeled)).imbalanced
 
 
 def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, key):

@@ -202,9 +202,22 @@ class AutoAL:
     self._vote_of = jax.jit(self.vote_of)
     self._query = jax.jit(self.query_program)
 
-  def init(self, key: jax.Array) -> SearchState:
-    """Fresh SearchNet and LossNet (uniform strategy weights)."""
-    return self._init(key)
+  def init(self, key: jax.Array, context: Context | None = None) -> SearchState:
+    """Fresh SearchNet and LossNet (uniform strategy weights); with ``balance_counts =
+    initial``, the balance test of the initial labeled set (``context``'s, needed then)."""
+    state = self._init(key)
+    if self.config.balance_counts == "initial":
+      if context is None:
+        raise ValueError("balance_counts='initial' tests the initial labeled set: pass its Context")
+      balance = self.labeled_balance(context.labels, context.labeled)
+      state = state._replace(imbalanced=balance < self.config.low_budget_balance)
+    return state
+
+  def labeled_balance(self, labels: jax.Array, labeled: jax.Array) -> jax.Array:
+    """`decide.class_balance_p` of the labeled samples' class counts (float32 scalar)."""
+    num_classes = self.info.num_classes
+    counts = jnp.bincount(jnp.where(labeled, labels, num_classes), length=num_classes + 1)
+    return decide.class_balance_p(counts[:num_classes])
 
   # ---------------------------------------------------------------- the pure pieces
 
@@ -345,15 +358,15 @@ class AutoAL:
     )
     log["target_count_v"] = data.ratio * num_v.astype(jnp.float32)
     log["size_v"] = num_v.astype(jnp.float32)
-    num_classes = self.info.num_classes
-    log["labels_per_class"] = n.astype(jnp.float32) / num_classes
-    counts = jnp.bincount(jnp.where(labeled, labels, num_classes), length=num_classes + 1)
-    balance = decide.class_balance_p(counts[:num_classes])
+    log["labels_per_class"] = n.astype(jnp.float32) / self.info.num_classes
+    balance = self.labeled_balance(labels, labeled)
     log["class_balance_p"] = balance
     # This round's counts only (not sticky since 2026-12-04): a false alarm of the test on a
     # tiny random initial set (about 5% at alpha 0.05 on balanced classes) then costs one
-    # round, not the run; a real imbalance keeps being rejected as labels accumulate.
-    state = state._replace(imbalanced=balance < config.low_budget_balance)
+    # round, not the run; a real imbalance keeps being rejected as labels accumulate. With
+    # balance_counts = initial the flag `init` set stays (the bought labels are no sample).
+    if config.balance_counts == "round":
+      state = state._replace(imbalanced=balance < config.low_budget_balance)
     if self.alignment:
       pooled_rows = data.train | guard_rows  # V but H
       mix, mix_se, values, ses, pooled_values, pooled_ses = guardrail_values(
@@ -757,8 +770,7 @@ def strategy(
   )
 
   def init(key: jax.Array, context: Context) -> SearchState:
-    del context
-    return searcher.init(key)
+    return searcher.init(key, context)
 
   # The pickers: the candidates, and the low-budget leader (`AutoAL.columns`) where it is
   # one (a strategy leader needs what the task model's outputs already hold).

@@ -38,8 +38,9 @@ class SearchState(NamedTuple):
     evidence_var: float32 scalar, the variance of one such sum where all columns are
       equal (``sum_t decay^(2t)``); 0 before the first round.
     imbalanced: bool scalar, True when the labeled set's class counts look imbalanced in
-      this round (`driver.class_balance_p` under ``low_budget_balance``): the low-budget
-      leader does not buy this round.
+      this round (`driver.class_balance_p` under ``low_budget_balance``; with
+      ``balance_counts = initial`` the initial set's, set at `AutoAL.init`): the
+      low-budget leader does not buy.
   """
 
   search: TrainState

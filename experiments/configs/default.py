@@ -123,6 +123,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.low_budget_per_class = 10.0  # autoal: below this many labels per class (0: never)
   config.search.low_budget_leader = "typiclust"  # ... this one buys alone ...
   config.search.low_budget_balance = 0.05  # ... while the labeled classes look balanced (p)
+  config.search.balance_counts = "round"  # ... in each round's labels | the initial set's
   config.search.backbone = "auto"  # the small CNN on images, the MLP on features
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU
 

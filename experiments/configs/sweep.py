@@ -15,7 +15,8 @@ One cell by hand:
 
 Datasets: ``fashion_mnist`` (the default config's 20,000-image pool), ``fashion_mnist_imb``
 (the same at an imbalance ratio of 10), ``digits`` (scikit-learn's, the whole 1,297-image
-pool), and ``npz`` (float features of a file given by --config.dataset=npz:PATH, as the
+pool), ``digits_imb`` (digits at 10:1: 512 images; a development dataset, added later to
+choose an imbalance rule on), and ``npz`` (float features of a file given by --config.dataset=npz:PATH, as the
 sweep script passes for the synthetic cases). Images enter as the top 50 principal
 components of the pool (``inputs = pca:50``, fitted on the pool, labels never read;
 centred and scaled by one number, not whitened: `embeddings.as_features`), the
@@ -59,7 +60,7 @@ SINGLE = (
 MIXTURES = ("tailor", "uniform-mix", "autoal-code", "autoal-paper", "autoal")
 STRATEGIES = SINGLE + MIXTURES
 BUDGETS = (1, 2, 5, 10, 20, 50)
-DATASETS = ("fashion_mnist", "fashion_mnist_imb", "digits", "npz")
+DATASETS = ("fashion_mnist", "fashion_mnist_imb", "digits", "digits_imb", "npz")
 QUERIES = 7
 POOL_SHARE = 0.75  # a cell queries at most this share of the pool in all
 
@@ -103,6 +104,7 @@ FROZEN_SEARCH = dict(
   low_budget_per_class=10.0,
   low_budget_leader="typiclust",
   low_budget_balance=0.05,
+  balance_counts="round",  # (the key added after the freeze, at the frozen behaviour)
   backbone="auto",
   steps_per_call=0,
 )
@@ -151,8 +153,10 @@ VARIANTS = {
   "v3": {**FROZEN_SEARCH, "low_budget_leader": "uherding", "low_budget_per_class": float("inf")},
 }
 
-POOL = {"fashion_mnist": 20000, "fashion_mnist_imb": 20000, "digits": 1297}
-CLASSES = {"fashion_mnist": 10, "fashion_mnist_imb": 10, "digits": 10}
+# digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
+# freeze to choose the imbalance rule of a later variant on; not one of the sweep's.
+POOL = {"fashion_mnist": 20000, "fashion_mnist_imb": 20000, "digits": 1297, "digits_imb": 512}
+CLASSES = {"fashion_mnist": 10, "fashion_mnist_imb": 10, "digits": 10, "digits_imb": 10}
 
 
 def queries(pool: int, per_query: int) -> int:
@@ -178,9 +182,9 @@ def get_config(argument: str = "fashion_mnist,2"):
     config.pool_size = 0
   else:
     classes, pool = CLASSES[dataset], POOL[dataset]
-    config.dataset = "digits" if dataset == "digits" else "fashion_mnist"
-    config.pool_size = 0 if dataset == "digits" else pool
-    config.imbalance_ratio = 10.0 if dataset == "fashion_mnist_imb" else 1.0
+    config.dataset = "fashion_mnist" if dataset.startswith("fashion") else "digits"
+    config.pool_size = pool if dataset.startswith("fashion") else 0
+    config.imbalance_ratio = 10.0 if dataset.endswith("_imb") else 1.0
     config.inputs = "pca:50"
   config.embeddings = "inputs"  # PCA's components, or a file's features (standardised)
   size = per_class * classes
