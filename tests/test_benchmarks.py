@@ -245,6 +245,9 @@ def test_the_sweep_config_freezes_every_search_and_training_key():
   v3 = common.search_config(sweep.get_config("digits,1,v3"), train.TrainConfig())
   assert v3.low_budget_leader == "uherding" and v3.low_budget_per_class == float("inf")
   search.check_config(v3)
+  v4 = common.search_config(sweep.get_config("fashion_mnist_imb,1,v4"), train.TrainConfig())
+  assert v4.low_budget_balance == 0.0 and v4.low_budget_leader == "uherding"
+  assert sweep.get_config("digits_imb,2,v3b").search.balance_counts == "initial"
   npz = sweep.get_config("npz,2,4,3000")
   assert (npz.num_initial, npz.quota, npz.pool_size, npz.inputs) == (8, 56, 0, "raw")
   assert set(sweep.SINGLE) | set(sweep.MIXTURES) == set(config.strategies.split(","))

@@ -13,19 +13,19 @@ One cell by hand:
   python -m experiments.main --config=experiments/configs/sweep.py:fashion_mnist,2 \
       --workdir=/work/runs/sweep/fashion_mnist-2
 
-Datasets: ``fashion_mnist`` (the default config's 20,000-image pool), ``fashion_mnist_imb``
-(the same at an imbalance ratio of 10), ``digits`` (scikit-learn's, the whole 1,297-image
-pool), ``digits_imb`` (digits at 10:1: 512 images; a development dataset, added later to
-choose an imbalance rule on), and ``npz`` (float features of a file given by --config.dataset=npz:PATH, as the
-sweep script passes for the synthetic cases). Images enter as the top 50 principal
-components of the pool (``inputs = pca:50``, fitted on the pool, labels never read;
-centred and scaled by one number, not whitened: `embeddings.as_features`), the
-frozen-feature protocol of the recent benchmarks (a linear or MLP head on fixed
-embeddings; here PCA because no foundation model is reachable from this machine and the
-SimCLR encoder this CPU trains in minutes is below PCA, docs/benchmarks.md); the
-embedding-based strategies measure distances on those components before standardisation
-(``embeddings = inputs``); the task model is the MLP (256, 128, dropout 0.3: the MC
-candidates' passes).
+Datasets: ``fashion_mnist`` (the default config's 20,000-image pool),
+``fashion_mnist_imb`` (the same at an imbalance ratio of 10), ``digits``
+(scikit-learn's, the whole 1,297-image pool), ``digits_imb`` (digits at 10:1: 512
+images; a development dataset, added later to choose an imbalance rule on), and ``npz``
+(float features of a file given by --config.dataset=npz:PATH, as the sweep script passes
+for the synthetic cases). Images enter as the top 50 principal components of the pool
+(``inputs = pca:50``, fitted on the pool, labels never read; centred and scaled by one
+number, not whitened: `embeddings.as_features`), the frozen-feature protocol of the
+recent benchmarks (a linear or MLP head on fixed embeddings; here PCA because no
+foundation model is reachable from this machine and the SimCLR encoder this CPU trains
+in minutes is below PCA, docs/benchmarks.md); the embedding-based strategies measure
+distances on those components before standardisation (``embeddings = inputs``); the task
+model is the MLP (256, 128, dropout 0.3: the MC candidates' passes).
 
 Pre-registration: `autoal`'s hyperparameters are frozen here (`FROZEN_SEARCH`, every
 field of ``config.search``), with the task model's training (`FROZEN_TRAIN`), in the commit
@@ -151,6 +151,30 @@ VARIANTS = {
   # of its four cases). Confirmed only by the cells that did not choose it: both
   # Fashion-MNIST pools and the sweep's synthetic cells (float features).
   "v3": {**FROZEN_SEARCH, "low_budget_leader": "uherding", "low_budget_per_class": float("inf")},
+  # v3b (a development probe, never meant for confirmation): v3 with the balance test on
+  # the random initial set only (`balance_counts = initial`), after v3's digits cells
+  # showed the per-round test rejecting the labels UHerding bought on balanced digits
+  # (margin bought 41 of 70 rounds at 5 labels per class, 59 at 10). Run on digits and
+  # digits_imb only.
+  "v3b": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding",
+    "low_budget_per_class": float("inf"),
+    "balance_counts": "initial",
+  },
+  # v4 (2026-12-04, frozen after the development cells of digits and digits_imb and
+  # before any Fashion-MNIST or float-synthetic cell's single strategies were looked at):
+  # UHerding at every budget and no balance test. On digits_imb (10:1) UHerding was the
+  # best single strategy at 1-10 labels per class (margin 3.28 +- 0.95, 0.93 +- 0.47,
+  # 0.40 +- 0.11, 0.10 +- 0.08 under it), so the test's fallback to margin only cost (v3b
+  # 1.28, 1.24, 0.40, 0.10 under UHerding). Confirmed only by both Fashion-MNIST pools and
+  # the sweep's synthetic cells.
+  "v4": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
