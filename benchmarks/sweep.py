@@ -150,6 +150,10 @@ def tables(cells: dict) -> tuple[str, dict]:
   from experiments.configs import sweep
 
   lines, per_strategy, grids = [], {}, {}
+  # A cell whose single strategies have not finished (only a variant's autoal stored)
+  # has no best to measure regret to: named, not tabled.
+  waiting = sorted(k for k, cell in cells.items() if not any(s in cell for s in sweep.SINGLE))
+  cells = {k: cell for k, cell in cells.items() if k not in waiting}
   datasets = [d for d in DATASETS if any(k[0] == d for k in cells)]
   datasets += sorted({d for d, _ in cells} - set(datasets))
   for dataset in datasets:
@@ -189,6 +193,9 @@ def tables(cells: dict) -> tuple[str, dict]:
     "| strategy | mean regret | cells | > 2 SE under |",
     "|---|---|---|---|",
   ]
+  if waiting:
+    names = ", ".join(f"{d}-{b}" for d, b in waiting)
+    lines.append(f"\n(cells waiting for their single strategies, not tabled: {names})")
   ranked = sorted(per_strategy, key=lambda s: np.mean([m for m, _ in per_strategy[s]]))
   for strategy in ranked:
     values = per_strategy[strategy]

@@ -290,6 +290,10 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   assert cells["digits", 2]["autoal@v2"] == {0: 80.0, 1: 81.0, 2: 79.0}
   text, grids = sweep.tables(cells)
   assert "| autoal@v2 | 0.00 +- 0.00 |  |" in text
+  # A variant's cell whose single strategies are still running: named, not tabled.
+  store("digits-10-v2", {"autoal": [90, 91, 92]})
+  text, grids = sweep.tables(sweep.load_cells(str(tmp_path)))
+  assert "waiting for their single strategies, not tabled: digits-10" in text
   names, budgets, grid = grids["digits"]
   assert budgets == [2, 5] and grid.shape == (len(names), 2)
   sweep.heat_map(grids, str(tmp_path / "map.png"))
