@@ -91,6 +91,7 @@ def _check_results(workdir, strategies, seeds):
   return results
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_everything_and_resumes(tmp_path, npz):
   workdir = str(tmp_path / "run")
   first = _run(workdir, npz)

@@ -722,6 +722,7 @@ def test_the_balance_tests_false_alarms_on_tiny_balanced_sets_are_near_its_level
     assert float(np.mean(np.asarray(imbalanced) < 0.05)) == pytest.approx(power, abs=0.02)
 
 
+@pytest.mark.slow
 def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(synthetic, key):
   config, learner, searcher, labeled, state, log, outputs = _alignment_round(
     synthetic,
@@ -783,17 +784,19 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   state, log = searcher.search(imbalanced, key, learner.images, learner.labels, labeled, 40)
   assert log["class_balance_p"] >= 0.05 and not state.imbalanced and log["labels_per_class"] == 10
   np.testing.assert_array_equal(searcher.vote(state, log), [0, 0, 1])
-  # balance_counts = initial: the initial set's counts decide, once, at init; the labels
-  # bought later (here: balanced ones) do not clear the flag.
-  initial = _searcher(learner, config._replace(balance_counts="initial"))
+  # balance_counts = initial: the initial set's counts decide, once, at init; a round's
+  # counts (here: balanced ones) do not clear the flag (`decide.imbalanced`, which
+  # `finish` applies) nor set it.
+  initial_config = config._replace(balance_counts="initial")
+  initial = _searcher(learner, initial_config)
   with pytest.raises(ValueError, match="tests the initial labeled set"):
     initial.init(key)
   state = initial.init(key, learner.context(one_class))
-  assert state.imbalanced
-  state, log = initial.search(state, key, learner.images, learner.labels, labeled, 40)
-  assert log["class_balance_p"] >= 0.05 and state.imbalanced
+  assert state.imbalanced and not initial.init(key, learner.context(labeled)).imbalanced
+  for flag, p in ((True, 0.9), (False, 0.001)):
+    assert bool(search.decide.imbalanced(flag, p, initial_config)) == flag
+    assert bool(search.decide.imbalanced(flag, p, config)) == (p < 0.05)
   np.testing.assert_array_equal(initial.vote(state, log), off.vote(state, log))
-  assert not initial.init(key, learner.context(labeled)).imbalanced
 
 
 def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, key):

@@ -44,6 +44,15 @@ def class_balance_p(counts: jax.Array) -> jax.Array:
   return jnp.where(total > 0, p, 1.0).astype(jnp.float32)
 
 
+def imbalanced(previous: jax.Array, balance: jax.Array, config: SearchConfig) -> jax.Array:
+  """The round's class-imbalance flag (`SearchState.imbalanced`) from this round's
+  balance p-value: ``balance < low_budget_balance`` with ``balance_counts = round``; the
+  ``previous`` flag (the initial set's, set at `AutoAL.init`) with ``initial``."""
+  if config.balance_counts == "initial":
+    return jnp.asarray(previous, bool)
+  return jnp.asarray(balance < config.low_budget_balance)
+
+
 def standing(evidence: jax.Array, variance: jax.Array, eliminate: float) -> jax.Array:
   """1 for each candidate whose evidence is within ``eliminate * sqrt(2 variance)`` of the
   best's, else 0: float32[K]."""

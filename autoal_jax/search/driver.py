@@ -365,8 +365,7 @@ class AutoAL:
     # tiny random initial set (about 5% at alpha 0.05 on balanced classes) then costs one
     # round, not the run; a real imbalance keeps being rejected as labels accumulate. With
     # balance_counts = initial the flag `init` set stays (the bought labels are no sample).
-    if config.balance_counts == "round":
-      state = state._replace(imbalanced=balance < config.low_budget_balance)
+    state = state._replace(imbalanced=decide.imbalanced(state.imbalanced, balance, config))
     if self.alignment:
       pooled_rows = data.train | guard_rows  # V but H
       mix, mix_se, values, ses, pooled_values, pooled_ses = guardrail_values(
