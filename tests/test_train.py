@@ -207,16 +207,17 @@ def test_unknown_optimizer_and_schedule():
 
 @needs_fashion_mnist
 def test_small_cnn_reaches_a_sensible_accuracy_on_real_fashion_mnist(key):
-  ds = data.subsample(key, data.load_dataset("fashion_mnist"), pool_size=3000, test_size=2000)
-  config = train.TrainConfig(batch_size=64, epochs=10, eval_chunk=500)
+  # 2k labels, 8 epochs (3k and 10 until 2026-12-04: the suite's time): 0.83 at this key.
+  ds = data.subsample(key, data.load_dataset("fashion_mnist"), pool_size=2000, test_size=2000)
+  config = train.TrainConfig(batch_size=64, epochs=8, eval_chunk=500)
   trainer = train.Trainer(models.get_model("small_cnn", 10), ds.info, config)
   state = trainer.fit(
-    key, jnp.asarray(ds.train_images), jnp.asarray(ds.train_labels), jnp.ones(3000, bool), 3000
+    key, jnp.asarray(ds.train_images), jnp.asarray(ds.train_labels), jnp.ones(2000, bool), 2000
   )
   accuracy = float(
     trainer.evaluate(state, jnp.asarray(ds.test_images), jnp.asarray(ds.test_labels))
   )
-  assert accuracy > 0.78, accuracy  # 3k labels; a small CNN gets about 0.8-0.83 here
+  assert accuracy > 0.78, accuracy  # a small CNN gets about 0.8-0.83 here
 
 
 def test_loss_prediction_gate_decides_what_reaches_the_task_model(synthetic, key):
