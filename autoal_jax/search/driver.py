@@ -449,9 +449,10 @@ class AutoAL:
       num: int32 scalar, the picks, 1 <= num <= b (traced).
       vote: float32[len(columns)].
       context: the round's `Context` (its labels), for a low-budget leader that is a
-        strategy (`STRATEGY_LEADERS`): its query is then a branch of the switch. None
-        (the host path, `query`): that branch is left out, and `host_query` runs the
-        leader's own host query instead.
+        strategy (`STRATEGY_LEADERS`): its query is then a branch of the switch (under
+        `vmap` the switch runs every branch, so seeds run vmapped pay for UHerding's
+        calibration fit in every round, whoever buys). None (the host path, `query`):
+        that branch is left out, and `host_query` runs the leader's own host query.
 
     Returns:
       (int32[b] picks, the first num valid and -1 after them; float32[len(columns)] the
