@@ -178,7 +178,7 @@ def tables(cells: dict) -> tuple[str, dict]:
           continue
         mean, se, n = table[strategy]
         grid[i, j] = mean
-        per_strategy.setdefault(strategy, []).append((mean, se))
+        per_strategy.setdefault(strategy, {})[dataset, budget] = (mean, se)
         if strategy == best:
           entries.append(f"best {np.mean(list(cells[dataset, budget][best].values())):.2f}")
         else:
@@ -196,12 +196,34 @@ def tables(cells: dict) -> tuple[str, dict]:
   if waiting:
     names = ", ".join(f"{d}-{b}" for d, b in waiting)
     lines.append(f"\n(cells waiting for their single strategies, not tabled: {names})")
-  ranked = sorted(per_strategy, key=lambda s: np.mean([m for m, _ in per_strategy[s]]))
+
+  def mean_regret(strategy, keys):
+    return float(np.mean([per_strategy[strategy][k][0] for k in keys]))
+
+  ranked = sorted(per_strategy, key=lambda s: mean_regret(s, per_strategy[s]))
   for strategy in ranked:
-    values = per_strategy[strategy]
+    values = per_strategy[strategy].values()
     fails = sum(m > 2 * se for m, se in values)
+    lines.append(f"| {strategy} | {mean_regret(strategy, per_strategy[strategy]):.2f} | "
+                 f"{len(values)} | {fails} |")  # fmt: skip
+  # The searches (autoal's versions) against every strategy on the same cells: the mean
+  # regrets above average over different cells where a version ran on fewer of them.
+  lines += [
+    "\nEach autoal version against every strategy on its own cells: its mean regret, its "
+    "rank, the lowest mean regret of another strategy over the same cells\n",
+    "| version | cells | mean regret | rank | lowest other |",
+    "|---|---|---|---|---|",
+  ]
+  for version in [s for s in ranked if s.split("@")[0] == "autoal"]:
+    keys = list(per_strategy[version])
+    others = {s: mean_regret(s, keys) for s in per_strategy
+              if s != version and all(k in per_strategy[s] for k in keys)}  # fmt: skip
+    own = mean_regret(version, keys)
+    rank = 1 + sum(v < own for v in others.values())
+    best = min(others, key=others.get) if others else None
+    lowest = f"{best} {others[best]:.2f}" if best else "-"
     lines.append(
-      f"| {strategy} | {np.mean([m for m, _ in values]):.2f} | {len(values)} | {fails} |"
+      f"| {version} | {len(keys)} | {own:.2f} | {rank} of {len(others) + 1} | {lowest} |"
     )
   return "\n".join(lines), grids
 

@@ -290,6 +290,10 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   assert cells["digits", 2]["autoal@v2"] == {0: 80.0, 1: 81.0, 2: 79.0}
   text, grids = sweep.tables(cells)
   assert "| autoal@v2 | 0.00 +- 0.00 |  |" in text
+  # Each version against the others on its own cells (v2: digits-2 only, where margin is
+  # best; autoal: both cells, where margin's mean regret is 0.5 and random's 1.0).
+  assert "| autoal | 2 | 0.33 | 1 of 3 | margin 0.50 |" in text
+  assert "| autoal@v2 | 1 | 0.00 | 1 of 4 | margin 0.00 |" in text
   # A variant's cell whose single strategies are still running: named, not tabled.
   store("digits-10-v2", {"autoal": [90, 91, 92]})
   text, grids = sweep.tables(sweep.load_cells(str(tmp_path)))
