@@ -108,8 +108,11 @@ def run_cell(dataset: str, budget: str) -> None:
   if not FLAGS.only:  # a whole cell (or a variant's autoal) only
     os.makedirs(FLAGS.stored, exist_ok=True)
     with open(os.path.join(workdir, "results.json"), "rb") as src:
-      with gzip.open(os.path.join(FLAGS.stored, f"{name}.json.gz"), "wb") as dst:
-        shutil.copyfileobj(src, dst)
+      # No name or time in the header: a cell stored again (a resumed sweep passing a
+      # finished cell) gives the same bytes.
+      with open(os.path.join(FLAGS.stored, f"{name}.json.gz"), "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as dst:
+          shutil.copyfileobj(src, dst)
 
 
 def load_cells(stored: str) -> dict:
