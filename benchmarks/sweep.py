@@ -231,15 +231,32 @@ def tables(cells: dict) -> tuple[str, dict]:
   return "\n".join(lines), grids
 
 
+def align_rows(grids: dict) -> dict:
+  """The grids with one row per strategy in every panel (the panels share the labels of
+  the first): the union of the datasets' rows in the order they first appear, NaN (blank)
+  where a strategy did not run."""
+  rows = []
+  for names, _, _ in grids.values():
+    rows += [n for n in names if n not in rows]
+  aligned = {}
+  for dataset, (names, budgets, grid) in grids.items():
+    full = np.full((len(rows), len(budgets)), np.nan)
+    for i, name in enumerate(names):
+      full[rows.index(name)] = grid[i]
+    aligned[dataset] = (rows, budgets, full)
+  return aligned
+
+
 def heat_map(grids: dict, path: str) -> None:
   import matplotlib
 
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
+  aligned = align_rows(grids)
   fig, axes = plt.subplots(1, len(grids), figsize=(3.2 * len(grids) + 1, 6.5), squeeze=False)
   vmax = max(float(np.nanmax(g)) for _, _, g in grids.values())
-  for ax, (dataset, (names, budgets, grid)) in zip(axes[0], grids.items(), strict=True):
+  for ax, (dataset, (names, budgets, grid)) in zip(axes[0], aligned.items(), strict=True):
     image = ax.imshow(grid, cmap="Reds", vmin=0, vmax=max(vmax, 1e-6), aspect="auto")
     ax.set_xticks(range(len(budgets)), [str(b) for b in budgets])
     ax.set_yticks(range(len(names)), names if ax is axes[0][0] else [""] * len(names))

@@ -300,5 +300,10 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   assert "waiting for their single strategies, not tabled: digits-10" in text
   names, budgets, grid = grids["digits"]
   assert budgets == [2, 5] and grid.shape == (len(names), 2)
+  # The panels share their row labels: every dataset's grid on the same rows.
+  aligned = sweep.align_rows({"a": (["x", "y"], [1], np.array([[1.0], [2.0]])),
+                              "b": (["y", "z"], [2], np.array([[3.0], [4.0]]))})  # fmt: skip
+  assert aligned["b"][0] == ["x", "y", "z"]
+  np.testing.assert_array_equal(aligned["b"][2], [[np.nan], [3.0], [4.0]])
   sweep.heat_map(grids, str(tmp_path / "map.png"))
   assert (tmp_path / "map.png").stat().st_size > 0
