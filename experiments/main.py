@@ -358,7 +358,10 @@ def main(argv):
         checkpointer.check()
   except checkpoint.CheckpointError as e:
     raise SystemExit(f"error: {e}") from None
-  runs = [run for run in previous if (run["strategy"], run["seed"]) not in wanted]
+  # Every finished run stays in results.json from the first save on: those of a strategy
+  # later in the list too (until 2026-12-04 they were re-added only when their turn came,
+  # so a run killed before then left them out of the file).
+  runs = list(previous)
   title = f"{dataset.info.name}, {config.model}"
 
   def save():
@@ -382,7 +385,6 @@ def main(argv):
   for name, seed in wanted:
     if (name, seed) in done:
       print(f"{name} seed {seed}: already in {workdir}, skipped", flush=True)
-      runs.append(done[name, seed])
       continue
     if (name, seed) in grouped:
       if seed != grouped[name, seed][0]:
