@@ -533,9 +533,7 @@ class AutoAL:
     """The strategy leader's k picks (`STRATEGY_LEADERS`), its query's key derived from
     the round's pick key ``key`` the same way on both paths; ``host``: its host query."""
     leader_key = jax.random.fold_in(key, 2)
-    query = self._low_leader.host_query if host else self._low_leader.query
-    if query is None:
-      query = self._low_leader.query
+    query = (host and self._low_leader.host_query) or self._low_leader.query
     picks, _, _ = query(self._low_leader.init(leader_key, context), leader_key, context, k)
     return picks
 
