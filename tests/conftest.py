@@ -33,7 +33,7 @@ def pytest_configure(config):
   config.addinivalue_line(
     "markers",
     "slow: a test of 30 s or more (cold cache); run first, so that the parallel "
-    "workers (make test: pytest -n auto) finish together",
+    "workers (make test: pytest -n WORKERS, the cores + 1) finish together",
   )
 
 

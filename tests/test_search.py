@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from autoal_jax import data, loop, models, relaxation, search, strategies, train
+from autoal_jax import data, loop, models, relaxation, search, sharding, strategies, train
 from autoal_jax.types import PoolOutputs
 from tests.conftest import compiled_programs
 
@@ -643,6 +643,11 @@ def test_the_leader_fallback_takes_the_first_standing_leader_alone():
   np.testing.assert_array_equal(driver.leader(kept, names, ("margin",)), kept)
 
 
+# The reference picks as one program each (op by op, TypiClust's k-means compiles a
+# program per operation: seconds of the suite).
+_pick = jax.jit(strategies.pick, static_argnums=(0, 4))
+
+
 def _alignment_round(synthetic, key, **changes):
   """An alignment search over 40 labels of the synthetic task, and a task model's outputs:
   (config, learner, searcher, labeled, state, log, outputs)."""
@@ -656,7 +661,10 @@ def _alignment_round(synthetic, key, **changes):
   learner = _learner(synthetic, config)
   searcher = _searcher(learner, config)
   labeled = jnp.zeros(400, bool).at[:40].set(True)
-  state, log = searcher.search(searcher.init(key), key, learner.images, learner.labels, labeled, 40)
+  # Placed as the loop places it (`ActiveLearner.start`): a search on it and one on its
+  # own output compile the same programs.
+  state = sharding.replicate(searcher.init(key), learner.mesh)
+  state, log = searcher.search(state, key, learner.images, learner.labels, labeled, 40)
   model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
   outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
   return config, learner, searcher, labeled, state, log, outputs
@@ -675,7 +683,7 @@ def test_the_leader_fallback_buys_exactly_the_leaders_picks_while_it_stands(synt
   vote = searcher.vote(state, log)
   np.testing.assert_array_equal(vote, [0, 1, 0])
   picks, weights = searcher.query(state, key, learner.images, outputs, ~labeled, 15, vote)
-  margin = strategies.pick("margin", key, outputs, ~labeled, 15)
+  margin = _pick("margin", key, outputs, ~labeled, 15)
   assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(margin).tolist())
   np.testing.assert_array_equal(weights, [0, 1, 0])
   # The leader's round compiled the vote's programs too: once the evidence eliminates the
@@ -741,7 +749,7 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   np.testing.assert_array_equal(vote, [0, 0, 1])
   picks, weights = searcher.query(state, key, learner.images, outputs, ~labeled, 15, vote)
   decision_key = jax.random.fold_in(jax.random.split(key)[0], 2)  # column 2's randomness
-  typiclust = strategies.pick("typiclust", decision_key, outputs, ~labeled, 15)
+  typiclust = _pick("typiclust", decision_key, outputs, ~labeled, 15)
   assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(typiclust).tolist())
   np.testing.assert_array_equal(weights, [0, 0, 1])
   # From 12 labels per class on: the leader, margin; its program was compiled in the first
@@ -751,7 +759,7 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   with compiled_programs() as programs:
     picks, weights = searcher.query(state, key, learner.images, outputs, ~labeled, 15, vote)
   assert programs == []
-  margin = strategies.pick("margin", key, outputs, ~labeled, 15)
+  margin = _pick("margin", key, outputs, ~labeled, 15)
   assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(margin).tolist())
   # A low-budget leader that is no candidate: a column of its own, the same picks (its
   # randomness from its column), never weighed by the evidence.
@@ -761,7 +769,7 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   np.testing.assert_array_equal(vote, [0, 0, 0, 1])
   picks, weights = other.query(state, key, learner.images, outputs, ~labeled, 15, vote)
   decision_key = jax.random.fold_in(jax.random.split(key)[0], 3)
-  typiclust = strategies.pick("typiclust", decision_key, outputs, ~labeled, 15)
+  typiclust = _pick("typiclust", decision_key, outputs, ~labeled, 15)
   assert sorted(np.asarray(picks).tolist()) == sorted(np.asarray(typiclust).tolist())
   np.testing.assert_array_equal(weights, [0, 0, 0, 1])
   np.testing.assert_array_equal(other.vote(state, {**log, "labels_per_class": 12.0}), [0, 1, 0, 0])
@@ -770,10 +778,12 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   assert off.columns == config.candidates
   np.testing.assert_array_equal(off.vote(state, log), [0, 1, 0])
   # The search sets the flag while the labeled classes look imbalanced ...
-  one_class = (learner.labels == 0) & (jnp.arange(400) < 120)
-  n = int(one_class.sum())
+  # 40 of class 0, placed as `labeled` is: the round's programs, nothing compiled.
+  class_0 = np.asarray(learner.labels) == 0
+  one_class = jnp.asarray(class_0 & (np.cumsum(class_0) <= 40))
+  assert int(one_class.sum()) == 40
   imbalanced, log_imbalanced = searcher.search(
-    state, key, learner.images, learner.labels, one_class, n
+    state, key, learner.images, learner.labels, one_class, 40
   )
   assert log_imbalanced["class_balance_p"] < 1e-6 and imbalanced.imbalanced
   # As if the rule were off (the leader or the standing candidates' vote), not TypiClust alone.
