@@ -839,11 +839,24 @@ def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, ke
   np.testing.assert_array_equal(info.weights, [0, 0, 1])
   own, _, _ = uherding.host_query((), leader_key, context, 15)
   np.testing.assert_array_equal(picks, own)
-  # Traced (the calibration fit compiled whole: the same picks here, as UHerding's own
-  # traced and host queries in tests/test_pure.py); greedy, so the first 10 of the 15.
-  traced, _, info = jax.jit(autoal.query, static_argnums=3)(state, key, context, 10)
-  np.testing.assert_array_equal(traced, own[:10])
-  np.testing.assert_array_equal(info.weights, [0, 0, 1])
+  # Traced and vmapped over two seeds (another labeled set, model and key for the
+  # second; the calibration fit compiled whole: the same picks here, as UHerding's own
+  # traced and host queries in tests/test_pure.py; the leader's branch of the switch
+  # batched): greedy, so each seed's first 10 of its own 15.
+  labeled_2, key_2 = jnp.zeros(400, bool).at[200:240].set(True), jax.random.key(7)
+  model_2 = learner.trainer.fit(key_2, learner.images, learner.labels, labeled_2, 40)
+  outputs_2 = learner.trainer.pool_outputs(model_2, key_2, learner.images, num_mc=0)
+  context_2 = learner.context(labeled_2, outputs_2)
+  state_2 = autoal.init(key_2, context_2)
+  leader_key_2 = jax.random.fold_in(jax.random.split(key_2)[1], 2)
+  own_2, _, _ = uherding.host_query((), leader_key_2, context_2, 15)
+  assert set(np.asarray(own_2).tolist()) != set(np.asarray(own).tolist())
+  stack = lambda *trees: jax.tree.map(lambda *x: jnp.stack(x), *trees)  # noqa: E731
+  batched = jax.jit(jax.vmap(lambda s, k, c: autoal.query(s, k, c, 10)))
+  traced, _, info = batched(stack(state, state_2), stack(key, key_2), stack(context, context_2))
+  np.testing.assert_array_equal(traced[0], own[:10])
+  np.testing.assert_array_equal(traced[1], own_2[:10])
+  np.testing.assert_array_equal(info.weights, [[0, 0, 1], [0, 0, 1]])
 
 
 def test_the_searched_mixture_goes_before_the_low_budget_leader(synthetic):
