@@ -27,7 +27,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-from benchmarks import search_synthetic
+from benchmarks import search_synthetic, synthetic_cases
 
 FAMILIES = ("bands", "blobs", "trap", "noisy", "rings")
 STRATEGIES = ("margin", "bald", "mean_std", "random")
@@ -109,7 +109,7 @@ def make_task(family: str, task: int):
     if pool and family == "noisy":
       flipped = rng.rand(n) < flip
       y[flipped] = rng.randint(0, params["k"], flipped.sum())
-    return search_synthetic._encode(x), y
+    return synthetic_cases.encode(x), y
 
   train_x, train_y = sample(3000, True)
   test_x, test_y = sample(1000, False)

@@ -9,7 +9,7 @@ sweep").
 Each cell is one CLI invocation in RUNS/DATASET-M (resumed when interrupted, a strategy's
 ten seeds as one vmapped program); its results.json goes, gzipped, to
 docs/results/sweep/DATASET-M.json.gz when the cell finishes. The synthetic cases of
-`benchmarks.search_synthetic` (seed 0's draw of each) are written once to RUNS/data/ as
+`benchmarks.synthetic_cases` (seed 0's draw of each) are written once to RUNS/data/ as
 float features (the suite's uint8 encoding undone) and run as ``npz`` cells.
 
 The tables (``--table``, from the stored files only): per dataset, a row per strategy and
@@ -41,16 +41,11 @@ FLAGS = flags.FLAGS
 
 def synthetic_npz(case: str, folder: str) -> tuple[str, int, int]:
   """The synthetic case as float features in an npz: (path, classes, pool size)."""
-  from benchmarks import search_synthetic
+  from benchmarks import synthetic_cases  # (search_synthetic's flags would clash)
 
-  dataset = search_synthetic.make_case(case)[0]
+  dataset = synthetic_cases.make_case(case)[0]
   path = os.path.join(folder, f"{case}.npz")
-
-  def decode(images):
-    return ((np.asarray(images, np.float32) - 128.0) / search_synthetic._SCALE).reshape(
-      len(images), -1
-    )
-
+  decode = synthetic_cases.decode
   if not os.path.exists(path):
     os.makedirs(folder, exist_ok=True)
     tmp = path + ".tmp.npz"

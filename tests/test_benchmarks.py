@@ -307,3 +307,27 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   np.testing.assert_array_equal(aligned["b"][2], [[np.nan], [3.0], [4.0]])
   sweep.heat_map(grids, str(tmp_path / "map.png"))
   assert (tmp_path / "map.png").stat().st_size > 0
+
+
+def test_the_sweep_writes_a_synthetic_case_beside_its_own_flags(tmp_path):
+  # As the command runs it: its flags defined, then a synthetic cell's data made (until
+  # 2026-12-04 that imported the synthetic suite, whose flags clashed with the sweep's,
+  # and stopped the sweep's chains at their first synthetic cell).
+  from benchmarks import synthetic_cases
+
+  code = (
+    "from benchmarks import sweep; sweep._define_flags(); "
+    f"print(sweep.synthetic_npz('blobs', {str(tmp_path)!r})[1:])"
+  )
+  result = subprocess.run(
+    [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip() == "(4, 3000)"
+  arrays = np.load(tmp_path / "blobs.npz")
+  dataset = synthetic_cases.make_case("blobs")[0]
+  assert arrays["train_images"].shape == (3000, 6) and arrays["train_images"].dtype == np.float32
+  np.testing.assert_array_equal(
+    synthetic_cases.encode(arrays["train_images"]), dataset.train_images
+  )
+  np.testing.assert_array_equal(arrays["test_labels"], dataset.test_labels)
