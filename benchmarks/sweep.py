@@ -186,14 +186,14 @@ def tables(cells: dict) -> tuple[str, dict]:
     seeds = {len(cells[dataset, b][s]) for b in budgets for s in cells[dataset, b]}
     lines.append(f"\n(seeds per run: {sorted(seeds)})")
     grids[dataset] = (names, budgets, grid)
+  if waiting:  # (before the table below: a line inside it would end it in markdown)
+    names = ", ".join(f"{d}-{b}" for d, b in waiting)
+    lines.append(f"\n(cells waiting for their single strategies, not tabled: {names})")
   lines += [
     "\nEvery cell: mean regret (points), cells run, cells more than 2 SE under the best\n",
     "| strategy | mean regret | cells | > 2 SE under |",
     "|---|---|---|---|",
   ]
-  if waiting:
-    names = ", ".join(f"{d}-{b}" for d, b in waiting)
-    lines.append(f"\n(cells waiting for their single strategies, not tabled: {names})")
 
   def mean_regret(strategy, keys):
     return float(np.mean([per_strategy[strategy][k][0] for k in keys]))

@@ -298,6 +298,7 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   store("digits-10-v2", {"autoal": [90, 91, 92]})
   text, grids = sweep.tables(sweep.load_cells(str(tmp_path)))
   assert "waiting for their single strategies, not tabled: digits-10" in text
+  assert text.index("waiting for") < text.index("Every cell")  # not inside a table
   names, budgets, grid = grids["digits"]
   assert budgets == [2, 5] and grid.shape == (len(names), 2)
   # The panels share their row labels: every dataset's grid on the same rows.
