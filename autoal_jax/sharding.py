@@ -54,6 +54,11 @@ def constrain_batch(x: jax.Array, mesh: Mesh | None) -> jax.Array:
   return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
 
 
+def replicated(mesh: Mesh) -> NamedSharding:
+  """The sharding of an array copied to every device of ``mesh``."""
+  return NamedSharding(mesh, P())
+
+
 def replicate(tree, mesh: Mesh | None):
   """Every array leaf of ``tree`` copied to every device of the mesh (host arrays too).
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from autoal_jax import data, loop, models, relaxation, search, sharding, strategies, train
+from autoal_jax import data, loop, models, relaxation, search, strategies, train
 from autoal_jax.types import PoolOutputs
 from tests.conftest import compiled_programs
 
@@ -661,10 +661,7 @@ def _alignment_round(synthetic, key, **changes):
   learner = _learner(synthetic, config)
   searcher = _searcher(learner, config)
   labeled = jnp.zeros(400, bool).at[:40].set(True)
-  # Placed as the loop places it (`ActiveLearner.start`): a search on it and one on its
-  # own output compile the same programs.
-  state = sharding.replicate(searcher.init(key), learner.mesh)
-  state, log = searcher.search(state, key, learner.images, learner.labels, labeled, 40)
+  state, log = searcher.search(searcher.init(key), key, learner.images, learner.labels, labeled, 40)
   model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
   outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
   return config, learner, searcher, labeled, state, log, outputs
@@ -782,9 +779,12 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   class_0 = np.asarray(learner.labels) == 0
   one_class = jnp.asarray(class_0 & (np.cumsum(class_0) <= 40))
   assert int(one_class.sum()) == 40
-  imbalanced, log_imbalanced = searcher.search(
-    state, key, learner.images, learner.labels, one_class, 40
-  )
+  # (init's state lives where the search's outputs do: a second search compiles nothing)
+  with compiled_programs() as programs:
+    imbalanced, log_imbalanced = searcher.search(
+      state, key, learner.images, learner.labels, one_class, 40
+    )
+  assert programs == []
   assert log_imbalanced["class_balance_p"] < 1e-6 and imbalanced.imbalanced
   # As if the rule were off (the leader or the standing candidates' vote), not TypiClust alone.
   low = {**log_imbalanced, "labels_per_class": 10.0}

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from autoal_jax import models, strategies
+from autoal_jax import models, sharding, strategies
 from autoal_jax import train as train_lib
 from autoal_jax.search import decide
 from autoal_jax.search.config import (
@@ -180,8 +180,13 @@ class AutoAL:
       None if n in STRATEGY_LEADERS else strategies.get_picker(n) for n in self.columns
     )
     # Host-driven pieces, each jitted once.
+    # Replicated on FitNet's mesh, where the search's outputs live (as the loop places a
+    # run's state): a search on init's state and one on a search's output then compile
+    # the same programs (jit keys on the inputs' shardings).
+    fit_mesh = self.fit_trainer.mesh
     self._init = jax.jit(
-      functools.partial(init_search_state, config=config, image_shape=info.image_shape)
+      functools.partial(init_search_state, config=config, image_shape=info.image_shape),
+      out_shardings=None if fit_mesh is None else sharding.replicated(fit_mesh),
     )
     self._split = jax.jit(self.split)
     self._prepare = jax.jit(self.prepare)
