@@ -67,7 +67,7 @@ def replicate(tree, mesh: Mesh | None):
   """
   if mesh is None:
     return tree
-  sharding = NamedSharding(mesh, P())
+  sharding = replicated(mesh)
 
   def put(x):
     if x is None:

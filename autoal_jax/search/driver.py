@@ -183,10 +183,9 @@ class AutoAL:
     # Replicated on FitNet's mesh, where the search's outputs live (as the loop places a
     # run's state): a search on init's state and one on a search's output then compile
     # the same programs (jit keys on the inputs' shardings).
-    fit_mesh = self.fit_trainer.mesh
     self._init = jax.jit(
       functools.partial(init_search_state, config=config, image_shape=info.image_shape),
-      out_shardings=None if fit_mesh is None else sharding.replicated(fit_mesh),
+      out_shardings=sharding.replicated(self.fit_trainer.mesh),
     )
     self._split = jax.jit(self.split)
     self._prepare = jax.jit(self.prepare)
