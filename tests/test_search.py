@@ -1,6 +1,7 @@
 import functools
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -811,8 +812,9 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
 
 def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, key):
   # A low-budget leader that trains a model of its own (not a picker): its query buys,
-  # from the host (`host_query`) and traced (`query`), with a key derived from the
-  # round's; the evidence's candidates keep their columns, the leader gets its own.
+  # from the host (`host_query`) and traced (`query`), with the round's key itself (the
+  # key a run of the leader alone gets: common random numbers); the evidence's
+  # candidates keep their columns, the leader gets its own.
   config = SMALL._replace(
     candidates=("entropy", "margin"),
     objective="alignment",
@@ -833,30 +835,40 @@ def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, ke
   outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
   context = learner.context(labeled, outputs)
   state = autoal.init(key, context)
-  leader_key = jax.random.fold_in(jax.random.split(key)[1], 2)
   picks, _, info = autoal.host_query(state, key, context, 15)
   assert info.metrics["mixture"] == 0 and info.metrics["labels_per_class"] == 10.0
   np.testing.assert_array_equal(info.weights, [0, 0, 1])
-  own, _, _ = uherding.host_query((), leader_key, context, 15)
+  own, _, _ = uherding.host_query((), key, context, 15)
   np.testing.assert_array_equal(picks, own)
-  # Traced and vmapped over two seeds (another labeled set, model and key for the
-  # second; the calibration fit compiled whole: the same picks here, as UHerding's own
-  # traced and host queries in tests/test_pure.py; the leader's branch of the switch
-  # batched): greedy, so each seed's first 10 of its own 15.
-  labeled_2, key_2 = jnp.zeros(400, bool).at[200:240].set(True), jax.random.key(7)
-  model_2 = learner.trainer.fit(key_2, learner.images, learner.labels, labeled_2, 40)
+  # A second seed with 4 labels (one per class here), too few for the search's three
+  # folds (6): its round is left unsearched and the rule buys, the leader here; nothing
+  # of the search moves (the sweep's 4-label cells broke the pick contract before).
+  labeled_2 = jnp.zeros(400, bool).at[jnp.asarray([200, 201, 202, 203])].set(True)
+  key_2 = jax.random.key(7)
+  model_2 = learner.trainer.fit(key_2, learner.images, learner.labels, labeled_2, 4)
   outputs_2 = learner.trainer.pool_outputs(model_2, key_2, learner.images, num_mc=0)
   context_2 = learner.context(labeled_2, outputs_2)
   state_2 = autoal.init(key_2, context_2)
-  leader_key_2 = jax.random.fold_in(jax.random.split(key_2)[1], 2)
-  own_2, _, _ = uherding.host_query((), leader_key_2, context_2, 15)
+  own_2, _, _ = uherding.host_query((), key_2, context_2, 15)
   assert set(np.asarray(own_2).tolist()) != set(np.asarray(own).tolist())
+  picks_2, after_2, info_2 = autoal.host_query(state_2, key_2, context_2, 15)
+  assert info_2.metrics["searched"] == 0 and info_2.metrics["mixture"] == 0
+  assert "value_best" not in info_2.metrics and info.metrics["searched"] == 1
+  np.testing.assert_array_equal(picks_2, own_2)
+  # Traced and vmapped over the two seeds (the calibration fit compiled whole: the same
+  # picks here, as UHerding's own traced and host queries in tests/test_pure.py; the
+  # leader's branch of the switch batched): greedy, so each seed's first 10 of its 15.
   stack = lambda *trees: jax.tree.map(lambda *x: jnp.stack(x), *trees)  # noqa: E731
   batched = jax.jit(jax.vmap(lambda s, k, c: autoal.query(s, k, c, 10)))
-  traced, _, info = batched(stack(state, state_2), stack(key, key_2), stack(context, context_2))
+  traced, after, info = batched(stack(state, state_2), stack(key, key_2), stack(context, context_2))
   np.testing.assert_array_equal(traced[0], own[:10])
   np.testing.assert_array_equal(traced[1], own_2[:10])
   np.testing.assert_array_equal(info.weights, [[0, 0, 1], [0, 0, 1]])
+  np.testing.assert_array_equal(info.metrics["searched"], [1, 0])
+  assert np.isnan(info.metrics["value_best"][1]) and np.isfinite(info.metrics["value_best"][0])
+  for tree in (after_2, jax.tree.map(lambda x: x[1], after)):
+    chex.assert_trees_all_equal(tree.search.params, state_2.search.params)
+    np.testing.assert_array_equal(tree.evidence, state_2.evidence)
 
 
 def test_the_searched_mixture_goes_before_the_low_budget_leader(synthetic):

@@ -363,6 +363,7 @@ class AutoAL:
     log["target_count_v"] = data.ratio * num_v.astype(jnp.float32)
     log["size_v"] = num_v.astype(jnp.float32)
     log["labels_per_class"] = n.astype(jnp.float32) / self.info.num_classes
+    log["searched"] = jnp.float32(1.0)
     balance = self.labeled_balance(labels, labeled)
     log["class_balance_p"] = balance
     # This round's counts only (not sticky since 2026-12-04): a false alarm of the test on a
@@ -433,6 +434,7 @@ class AutoAL:
     num: jax.Array,
     vote: jax.Array,
     context: Context | None = None,
+    round_key: jax.Array | None = None,
   ) -> tuple[jax.Array, jax.Array]:
     """Picks num <= b unlabeled samples: one program for every way of buying and every
     count (a partial last round compiles nothing new).
@@ -457,6 +459,8 @@ class AutoAL:
         `vmap` the switch runs every branch, so seeds run vmapped pay for UHerding's
         calibration fit in every round, whoever buys). None (the host path, `query`):
         that branch is left out, and `host_query` runs the leader's own host query.
+      round_key: the round's query key (``key`` is split from it), for that branch
+        (`leader_picks`); needed with ``context``.
 
     Returns:
       (int32[b] picks, the first num valid and -1 after them; float32[len(columns)] the
@@ -511,7 +515,7 @@ class AutoAL:
     def alone(j):
       def picks():
         if self._column_pickers[j] is None:  # a strategy leader: its own query's picks
-          chosen = self.leader_picks(key, context._replace(outputs=outputs), b)
+          chosen = self.leader_picks(round_key, context._replace(outputs=outputs), b)
           chosen = jnp.where(jnp.arange(b) < num, chosen, -1)
         else:
           chosen = strategies.decisions.candidate_picks(
@@ -524,6 +528,8 @@ class AutoAL:
     columns = self._alone
     if context is None:  # the host path: `host_query` runs a strategy leader itself
       columns = tuple(j for j in columns if self._column_pickers[j] is not None)
+    elif self._low_leader is not None and round_key is None:
+      raise ValueError("a strategy leader's branch needs the round's key (round_key)")
     if not columns:
       return decided()
     j = jnp.argmax(vote)
@@ -534,11 +540,17 @@ class AutoAL:
     return jax.lax.switch(which, [decided] + [alone(j) for j in columns])
 
   def leader_picks(self, key: jax.Array, context: Context, k: int, host: bool = False):
-    """The strategy leader's k picks (`STRATEGY_LEADERS`), its query's key derived from
-    the round's pick key ``key`` the same way on both paths; ``host``: its host query."""
-    leader_key = jax.random.fold_in(key, 2)
+    """The strategy leader's k picks (`STRATEGY_LEADERS`) with the round's query key
+    ``key`` itself, on both paths; ``host``: its host query.
+
+    The key is the one the loop gives a run of the leader alone in the same round, so a
+    round the leader buys is that run's round pick for pick (common random numbers: the
+    paired difference between `autoal` and its leader is its decisions, not the leader's
+    own randomness, e.g. UHerding's calibration split). The search consumes keys split
+    from the same one; no round uses both the leader's picks and the search's
+    randomness for the same samples, and its state carries nothing random."""
     query = (host and self._low_leader.host_query) or self._low_leader.query
-    picks, _, _ = query(self._low_leader.init(leader_key, context), leader_key, context, k)
+    picks, _, _ = query(self._low_leader.init(key, context), key, context, k)
     return picks
 
   def buys_alone_with_leader(self, vote) -> bool:
@@ -553,8 +565,9 @@ class AutoAL:
 
     The FitNet warm-up runs as `train.fit_program`, the bi-level updates as one
     `lax.scan` of `bilevel_steps`; what the host-driven path (`host_query`) computes,
-    with the same keys. A labeled set too small to split buys nothing (-1 picks: the
-    loop's pick check raises).
+    with the same keys. With ``alignment`` a labeled set too small to split is left
+    unsearched and the rule buys (`unsearched`); else it buys nothing (-1 picks: the
+    loop's pick check raises), as after a diverged FitNet warm-up.
 
     Returns:
       (int32[k] picks, the new `SearchState`, `QueryInfo` of arrays: the weights over
@@ -583,20 +596,43 @@ class AutoAL:
       num_steps=self.config.round_steps,
       updates=self.updates,
     )
-    state, log = self.finish(
+    searched, log = self.finish(
       state, bilevel, metrics, keys, data, guard_rows, guard_picks, images, labels, labeled, n
     )
+    enough = n >= self.min_labeled()
+    if self.alignment:  # too few labels to search: the rule buys (`unsearched`)
+      state, log = self.unsearched(state, searched, log, enough)
+    else:
+      state = searched
     vote = self.vote_of(state, log, jax.random.fold_in(pick_key, 1))
     if not 1 <= k <= self.query_size:
       raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
     num = jnp.int32(k)
     picks, weights = self.query_program(
-      state, pick_key, images, context.outputs, ~labeled, num, vote, context
+      state, pick_key, images, context.outputs, ~labeled, num, vote, context, key
     )
     picks = picks[:k]
-    usable = (n >= self.min_labeled()) & finite
+    # A diverged FitNet warm-up (non-finite) buys nothing; without the search only the
+    # alignment rule can buy (the paper's objective needs the mixture).
+    usable = jnp.where(enough, finite, self.alignment)
     picks = jnp.where(usable, picks, -1)
     return picks, state, QueryInfo(weights=weights, metrics=log)
+
+  def unsearched(self, before: SearchState, searched: SearchState, log: dict, enough):
+    """A round of the ``alignment`` search on a labeled set too small to split into its
+    folds (fewer than `min_labeled`, e.g. one label per class over four classes): the
+    rule buys without this round's search. SearchNet, LossNet and the evidence stay as
+    they were (the updates on empty folds are discarded), the class-balance flag is this
+    round's, the mixture does not buy, so the low-budget leader or the standing leader of
+    the evidence so far buys (`vote_of`); the search's metrics are NaN and ``searched``
+    0. Where ``enough`` (traced bool), ``searched`` and ``log`` unchanged."""
+    kept = before._replace(imbalanced=searched.imbalanced)
+    state = jax.tree.map(lambda new, old: jnp.where(enough, new, old), searched, kept)
+    known = ("labels_per_class", "class_balance_p")
+    log = {name: v if name in known else jnp.where(enough, v, jnp.nan) for name, v in log.items()}
+    log["mixture"] = jnp.where(enough, log["mixture"], 0.0)
+    log["searched"] = jnp.asarray(enough, jnp.float32)
+    return state, log
 
   # ---------------------------------------------------------------- the host driver
 
@@ -709,16 +745,26 @@ class AutoAL:
     _, search_key = jax.random.split(search_key)  # as `round_query`
     num_labeled = int(jax.device_get(jnp.sum(context.labeled)))
     start = time.perf_counter()
-    state, metrics = self.search(
-      state, search_key, context.images, context.labels, context.labeled, num_labeled,
-      context.outputs.pool_embeddings,
-    )  # fmt: skip
+    if self.alignment and num_labeled < self.min_labeled():  # as `round_query`: `unsearched`
+      balance = self.labeled_balance(context.labels, context.labeled)
+      state = state._replace(imbalanced=decide.imbalanced(state.imbalanced, balance, self.config))
+      metrics = {
+        "labels_per_class": num_labeled / self.info.num_classes,
+        "class_balance_p": float(balance),
+        "mixture": 0.0,
+        "searched": 0.0,
+      }
+    else:
+      state, metrics = self.search(
+        state, search_key, context.images, context.labels, context.labeled, num_labeled,
+        context.outputs.pool_embeddings,
+      )  # fmt: skip
     jax.block_until_ready(state)
     seconds = time.perf_counter() - start
     # A key of its own for the rotation, derived so that the vote's picks stay as they were.
     vote = self.vote(state, metrics, jax.random.fold_in(pick_key, 1))
     if self.buys_alone_with_leader(vote):
-      chosen = self.leader_picks(pick_key, context, k, host=True)
+      chosen = self.leader_picks(key, context, k, host=True)
       weights = vote / np.sum(vote)
     else:
       chosen, weights = self.query(
