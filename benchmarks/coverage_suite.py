@@ -3,6 +3,7 @@ the coverage suite (`experiments/configs/coverage.py`), and the table of docs/re
 
   python -m benchmarks.coverage_suite --runs=/work/runs/coverage          # run (resumes)
   python -m benchmarks.coverage_suite --table                             # the tables
+  python -m benchmarks.coverage_suite --variant=v5 --embeddings=model     # autoal@v5's rows
 
 Each cell is one CLI invocation in RUNS/DATASET-M-EMBEDDING (resumed when interrupted);
 its results.json is copied to docs/results/coverage/ when it finishes. Random and margin
@@ -38,13 +39,17 @@ def _strategies(embedding: str) -> str:
   return ",".join(keep)
 
 
-def _run_cell(dataset: str, budget: str, embedding: str) -> None:
-  name = f"{dataset}-{budget}-{embedding}"
+def _run_cell(dataset: str, budget: str, embedding: str, variant: str = "") -> None:
+  """One cell; with ``variant``, `autoal` alone with that sweep variant's search values
+  (RUNS/DATASET-M-EMBEDDING-VARIANT, paired with the cell by seed)."""
+  name = f"{dataset}-{budget}-{embedding}" + (f"-{variant}" if variant else "")
   workdir = os.path.join(FLAGS.runs, name)
+  argument = f"{dataset},{budget}" + (f",{variant}" if variant else "")
+  strategies = "autoal" if variant else _strategies(embedding)
   command = [
     sys.executable, "-m", "experiments.main",
-    f"--config=experiments/configs/coverage.py:{dataset},{budget}",
-    f"--config.embeddings={embedding}", f"--config.strategies={_strategies(embedding)}",
+    f"--config=experiments/configs/coverage.py:{argument}",
+    f"--config.embeddings={embedding}", f"--config.strategies={strategies}",
     f"--workdir={workdir}",
   ]  # fmt: skip
   print(" ".join(command), flush=True)
@@ -66,8 +71,13 @@ def tables(stored: str) -> str:
   cells = {}
   for name in sorted(os.listdir(stored)):
     if name.endswith(".json"):
-      dataset, budget, embedding = name[:-5].rsplit("-", 2)
-      cells[(dataset, int(budget), embedding)] = _aubcs(os.path.join(stored, name))
+      stem, variant = name[:-5], ""
+      if stem.rsplit("-", 1)[1] not in ("model", "pca", "ssl"):  # a variant's autoal
+        stem, variant = stem.rsplit("-", 1)
+      dataset, budget, embedding = stem.rsplit("-", 2)
+      cell = cells.setdefault((dataset, int(budget), embedding), {})
+      for strategy, runs in _aubcs(os.path.join(stored, name)).items():
+        cell[strategy + (f"@{variant}" if variant else "")] = runs
   lines = []
   for dataset in sorted({d for d, _, _ in cells}):
     budgets = sorted({b for d, b, _ in cells if d == dataset})
@@ -79,6 +89,8 @@ def tables(stored: str) -> str:
     from experiments.configs import coverage
 
     rows += [(s, e) for s in coverage.STRATEGIES if s not in DISTANCE_FREE for e in embeddings]
+    ran = {(s, e) for (d, _, e), c in cells.items() if d == dataset for s in c if "@" in s}
+    rows += sorted(ran)  # the variants' autoal (STRATEGY@VARIANT), where they ran
     for strategy, embedding in rows:
       entries = []
       for budget in budgets:
@@ -92,11 +104,39 @@ def tables(stored: str) -> str:
         if strategy == "margin" or not margin or set(seeds) - set(margin):
           entries.append(f"{mean:.2f}")
           continue
-        diff = np.asarray([runs[s] - margin[s] for s in seeds])
-        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-        entries.append(f"{mean:.2f} ({diff.mean():+.2f} +- {se:.2f})")
+        diff, se = _paired(runs, margin)
+        entries.append(f"{mean:.2f} ({diff:+.2f} +- {se:.2f})")
       lines.append(f"| {strategy} | {embedding} | " + " | ".join(entries) + " |")
+    if ran:
+      lines += [
+        f"\n{dataset}: each variant's autoal minus the best single strategy of its cell (the"
+        " same embedding; random and margin of the model cell), paired (mean +- SE)\n"
+      ]
+      lines.append("| strategy | embedding | " + " | ".join(f"{b}/class" for b in budgets) + " |")
+      lines.append("|---|---|" + "---|" * len(budgets))
+      for strategy, embedding in sorted(ran):
+        entries = []
+        for budget in budgets:
+          cell = cells.get((dataset, budget, embedding), {})
+          singles = {n: r for n, r in cell.items() if "@" not in n}
+          singles.update({n: r for n, r in cells.get((dataset, budget, "model"), {}).items()
+                          if n in DISTANCE_FREE})  # fmt: skip
+          runs = cell.get(strategy)
+          if not runs or not singles:
+            entries.append("")
+            continue
+          best = max(singles, key=lambda n: np.mean(list(singles[n].values())))
+          diff, se = _paired(runs, singles[best])
+          entries.append(f"{diff:+.2f} +- {se:.2f} ({best})")
+        lines.append(f"| {strategy} | {embedding} | " + " | ".join(entries) + " |")
   return "\n".join(lines)
+
+
+def _paired(runs: dict, other: dict) -> tuple[float, float]:
+  """The mean over the seeds of both of runs minus other, and its standard error."""
+  diff = np.asarray([runs[s] - other[s] for s in sorted(runs) if s in other])
+  se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+  return float(diff.mean()), float(se)
 
 
 def main(argv):
@@ -105,7 +145,7 @@ def main(argv):
     for dataset in FLAGS.datasets:
       for budget in FLAGS.budgets:
         for embedding in FLAGS.embeddings:
-          _run_cell(dataset, budget, embedding)
+          _run_cell(dataset, budget, embedding, FLAGS.variant)
   print(tables(FLAGS.stored))
 
 
@@ -117,6 +157,9 @@ def _define_flags() -> None:
   flags.DEFINE_list("budgets", ["1", "2", "3", "5", "10"], "Labels per class.")
   flags.DEFINE_list("embeddings", ["model", "pca", "ssl"], "Pool embeddings.")
   flags.DEFINE_bool("table", False, "Only print the tables from docs/results/coverage.")
+  flags.DEFINE_string(
+    "variant", "", "Run autoal alone with this budget-sweep variant's search (sweep.VARIANTS)."
+  )
   flags.DEFINE_string("stored", "docs/results/coverage", "Where finished cells are stored.")
 
 

@@ -24,6 +24,7 @@ dataset.
 
 from __future__ import annotations
 
+import collections
 import gzip
 import json
 import os
@@ -110,16 +111,22 @@ def run_cell(dataset: str, budget: str) -> None:
           shutil.copyfileobj(src, dst)
 
 
-def load_cells(stored: str) -> dict:
-  """{(dataset, budget): {strategy: {seed: AUBC %}}} from the stored cells; a variant's
-  file (DATASET-M-VARIANT) adds its runs as STRATEGY@VARIANT."""
-  cells = {}
+def _stored_files(stored: str):
+  """(file name, DATASET-M, VARIANT or '' for v1) of each stored cell, sorted by name."""
   for name in sorted(os.listdir(stored)):
     if not name.endswith(".json.gz"):
       continue
     stem, variant = name[: -len(".json.gz")], ""
     if not stem.rsplit("-", 1)[1].isdigit():
       stem, variant = stem.rsplit("-", 1)
+    yield name, stem, variant
+
+
+def load_cells(stored: str) -> dict:
+  """{(dataset, budget): {strategy: {seed: AUBC %}}} from the stored cells; a variant's
+  file (DATASET-M-VARIANT) adds its runs as STRATEGY@VARIANT."""
+  cells = {}
+  for name, stem, variant in _stored_files(stored):
     dataset, budget = stem.rsplit("-", 1)
     with gzip.open(os.path.join(stored, name), "rt") as f:
       runs = json.load(f)["runs"]
@@ -266,8 +273,30 @@ def heat_map(grids: dict, path: str) -> None:
   plt.close(fig)
 
 
+def bought(stored: str) -> str:
+  """Who bought each query of every stored `autoal` run: per cell and version, the count
+  of queries by the column with the largest weight, and how many the searched mixture
+  bought. A markdown table."""
+  lines = ["| cell | version | queries | bought by (queries) | mixture |", "|---|---|---|---|---|"]
+  for name, cell, version in _stored_files(stored):
+    version = version or "v1"
+    with gzip.open(os.path.join(stored, name), "rt") as f:
+      runs = [r for r in json.load(f)["runs"] if r["strategy"] == "autoal"]
+    queries = [q for r in runs for q in r.get("search", [])]
+    if not queries:
+      continue
+    counts = collections.Counter(max(q["weights"], key=q["weights"].get) for q in queries)
+    mixture = int(sum(q.get("mixture", 0) for q in queries))
+    who = ", ".join(f"{n} {c}" for n, c in counts.most_common())
+    lines.append(f"| {cell} | {version} | {len(queries)} | {who} | {mixture} |")
+  return "\n".join(lines)
+
+
 def main(argv):
   del argv
+  if FLAGS.bought:
+    print(bought(FLAGS.stored))
+    return
   if not FLAGS.table:
     for dataset in FLAGS.datasets:
       for budget in FLAGS.budgets:
@@ -292,6 +321,7 @@ def _define_flags() -> None:
   flags.DEFINE_list("only", [], "Only these strategies (default: the config's; not stored).")
   flags.DEFINE_string("variant", "v1", "The search's frozen version (sweep.VARIANTS).")
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
+  flags.DEFINE_bool("bought", False, "Only print who bought each stored autoal run's queries.")
   flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
   flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")
 

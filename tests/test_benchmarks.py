@@ -333,3 +333,53 @@ def test_the_sweep_writes_a_synthetic_case_beside_its_own_flags(tmp_path):
     synthetic_cases.encode(arrays["train_images"]), dataset.train_images
   )
   np.testing.assert_array_equal(arrays["test_labels"], dataset.test_labels)
+
+
+def test_the_coverage_suite_takes_a_sweep_variant_and_tables_its_rows(tmp_path):
+  import json
+
+  from benchmarks import coverage_suite
+  from experiments.configs import coverage, sweep
+
+  config = coverage.get_config("digits,2,v5")
+  assert config.strategies == "autoal" and config.num_initial == 20 and config.seeds == 5
+  for key, value in sweep.VARIANTS["v5"].items():
+    assert config.search[key] == value
+  assert coverage.get_config("digits,2").search.low_budget_leader == "typiclust"
+  with pytest.raises(ValueError, match="unknown variant 'v9'"):
+    coverage.get_config("digits,2,v9")
+
+  def store(name, aubcs):
+    runs = [
+      {"strategy": s, "seed": i, "aubc": a} for s, v in aubcs.items() for i, a in enumerate(v)
+    ]
+    (tmp_path / f"{name}.json").write_text(json.dumps({"runs": runs}))
+
+  store("digits-1-model", {"margin": [0.70, 0.72], "uherding": [0.80, 0.83]})
+  store("digits-1-model-v5", {"autoal": [0.80, 0.83]})
+  text = coverage_suite.tables(str(tmp_path))
+  assert "| uherding | model | 81.50 (+10.50 +- 0.50) |" in text, text
+  assert "| autoal@v5 | model | 81.50 (+10.50 +- 0.50) |" in text, text
+  assert "| autoal@v5 | model | +0.00 +- 0.00 (uherding) |" in text, text
+
+
+def test_the_sweep_counts_who_bought_each_stored_autoal_query(tmp_path):
+  import gzip
+  import json
+
+  from benchmarks import sweep as sweep_bench
+
+  def query(weights, mixture=0.0):
+    return {"weights": weights, "mixture": mixture}
+
+  runs = [
+    {"strategy": "margin", "seed": 0, "aubc": 0.5},
+    {"strategy": "autoal", "seed": 0, "search": [query({"a": 1.0, "b": 0.0})] * 2},
+    {"strategy": "autoal", "seed": 1, "search": [query({"a": 0.2, "b": 0.8}, 1.0)]},
+  ]
+  with gzip.open(tmp_path / "digits-2-v5.json.gz", "wt") as f:
+    json.dump({"runs": runs}, f)
+  with gzip.open(tmp_path / "digits-2.json.gz", "wt") as f:
+    json.dump({"runs": runs[:1]}, f)  # no autoal run: no row
+  text = sweep_bench.bought(str(tmp_path))
+  assert text.splitlines()[2:] == ["| digits-2 | v5 | 3 | a 2, b 1 | 1 |"], text

@@ -30,10 +30,19 @@ STRATEGIES = (
 
 
 def get_config(argument: str = "digits,2"):
-  """The suite for ``argument`` = 'DATASET,LABELS_PER_CLASS'."""
+  """The suite for ``argument`` = 'DATASET,LABELS_PER_CLASS', optionally followed by
+  ',VARIANT': `autoal` alone with the search values of a budget-sweep variant
+  (`experiments.configs.sweep.VARIANTS`, e.g. v5), the task model and training this
+  suite's: the image model's check of a frozen autoal, paired by seed with the suite's
+  cells (the same initial sets and first models)."""
+  from experiments.configs import sweep
+
   dataset, _, per_class = argument.partition(",")
+  per_class, _, variant = per_class.partition(",")
   if dataset not in ("digits", "fashion_mnist") or not per_class.isdigit():
     raise ValueError(f"expected 'digits,M' or 'fashion_mnist,M', got {argument!r}")
+  if variant and variant not in sweep.VARIANTS:
+    raise ValueError(f"unknown variant {variant!r}; valid: {sorted(sweep.VARIANTS)}")
   config = default.get_config()
   config.dataset = dataset
   if dataset == "digits":
@@ -42,4 +51,8 @@ def get_config(argument: str = "digits,2"):
   config.num_initial, config.query_size, config.quota = size, size, 6 * size
   config.strategies = ",".join(STRATEGIES)
   config.seeds = 5
+  if variant:
+    config.strategies = "autoal"
+    for key, value in sweep.VARIANTS[variant].items():
+      config.search[key] = value
   return config
