@@ -2,15 +2,16 @@ r"""Finished runs of unfinished cells, kept in the checkout so that a long suite
 the loss of its run folders (a new machine between sessions: the folders outside the
 checkout go, the checkout stays).
 
-  python -m benchmarks.in_progress --runs=/work/runs/sweep                # keep, once
-  python -m benchmarks.in_progress --runs=/work/runs/sweep --every=300    # keep, every 5 min
+  python -m benchmarks.in_progress --runs=/work/runs/sweep --stored=docs/results/sweep  # keep, once
+  python -m benchmarks.in_progress --runs=/work/runs/sweep --stored=... --every=300  # every 5 min
   python -m benchmarks.in_progress --runs=/work/runs/sweep --restore      # on a new machine
 
 A cell is one run folder RUNS/NAME of the CLI (`experiments.main`, as `benchmarks.sweep`
-and `benchmarks.coverage_suite` make them). ``keep`` writes the finished runs of every
-cell whose results.json lacks some of its config's strategy x seed runs to
-KEPT/NAME.json.gz (the results.json as the CLI wrote it, no checkpoint), and deletes the
-kept file of a cell that has all its runs (the suite stores that one whole).
+and `benchmarks.coverage_suite` make them); it is finished when the suite has stored it
+whole as STORED/NAME.json.gz or STORED/NAME.json. ``keep`` writes the results.json of
+every unfinished cell (the CLI's, holding every run finished in that folder, whichever
+command ran it: a pass with some strategies first, `--only`, counts) to
+KEPT/NAME.json.gz, no checkpoint, and deletes the kept file of a finished cell.
 ``restore`` writes each kept file back as RUNS/NAME/results.json where that folder has no
 results.json: the suite's next command skips those runs (the CLI resumes from its
 results.json; only the run that was in flight starts again), with exactly the results of
@@ -30,14 +31,6 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 
 
-def _runs_missing(results: dict) -> int:
-  """How many strategy x seed runs of its config a results.json lacks."""
-  config = results["config"]
-  names = [s for s in str(config["strategies"]).split(",") if s]
-  done = {(run["strategy"], run["seed"]) for run in results["runs"]}
-  return sum((name, seed) not in done for name in names for seed in range(config["seeds"]))
-
-
 def _write_gz(path: str, data: bytes) -> None:
   tmp = path + ".tmp"
   with open(tmp, "wb") as raw:  # no name or time in the header: the same runs, the same bytes
@@ -46,23 +39,27 @@ def _write_gz(path: str, data: bytes) -> None:
   os.replace(tmp, path)
 
 
-def keep(runs: str, kept: str) -> list[str]:
-  """Copies the finished runs of each unfinished cell under ``runs`` to ``kept``; returns
-  what changed, one line each."""
+def _stored(stored: str, name: str) -> bool:
+  return any(os.path.exists(os.path.join(stored, name + ext)) for ext in (".json.gz", ".json"))
+
+
+def keep(runs: str, kept: str, stored: str) -> list[str]:
+  """Copies the finished runs of each cell under ``runs`` not stored whole in ``stored``
+  to ``kept``; returns what changed, one line each."""
   changed = []
   for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
     path = os.path.join(runs, name, "results.json")
     if not os.path.isfile(path):
       continue
+    target = os.path.join(kept, f"{name}.json.gz")
+    if _stored(stored, name):
+      if os.path.exists(target):
+        os.remove(target)
+        changed.append(f"{name}: stored whole, its kept file removed")
+      continue
     with open(path, "rb") as f:
       data = f.read()
     results = json.loads(data)
-    target = os.path.join(kept, f"{name}.json.gz")
-    if not _runs_missing(results):
-      if os.path.exists(target):
-        os.remove(target)
-        changed.append(f"{name}: finished, its kept file removed")
-      continue
     if not results["runs"]:
       continue
     if os.path.exists(target):
@@ -71,7 +68,7 @@ def keep(runs: str, kept: str) -> list[str]:
           continue
     os.makedirs(kept, exist_ok=True)
     _write_gz(target, data)
-    changed.append(f"{name}: {len(results['runs'])} runs kept, {_runs_missing(results)} to go")
+    changed.append(f"{name}: {len(results['runs'])} runs kept")
   return changed
 
 
@@ -102,8 +99,10 @@ def main(argv):
   if FLAGS.restore:
     print("\n".join(restore(FLAGS.runs, kept)) or "nothing to restore", flush=True)
     return
+  if not FLAGS.stored:
+    raise app.UsageError("--stored: where the suite stores finished cells")
   while True:
-    for line in keep(FLAGS.runs, kept):
+    for line in keep(FLAGS.runs, kept, FLAGS.stored):
       print(time.strftime("%H:%M:%S"), line, flush=True)
     if not FLAGS.every:
       return
@@ -115,6 +114,7 @@ def _define_flags() -> None:
   flags.DEFINE_string(
     "kept", "", "Where the kept files go (default docs/results/in_progress/BASENAME(RUNS))."
   )
+  flags.DEFINE_string("stored", "", "Where the suite stores finished cells (keep needs it).")
   flags.DEFINE_bool("restore", False, "Write the kept files back into empty run folders.")
   flags.DEFINE_integer("every", 0, "Keep again every this many seconds (0: once).")
   flags.mark_flag_as_required("runs")

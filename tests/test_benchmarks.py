@@ -385,29 +385,35 @@ def test_the_sweep_counts_who_bought_each_stored_autoal_query(tmp_path):
   assert text.splitlines()[2:] == ["| digits-2 | v5 | 3 | a 2, b 1 | 1 |"], text
 
 
-def test_in_progress_keeps_the_finished_runs_of_unfinished_cells_and_restores_them(tmp_path):
+def test_in_progress_keeps_the_finished_runs_of_unstored_cells_and_restores_them(tmp_path):
   import gzip
   import json
 
   from benchmarks import in_progress
 
-  runs, kept, fresh = tmp_path / "runs", tmp_path / "kept", tmp_path / "fresh"
+  runs, kept, fresh, stored = (tmp_path / n for n in ("runs", "kept", "fresh", "stored"))
+  stored.mkdir()
 
-  def cell(name, done):
+  def cell(name, done, strategies="a,b"):
     (runs / name).mkdir(parents=True, exist_ok=True)
     results = {
-      "config": {"strategies": "a,b", "seeds": 2},
+      "config": {"strategies": strategies, "seeds": 2},
       "runs": [{"strategy": s, "seed": i, "aubc": 0.5} for s, i in done],
     }
     (runs / name / "results.json").write_text(json.dumps(results, indent=1))
 
-  cell("half", [("a", 0), ("a", 1), ("b", 0)])
+  # A first pass with one strategy (`--only`) ran all it was asked: still kept, the cell
+  # is not stored whole.
+  cell("half", [("a", 0), ("a", 1)], strategies="a")
   cell("whole", [("a", 0), ("a", 1), ("b", 0), ("b", 1)])
+  (stored / "whole.json.gz").write_bytes(b"")
   cell("empty", [])
   (runs / "data").mkdir()  # a folder without results.json: not a cell
-  assert in_progress.keep(str(runs), str(kept)) == ["half: 3 runs kept, 1 to go"]
+  assert in_progress.keep(str(runs), str(kept), str(stored)) == ["half: 2 runs kept"]
+  cell("half", [("a", 0), ("a", 1), ("b", 0)])
+  assert in_progress.keep(str(runs), str(kept), str(stored)) == ["half: 3 runs kept"]
   assert sorted(p.name for p in kept.iterdir()) == ["half.json.gz"]
-  assert in_progress.keep(str(runs), str(kept)) == []  # unchanged: not written again
+  assert in_progress.keep(str(runs), str(kept), str(stored)) == []  # unchanged: not rewritten
   with gzip.open(kept / "half.json.gz", "rb") as f:
     assert f.read() == (runs / "half" / "results.json").read_bytes()
   # On a new machine: the kept runs go back where there is no results.json.
@@ -415,7 +421,9 @@ def test_in_progress_keeps_the_finished_runs_of_unfinished_cells_and_restores_th
   restored = (fresh / "half" / "results.json").read_bytes()
   assert restored == (runs / "half" / "results.json").read_bytes()
   assert in_progress.restore(str(fresh), str(kept)) == []  # never over a run folder's own
-  # The cell finishes: its kept file goes (the suite stores it whole).
-  cell("half", [("a", 0), ("a", 1), ("b", 0), ("b", 1)])
-  assert in_progress.keep(str(runs), str(kept)) == ["half: finished, its kept file removed"]
+  # The suite stores the cell whole: its kept file goes.
+  (stored / "half.json").write_text("{}")
+  assert in_progress.keep(str(runs), str(kept), str(stored)) == [
+    "half: stored whole, its kept file removed"
+  ]
   assert list(kept.iterdir()) == []
