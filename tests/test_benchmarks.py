@@ -427,3 +427,25 @@ def test_in_progress_keeps_the_finished_runs_of_unstored_cells_and_restores_them
     "half: stored whole, its kept file removed"
   ]
   assert list(kept.iterdir()) == []
+
+
+def test_trap_share_counts_the_bought_labels_in_the_noise_cluster(tmp_path):
+  import gzip
+  import json
+
+  from benchmarks import trap_share
+
+  cluster = 750  # a quarter of the trap case's 3,000-row pool
+  runs = [
+    {"strategy": "margin", "seed": 0, "picks": [[0, 1000], [2000, 3]]},  # 2 of 4 inside
+    {"strategy": "margin", "seed": 1, "picks": [[cluster, 1000], [2000, 2999]]},  # none
+  ]
+  with gzip.open(tmp_path / "trap-2.json.gz", "wt") as f:
+    json.dump({"runs": runs}, f)
+  with gzip.open(tmp_path / "trap-2-v5.json.gz", "wt") as f:
+    json.dump({"runs": [{"strategy": "autoal", "seed": 0, "picks": [[1, 2, 3, 4]]}]}, f)
+  with gzip.open(tmp_path / "blobs-2.json.gz", "wt") as f:  # another case: not read
+    json.dump({"runs": [{"strategy": "margin", "seed": 0, "picks": [[0]]}]}, f)
+  shares = trap_share.shares([str(tmp_path)])
+  assert shares == {2: {"margin": 25.0, "autoal@v5": 100.0}}
+  assert "| 2 | 100 | 25 |" in trap_share.table(shares)
