@@ -10,7 +10,9 @@ Each cell is one CLI invocation in RUNS/DATASET-M (resumed when interrupted, a s
 ten seeds as one vmapped program); its results.json goes, gzipped, to
 docs/results/sweep/DATASET-M.json.gz when the cell finishes. The synthetic cases of
 `benchmarks.synthetic_cases` (seed 0's draw of each) are written once to RUNS/data/ as
-float features (the suite's uint8 encoding undone) and run as ``npz`` cells.
+float features (the suite's uint8 encoding undone) and run as ``npz`` cells; CASE_dN
+(e.g. ``--datasets=trap_d1``) is a fresh draw of a case with data seed N, to confirm a
+rule chosen on the first draw.
 
 The tables (``--table``, from the stored files only): per dataset, a row per strategy and
 a column per budget, each entry the strategy's paired regret to the cell's best single
@@ -40,25 +42,38 @@ DATASETS = ("digits", "digits_imb", "fashion_mnist", "fashion_mnist_imb", *SYNTH
 FLAGS = flags.FLAGS
 
 
-def synthetic_npz(case: str, folder: str) -> tuple[str, int, int]:
-  """The synthetic case as float features in an npz: (path, classes, pool size)."""
+def synthetic_draw(dataset: str) -> tuple[str, int] | None:
+  """(case, data seed) of a synthetic dataset name, None for a real one: CASE is the
+  sweep's own draw of the case (data seed 0), CASE_dN a fresh draw with data seed N >= 1
+  (the same generator, other samples: no data seed but 0 was ever run before 2026-12-05),
+  on which a rule chosen on CASE can be confirmed."""
+  case, sep, draw = dataset.rpartition("_d")
+  if sep and case in SYNTHETIC and draw.isdigit() and int(draw) >= 1:
+    return case, int(draw)
+  return (dataset, 0) if dataset in SYNTHETIC else None
+
+
+def synthetic_npz(dataset: str, folder: str) -> tuple[str, int, int]:
+  """The synthetic dataset (`synthetic_draw`) as float features in an npz: (path, classes,
+  pool size)."""
   from benchmarks import synthetic_cases  # (search_synthetic's flags would clash)
 
-  dataset = synthetic_cases.make_case(case)[0]
-  path = os.path.join(folder, f"{case}.npz")
+  case, seed = synthetic_draw(dataset)
+  data = synthetic_cases.make_case(case, seed)[0]
+  path = os.path.join(folder, f"{dataset}.npz")
   decode = synthetic_cases.decode
   if not os.path.exists(path):
     os.makedirs(folder, exist_ok=True)
     tmp = path + ".tmp.npz"
     np.savez(
       tmp,
-      train_images=decode(dataset.train_images),
-      train_labels=np.asarray(dataset.train_labels),
-      test_images=decode(dataset.test_images),
-      test_labels=np.asarray(dataset.test_labels),
+      train_images=decode(data.train_images),
+      train_labels=np.asarray(data.train_labels),
+      test_images=decode(data.test_images),
+      test_labels=np.asarray(data.test_labels),
     )
     os.replace(tmp, path)
-  return path, dataset.info.num_classes, len(dataset.train_labels)
+  return path, data.info.num_classes, len(data.train_labels)
 
 
 def cell_command(
@@ -69,7 +84,7 @@ def cell_command(
   from experiments.configs import sweep
 
   suffix = "" if variant == "v1" else f",{variant}"
-  if dataset in SYNTHETIC:
+  if synthetic_draw(dataset):
     path, classes, pool = synthetic_npz(dataset, os.path.join(runs, "data"))
     argument = f"npz,{budget},{classes},{pool}{suffix}"
     extra = [f"--config.dataset=npz:{path}"]
@@ -316,7 +331,9 @@ def _define_flags() -> None:
   """The command's flags: defined only when run as a command, so that the tables can be
   imported beside the other benchmarks (absl refuses a flag name defined twice)."""
   flags.DEFINE_string("runs", "/work/runs/sweep", "Folder of the cells' workdirs.")
-  flags.DEFINE_list("datasets", list(DATASETS), "Real datasets, then the synthetic cases.")
+  flags.DEFINE_list(
+    "datasets", list(DATASETS), "Real datasets, then the synthetic cases (CASE_dN: a fresh draw)."
+  )
   flags.DEFINE_list("budgets", ["1", "2", "5", "10", "20", "50"], "Labels per class.")
   flags.DEFINE_list("only", [], "Only these strategies (default: the config's; not stored).")
   flags.DEFINE_string("variant", "v1", "The search's frozen version (sweep.VARIANTS).")

@@ -335,6 +335,24 @@ def test_the_sweep_writes_a_synthetic_case_beside_its_own_flags(tmp_path):
   np.testing.assert_array_equal(arrays["test_labels"], dataset.test_labels)
 
 
+def test_a_fresh_draw_of_a_synthetic_case_is_its_own_sweep_dataset(tmp_path):
+  # CASE_dN: the same generator with data seed N (a rule chosen on CASE confirmed there).
+  from benchmarks import sweep as sweep_bench
+  from benchmarks import synthetic_cases
+
+  draw = sweep_bench.synthetic_draw
+  assert draw("trap") == ("trap", 0) and draw("low_budget_d3") == ("low_budget", 3)
+  for name in ("digits", "digits_imb", "trap_d0", "trap_dx", "cifar_d1"):
+    assert draw(name) is None, name
+  command = sweep_bench.cell_command("trap_d1", "2", str(tmp_path / "w"), str(tmp_path))
+  assert f"--config.dataset=npz:{tmp_path}/data/trap_d1.npz" in command
+  assert "--config=experiments/configs/sweep.py:npz,2,3,3000" in command
+  fresh = np.load(tmp_path / "data" / "trap_d1.npz")
+  first = synthetic_cases.make_case("trap")[0]
+  assert fresh["train_images"].shape == (3000, 6)
+  assert not np.array_equal(synthetic_cases.encode(fresh["train_images"]), first.train_images)
+
+
 def test_the_coverage_suite_takes_a_sweep_variant_and_tables_its_rows(tmp_path):
   import json
 
