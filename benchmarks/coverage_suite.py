@@ -129,7 +129,38 @@ def tables(stored: str) -> str:
           diff, se = _paired(runs, singles[best])
           entries.append(f"{diff:+.2f} +- {se:.2f} ({best})")
         lines.append(f"| {strategy} | {embedding} | " + " | ".join(entries) + " |")
+    lines += _regret_table(dataset, budgets, rows, cells)
   return "\n".join(lines)
+
+
+def _regret_table(dataset: str, budgets, rows, cells) -> list[str]:
+  """Each row minus the best single strategy and embedding of its budget (highest mean
+  AUBC; random and margin run once, on the model cell), paired (mean +- SE)."""
+  lines = [
+    f"\n{dataset}: each strategy minus the best single strategy and embedding of its budget,"
+    " paired (mean +- SE)\n",
+    "| strategy | embedding | " + " | ".join(f"{b}/class" for b in budgets) + " |",
+    "|---|---|" + "---|" * len(budgets),
+  ]
+  runs_of = {}  # (strategy, embedding, budget) -> {seed: AUBC}
+  for (d, budget, embedding), cell in cells.items():
+    for strategy, runs in cell.items():
+      if d == dataset and (embedding == "model" or strategy not in DISTANCE_FREE):
+        runs_of[strategy, embedding, budget] = runs
+  for strategy, embedding in rows:
+    entries = []
+    for budget in budgets:
+      runs = runs_of.get((strategy, embedding, budget))
+      singles = {k: r for k, r in runs_of.items() if k[2] == budget and "@" not in k[0]}
+      if not runs or not singles:
+        entries.append("")
+        continue
+      best = max(singles, key=lambda k: np.mean(list(singles[k].values())))
+      diff, se = _paired(runs, singles[best])
+      entries.append(f"{diff:+.2f} +- {se:.2f} ({best[0]}, {best[1]})")
+    if any(entries):
+      lines.append(f"| {strategy} | {embedding} | " + " | ".join(entries) + " |")
+  return lines
 
 
 def _paired(runs: dict, other: dict) -> tuple[float, float]:

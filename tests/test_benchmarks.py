@@ -379,6 +379,9 @@ def test_the_coverage_suite_takes_a_sweep_variant_and_tables_its_rows(tmp_path):
   assert "| uherding | model | 81.50 (+10.50 +- 0.50) |" in text, text
   assert "| autoal@v5 | model | 81.50 (+10.50 +- 0.50) |" in text, text
   assert "| autoal@v5 | model | +0.00 +- 0.00 (uherding) |" in text, text
+  # Every row against the best strategy and embedding of its budget.
+  assert "| margin | model | -10.50 +- 0.50 (uherding, model) |" in text, text
+  assert "| autoal@v5 | model | +0.00 +- 0.00 (uherding, model) |" in text, text
 
 
 def test_the_sweep_counts_who_bought_each_stored_autoal_query(tmp_path):
