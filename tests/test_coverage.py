@@ -197,3 +197,27 @@ def test_dropquery_matches_scikit_activeml():
   theirs = peer.query(x, np.full(40, np.nan), clf, fit_clf=False, batch_size=2)
   assert sorted(np.asarray(ours).tolist()) == sorted(theirs.tolist())
   assert flipped[np.asarray(ours)].all()
+
+
+def test_dropquery_clusters_a_bounded_draw_of_the_disagreeing_rows():
+  # More rows disagree than its k-means buffer holds (DROPQUERY_ROWS x k): it clusters a
+  # uniform draw of them, so two separated blobs still get one pick each, every pick among
+  # the disagreeing rows; a partial query (num) fills the first slots only.
+  k = 2
+  rows = coverage.DROPQUERY_ROWS * k
+  n = 10 * rows
+  rng = np.random.default_rng(1)
+  x = np.concatenate([np.zeros((n // 2, 3)), np.full((n // 2, 3), 8.0)])
+  x = x + 0.2 * rng.normal(size=x.shape)
+  flipped = rng.random(n) < 0.6  # about 6x the buffer
+  probs = np.eye(3)[np.zeros(n, int)]
+  mc_probs = np.eye(3)[np.where(flipped, 1, 0)[None].repeat(4, 0)]
+  args = (jnp.asarray(x, jnp.float32), jnp.asarray(probs, jnp.float32))
+  args += (jnp.asarray(mc_probs, jnp.float32), jnp.ones(n, bool))
+  for seed in range(3):
+    picks = np.asarray(
+      jax.jit(coverage.dropquery, static_argnums=5)(jax.random.key(seed), *args, k)
+    )
+    assert flipped[picks].all() and sorted(picks < n // 2) == [False, True], picks
+  one = coverage.dropquery(jax.random.key(0), *args, k, num=jnp.int32(1))
+  assert np.asarray(one)[1] == -1 and flipped[np.asarray(one)[0]]

@@ -289,6 +289,9 @@ def herding(
   )
 
 
+DROPQUERY_ROWS = 16  # x k: the disagreeing rows DropQuery's k-means clusters at most
+
+
 def dropquery(
   key: jax.Array,
   embeddings: jax.Array,
@@ -303,6 +306,12 @@ def dropquery(
   the member nearest each centre. Where fewer than k disagree, the k with the highest
   disagreement rates (as scikit-activeml). The passes are the task model's MC dropout
   between embedding and head (at its rate; the paper drops 75% of the features).
+
+  The k-means runs on the disagreeing rows gathered into ``DROPQUERY_ROWS`` x k slots
+  (static; all of them where they fit, else that many drawn uniformly among them), not on
+  the whole pool under a mask: its cost and memory follow the buffer, not N (the pool's
+  N x k distances per Lloyd step were 2x scikit-learn's time at N = 50,000 and 1.4 GB at
+  200,000; docs/benchmarks.md).
 
   Args:
     key: PRNG key (k-means seeding, ties).
@@ -319,7 +328,7 @@ def dropquery(
   """
   pickers._check(embeddings, candidate_mask, k)
   chex.assert_rank([probs, mc_probs], [2, 3])
-  top_key, cluster_key = jax.random.split(key)
+  top_key, cluster_key, subset_key = jax.random.split(key, 3)
   prediction = jnp.argmax(probs, axis=-1)
   rate = jnp.mean((jnp.argmax(mc_probs, axis=-1) != prediction[None, :]).astype(jnp.float32), 0)
   disagree = candidate_mask & (rate > 0.5)
@@ -328,4 +337,14 @@ def dropquery(
   n = candidate_mask.shape[0]
   fallback = jnp.zeros(n, bool).at[jnp.where(top < 0, n, top)].set(True, mode="drop")
   pool = jnp.where(jnp.sum(disagree) >= count, disagree, fallback)
-  return pickers.kmeans_sampling(cluster_key, embeddings, pool, k, num_clusters=num)
+  rows = min(n, DROPQUERY_ROWS * k)
+  if rows == n:
+    return pickers.kmeans_sampling(cluster_key, embeddings, pool, k, num_clusters=num)
+  # The pool's rows first (a uniform draw among them decides which where more than `rows`
+  # disagree), then in index order so that ties still go to the lowest index.
+  draw = jnp.where(pool, jax.random.uniform(subset_key, (n,)), 2.0)
+  gathered = jnp.sort(jax.lax.top_k(-draw, rows)[1]).astype(jnp.int32)
+  local = pickers.kmeans_sampling(
+    cluster_key, embeddings[gathered], pool[gathered], k, num_clusters=num
+  )
+  return jnp.where(local >= 0, gathered[jnp.maximum(local, 0)], -1)
