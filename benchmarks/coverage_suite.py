@@ -121,13 +121,7 @@ def tables(stored: str) -> str:
           singles = {n: r for n, r in cell.items() if "@" not in n}
           singles.update({n: r for n, r in cells.get((dataset, budget, "model"), {}).items()
                           if n in DISTANCE_FREE})  # fmt: skip
-          runs = cell.get(strategy)
-          if not runs or not singles:
-            entries.append("")
-            continue
-          best = max(singles, key=lambda n: np.mean(list(singles[n].values())))
-          diff, se = _paired(runs, singles[best])
-          entries.append(f"{diff:+.2f} +- {se:.2f} ({best})")
+          entries.append(_minus_best(cell.get(strategy), singles, str))
         lines.append(f"| {strategy} | {embedding} | " + " | ".join(entries) + " |")
     lines += _regret_table(dataset, budgets, rows, cells)
   return "\n".join(lines)
@@ -150,17 +144,22 @@ def _regret_table(dataset: str, budgets, rows, cells) -> list[str]:
   for strategy, embedding in rows:
     entries = []
     for budget in budgets:
-      runs = runs_of.get((strategy, embedding, budget))
       singles = {k: r for k, r in runs_of.items() if k[2] == budget and "@" not in k[0]}
-      if not runs or not singles:
-        entries.append("")
-        continue
-      best = max(singles, key=lambda k: np.mean(list(singles[k].values())))
-      diff, se = _paired(runs, singles[best])
-      entries.append(f"{diff:+.2f} +- {se:.2f} ({best[0]}, {best[1]})")
+      runs = runs_of.get((strategy, embedding, budget))
+      entries.append(_minus_best(runs, singles, lambda k: f"{k[0]}, {k[1]}"))
     if any(entries):
       lines.append(f"| {strategy} | {embedding} | " + " | ".join(entries) + " |")
   return lines
+
+
+def _minus_best(runs, singles: dict, name) -> str:
+  """``runs`` minus the entry of ``singles`` with the highest mean AUBC, paired:
+  'diff +- SE (name(best))'; '' without runs or singles."""
+  if not runs or not singles:
+    return ""
+  best = max(singles, key=lambda n: np.mean(list(singles[n].values())))
+  diff, se = _paired(runs, singles[best])
+  return f"{diff:+.2f} +- {se:.2f} ({name(best)})"
 
 
 def _paired(runs: dict, other: dict) -> tuple[float, float]:
