@@ -2,7 +2,8 @@ r"""How much of each strategy's queries the budget sweep's ``trap`` case spends 
 cluster: a quarter of the pool off the plane, labels drawn at random, absent from the test
 set (`benchmarks.synthetic_cases`, the first quarter of the pool rows by construction).
 
-  python -m benchmarks.trap_share     # the sweep's stored and kept trap cells
+  python -m benchmarks.trap_share                  # the sweep's stored and kept trap cells
+  python -m benchmarks.trap_share --per_round      # the same, query by query
 
 Per cell (labels per class) and strategy: the share of the labels bought in the seven
 queries (the initial set excluded) that lie in the cluster, mean over the seeds, in %.
@@ -21,8 +22,9 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 
 
-def shares(folders) -> dict:
-  """{labels per class: {strategy: mean % of its bought labels in the cluster}}."""
+def shares(folders, per_round: bool = False) -> dict:
+  """{labels per class: {strategy: mean % of its bought labels in the cluster}}; with
+  ``per_round``, {strategy: [that % of each query]}."""
   from benchmarks import synthetic_cases
 
   cluster = len(synthetic_cases.make_case("trap")[0].train_labels) // 4
@@ -37,23 +39,31 @@ def shares(folders) -> dict:
         runs = json.load(f)["runs"]
       cell = found.setdefault(int(parts[1]), {})
       for run in runs:
-        picks = np.concatenate([np.asarray(q, np.int64) for q in run["picks"]])
-        cell.setdefault(run["strategy"] + suffix, []).append(np.mean(picks < cluster))
-  return {m: {s: 100.0 * float(np.mean(v)) for s, v in c.items()} for m, c in found.items()}
+        queries = [np.asarray(q, np.int64) for q in run["picks"]]
+        share = [np.mean(q < cluster) for q in queries] if per_round else [
+          np.mean(np.concatenate(queries) < cluster)
+        ]  # fmt: skip
+        cell.setdefault(run["strategy"] + suffix, []).append(share)
+  mean = lambda v: [100.0 * float(x) for x in np.mean(v, axis=0)]  # noqa: E731
+  return {
+    m: {s: mean(v) if per_round else mean(v)[0] for s, v in c.items()} for m, c in found.items()
+  }
 
 
 def table(by_cell: dict) -> str:
+  """Cells as rows, strategies as columns; a per-round share as its queries' values."""
   names = sorted({s for c in by_cell.values() for s in c})
   lines = ["| labels per class | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
   for m in sorted(by_cell):
-    row = [f"{by_cell[m][s]:.0f}" if s in by_cell[m] else "" for s in names]
+    fmt = lambda v: " ".join(f"{x:.0f}" for x in np.atleast_1d(v))  # noqa: E731
+    row = [fmt(by_cell[m][s]) if s in by_cell[m] else "" for s in names]
     lines.append(f"| {m} | " + " | ".join(row) + " |")
   return "\n".join(lines)
 
 
 def main(argv):
   del argv
-  print(table(shares(FLAGS.folders)))
+  print(table(shares(FLAGS.folders, FLAGS.per_round)))
 
 
 if __name__ == "__main__":
@@ -62,4 +72,5 @@ if __name__ == "__main__":
     ["docs/results/sweep", "docs/results/in_progress/sweep"],
     "Folders of stored or kept sweep cells (trap-M[-VARIANT].json.gz).",
   )
+  flags.DEFINE_bool("per_round", False, "Each query's share, in order, not the run's.")
   app.run(main)

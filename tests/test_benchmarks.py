@@ -470,3 +470,6 @@ def test_trap_share_counts_the_bought_labels_in_the_noise_cluster(tmp_path):
   shares = trap_share.shares([str(tmp_path)])
   assert shares == {2: {"margin": 25.0, "autoal@v5": 100.0}}
   assert "| 2 | 100 | 25 |" in trap_share.table(shares)
+  rounds = trap_share.shares([str(tmp_path)], per_round=True)
+  assert rounds == {2: {"margin": [25.0, 25.0], "autoal@v5": [100.0]}}
+  assert "| 2 | 100 | 25 25 |" in trap_share.table(rounds)
