@@ -28,15 +28,9 @@ import time
 
 from absl import app, flags
 
+from experiments import reporting
+
 FLAGS = flags.FLAGS
-
-
-def _write_gz(path: str, data: bytes) -> None:
-  tmp = path + ".tmp"
-  with open(tmp, "wb") as raw:  # no name or time in the header: the same runs, the same bytes
-    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
-      f.write(data)
-  os.replace(tmp, path)
 
 
 def _stored(stored: str, name: str) -> bool:
@@ -67,7 +61,8 @@ def keep(runs: str, kept: str, stored: str) -> list[str]:
         if f.read() == data:
           continue
     os.makedirs(kept, exist_ok=True)
-    _write_gz(target, data)
+    # No name or time in the gzip header: the same runs, the same bytes.
+    reporting.atomic_write(target, gzip.compress(data, mtime=0))
     changed.append(f"{name}: {len(results['runs'])} runs kept")
   return changed
 
@@ -85,10 +80,7 @@ def restore(runs: str, kept: str) -> list[str]:
     with gzip.open(os.path.join(kept, file), "rb") as f:
       data = f.read()
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-      f.write(data)
-    os.replace(tmp, path)
+    reporting.atomic_write(path, data)
     restored.append(f"{name}: {len(json.loads(data)['runs'])} finished runs restored")
   return restored
 
