@@ -4,6 +4,7 @@ sweep").
 
   python -m benchmarks.sweep --runs=/work/runs/sweep                  # run (resumes)
   python -m benchmarks.sweep --runs=DIR --datasets=digits --budgets=1,2  # some cells
+  python -m benchmarks.sweep --later=dcom --runs=DIR                  # a later strategy
   python -m benchmarks.sweep --table                                  # tables + heat map
 
 Each cell is one CLI invocation in RUNS/DATASET-M (resumed when interrupted, a strategy's
@@ -105,18 +106,29 @@ def cell_command(
   ]
 
 
+def cell_name(dataset: str, budget: str, variant: str = "v1", later=()) -> str:
+  """The run folder's and stored file's name of a cell: DATASET-M, DATASET-M-VARIANT for
+  a later search version's autoal, DATASET-M+NAME[+NAME] for strategies added to the
+  library after the freeze (`--later`)."""
+  if later:
+    return f"{dataset}-{budget}+" + "+".join(later)
+  return f"{dataset}-{budget}" + ("" if variant == "v1" else f"-{variant}")
+
+
 def run_cell(dataset: str, budget: str) -> None:
-  variant = FLAGS.variant
-  name = f"{dataset}-{budget}" + ("" if variant == "v1" else f"-{variant}")
+  variant, later = FLAGS.variant, tuple(FLAGS.later)
+  if later and (variant != "v1" or FLAGS.only):
+    raise app.UsageError("--later runs its strategies alone: no --variant, no --only")
+  name = cell_name(dataset, budget, variant, later)
   workdir = os.path.join(FLAGS.runs, name)
   try:
-    command = cell_command(dataset, budget, workdir, FLAGS.runs, variant, FLAGS.only)
+    command = cell_command(dataset, budget, workdir, FLAGS.runs, variant, FLAGS.only or later)
   except ValueError as e:  # no room in the pool for this budget
     print(f"{name}: skipped ({e})", flush=True)
     return
   print(" ".join(command), flush=True)
   subprocess.run(command, check=True)
-  if not FLAGS.only:  # a whole cell (or a variant's autoal) only
+  if not FLAGS.only:  # a whole cell (or a variant's autoal, or the later strategies) only
     os.makedirs(FLAGS.stored, exist_ok=True)
     with open(os.path.join(workdir, "results.json"), "rb") as src:
       # No name or time in the header: a cell stored again (a resumed sweep passing a
@@ -127,11 +139,12 @@ def run_cell(dataset: str, budget: str) -> None:
 
 
 def _stored_files(stored: str):
-  """(file name, DATASET-M, VARIANT or '' for v1) of each stored cell, sorted by name."""
+  """(file name, DATASET-M, VARIANT or '' for v1 and for later strategies) of each stored
+  cell, sorted by name."""
   for name in sorted(os.listdir(stored)):
     if not name.endswith(".json.gz"):
       continue
-    stem, variant = name[: -len(".json.gz")], ""
+    stem, variant = name[: -len(".json.gz")].partition("+")[0], ""
     if not stem.rsplit("-", 1)[1].isdigit():
       stem, variant = stem.rsplit("-", 1)
     yield name, stem, variant
@@ -139,7 +152,9 @@ def _stored_files(stored: str):
 
 def load_cells(stored: str) -> dict:
   """{(dataset, budget): {strategy: {seed: AUBC %}}} from the stored cells; a variant's
-  file (DATASET-M-VARIANT) adds its runs as STRATEGY@VARIANT."""
+  file (DATASET-M-VARIANT) adds its runs as STRATEGY@VARIANT, a later strategies' file
+  (DATASET-M+NAME) its runs under their own names (rows after the frozen ones: never the
+  cell's best single strategy, which is one of `sweep.SINGLE`)."""
   cells = {}
   for name, stem, variant in _stored_files(stored):
     dataset, budget = stem.rsplit("-", 1)
@@ -337,6 +352,9 @@ def _define_flags() -> None:
   flags.DEFINE_list("budgets", ["1", "2", "5", "10", "20", "50"], "Labels per class.")
   flags.DEFINE_list("only", [], "Only these strategies (default: the config's; not stored).")
   flags.DEFINE_string("variant", "v1", "The search's frozen version (sweep.VARIANTS).")
+  flags.DEFINE_list(
+    "later", [], "Strategies added after the freeze (e.g. dcom), run alone into DATASET-M+NAME."
+  )
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
   flags.DEFINE_bool("bought", False, "Only print who bought each stored autoal run's queries.")
   flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")

@@ -295,6 +295,14 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   # best; autoal: both cells, where margin's mean regret is 0.5 and random's 1.0).
   assert "| autoal | 2 | 0.33 | 1 of 3 | margin 0.50 |" in text
   assert "| autoal@v2 | 1 | 0.00 | 1 of 4 | margin 0.00 |" in text
+  # A strategy added after the freeze: its own rows, never the cell's best.
+  store("digits-2+dcom", {"dcom": [81, 82, 80]})
+  assert sweep.cell_name("digits", "2", later=("dcom",)) == "digits-2+dcom"
+  assert sweep.cell_name("digits", "2", "v5") == "digits-2-v5"
+  cells = sweep.load_cells(str(tmp_path))
+  assert cells["digits", 2]["dcom"] == {0: 81.0, 1: 82.0, 2: 80.0}
+  text, _ = sweep.tables(cells)
+  assert "| dcom | -1.00 +- 0.00 |  |" in text and "| margin | best 80.00 |" in text
   # A variant's cell whose single strategies are still running: named, not tabled.
   store("digits-10-v2", {"autoal": [90, 91, 92]})
   text, grids = sweep.tables(sweep.load_cells(str(tmp_path)))

@@ -40,7 +40,8 @@ jittable. Every picker is also a strategy of the (init, query) interface
 
 ``uherding`` (Uncertainty Herding, Bae, Oliveira & Sutherland 2025) trains a calibration
 copy of the task model, so it is a strategy of its own (registered at the end), not a
-picker.
+picker; so is ``dcom`` (DCoM, Mishal & Weinshall 2024: ProbCover's coverage and margin
+mixed by a coverage competence), whose labeled samples' radii are a state across rounds.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from autoal_jax.strategies import (
   base,
   clustering,
   coverage,
+  dcom,
   decisions,
   pickers,
   scores,
@@ -369,6 +371,7 @@ register("albl", albl.strategy, albl.DOC)
 register("albl-port", albl_port.strategy, albl_port.DOC)
 register("tailor", tailor.strategy, tailor.DOC)
 register("uherding", uherding.strategy, uherding.DOC)
+register("dcom", dcom.strategy, dcom.DOC)
 
 __all__ = [
   "AUTOAL_CANDIDATES",
