@@ -167,6 +167,17 @@ def load_cells(stored: str) -> dict:
   return cells
 
 
+def merged_cells(folders) -> dict:
+  """`load_cells` of several folders (missing ones skipped) merged run by run; where two
+  hold a strategy's run of the same seed, the later folder's wins."""
+  cells = {}
+  for folder in folders:
+    for key, cell in (load_cells(folder) if os.path.isdir(folder) else {}).items():
+      for strategy, runs in cell.items():
+        cells.setdefault(key, {}).setdefault(strategy, {}).update(runs)
+  return cells
+
+
 def regrets(cell: dict, single) -> tuple[str, dict]:
   """The cell's best single strategy and each strategy's paired regret to it:
   {strategy: (mean, SE, n)} over the seeds both ran."""
@@ -331,7 +342,7 @@ def main(argv):
     for dataset in FLAGS.datasets:
       for budget in FLAGS.budgets:
         run_cell(dataset, budget)
-  cells = load_cells(FLAGS.stored) if os.path.isdir(FLAGS.stored) else {}
+  cells = merged_cells([*FLAGS.also, FLAGS.stored])
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
     return
@@ -356,6 +367,9 @@ def _define_flags() -> None:
     "later", [], "Strategies added after the freeze (e.g. dcom), run alone into DATASET-M+NAME."
   )
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
+  flags.DEFINE_list(
+    "also", [], "--table: more folders of stored cells, merged with --stored's (e.g. kept runs)."
+  )
   flags.DEFINE_bool("bought", False, "Only print who bought each stored autoal run's queries.")
   flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
   flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")

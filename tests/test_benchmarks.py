@@ -303,6 +303,13 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   assert cells["digits", 2]["dcom"] == {0: 81.0, 1: 82.0, 2: 80.0}
   text, _ = sweep.tables(cells)
   assert "| dcom | -1.00 +- 0.00 |  |" in text and "| margin | best 80.00 |" in text
+  # Kept runs of another folder merged in (--also), the later folder's winning a seed.
+  (tmp_path / "kept").mkdir()
+  with gzip.open(tmp_path / "kept" / "digits-2.json.gz", "wt") as f:
+    json.dump({"runs": [{"strategy": "random", "seed": 0, "aubc": 0.5},
+                        {"strategy": "typiclust", "seed": 0, "aubc": 0.7}]}, f)  # fmt: skip
+  merged = sweep.merged_cells([str(tmp_path / "kept"), str(tmp_path), str(tmp_path / "none")])
+  assert merged["digits", 2]["random"][0] == 78.0 and merged["digits", 2]["typiclust"] == {0: 70.0}
   # A variant's cell whose single strategies are still running: named, not tabled.
   store("digits-10-v2", {"autoal": [90, 91, 92]})
   text, grids = sweep.tables(sweep.load_cells(str(tmp_path)))
