@@ -78,7 +78,13 @@ def synthetic_npz(dataset: str, folder: str) -> tuple[str, int, int]:
 
 
 def cell_command(
-  dataset: str, budget: str, workdir: str, runs: str, variant: str = "v1", only=()
+  dataset: str,
+  budget: str,
+  workdir: str,
+  runs: str,
+  variant: str = "v1",
+  only=(),
+  module: str = "experiments.main",
 ) -> list[str]:
   """The CLI command of a cell; ValueError (the config's own checks, e.g. a pool with no
   room for the budget) before any process starts."""
@@ -99,7 +105,7 @@ def cell_command(
   return [
     sys.executable,
     "-m",
-    "experiments.main",
+    module,
     f"--config=experiments/configs/sweep.py:{argument}",
     f"--workdir={workdir}",
     *extra,
@@ -122,7 +128,9 @@ def run_cell(dataset: str, budget: str) -> None:
   name = cell_name(dataset, budget, variant, later)
   workdir = os.path.join(FLAGS.runs, name)
   try:
-    command = cell_command(dataset, budget, workdir, FLAGS.runs, variant, FLAGS.only or later)
+    command = cell_command(
+      dataset, budget, workdir, FLAGS.runs, variant, FLAGS.only or later, FLAGS.module
+    )
   except ValueError as e:  # no room in the pool for this budget
     print(f"{name}: skipped ({e})", flush=True)
     return
@@ -365,6 +373,9 @@ def _define_flags() -> None:
   flags.DEFINE_string("variant", "v1", "The search's frozen version (sweep.VARIANTS).")
   flags.DEFINE_list(
     "later", [], "Strategies added after the freeze (e.g. dcom), run alone into DATASET-M+NAME."
+  )
+  flags.DEFINE_string(
+    "module", "experiments.main", "The CLI module (one that registers probes: herding_ablation)."
   )
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
   flags.DEFINE_list(

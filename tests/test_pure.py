@@ -245,3 +245,30 @@ def test_the_package_imports_form_no_circle_and_the_loop_does_not_import_search(
   for module in sorted(graph):
     if state.get(module) is None:
       visit(module, [module])
+
+
+def test_uherdings_ablations_take_one_change_away_each(synthetic):
+  from autoal_jax import models, train
+  from autoal_jax.strategies import coverage
+  from benchmarks import herding_ablation
+
+  herding_ablation.register()
+  herding_ablation.register()  # twice: once
+  model = models.get_model("mlp", synthetic.info.num_classes, hidden=(16,))
+  setup = strategies.Setup(
+    num_pool=400, query_size=K, num_mc=T, max_labeled=40, model=model, info=synthetic.info,
+    eval_chunk=100, train=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
+  )  # fmt: skip
+  (context,) = [_autoal_context(synthetic, model, 1, 24)]
+  key = jax.random.key(7)
+  full = strategies.build("uherding", setup).host_query((), key, context, K)
+  fixed = strategies.build("uherding_sigma1", setup).host_query((), key, context, K)
+  flat = strategies.build("uherding_flat", setup)
+  assert float(fixed[2].metrics["kernel_width"]) == 1.0
+  assert float(full[2].metrics["kernel_width"]) < 1.0
+  assert float(fixed[2].metrics["temperature"]) == float(full[2].metrics["temperature"])
+  # Flat weights: the picks do not read the model's outputs, only the embedding.
+  picks = flat.host_query((), key, context, K)[0]
+  scrambled = context._replace(outputs=context.outputs._replace(logits=-context.outputs.logits))
+  np.testing.assert_array_equal(picks, flat.host_query((), key, scrambled, K)[0])
+  assert coverage.MAXHERDING_SIGMA == 1.0

@@ -121,8 +121,15 @@ def held_out_split(key: jax.Array, labeled: jax.Array, capacity: int):
   return labeled & ~held, count - num_held, index, held[index]
 
 
-def strategy(setup: Setup) -> Strategy:
-  """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy)."""
+def strategy(
+  setup: Setup, sigma: float | None = None, weighted: bool = True, name: str = "uherding"
+) -> Strategy:
+  """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
+
+  ``sigma`` and ``weighted`` take one of its two changes to MaxHerding away, for
+  ablations (`benchmarks/herding_ablation.py`): a fixed kernel width instead of the
+  shrinking one (None: the paper's), and weights of 1 instead of the uncertainties
+  (False: MaxHerding's greedy step at UHerding's kernel width)."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   config = setup.train if setup.train is not None else train_lib.TrainConfig()
@@ -146,10 +153,14 @@ def strategy(setup: Setup) -> Strategy:
       jnp.any(held) & (num_train > 0), fit_temperature(logits, labels[index], held), 1.0
     )
     weights = margin_uncertainty(context.outputs.logits, temperature, context.labeled)
+    if not weighted:
+      weights = jnp.ones_like(weights)
     embeddings = base.distance_space(context.outputs)
-    sigma = kernel_width(coverage.normalise(embeddings), context.labeled, label_capacity)
-    picks = coverage.herding(herd_key, embeddings, ~context.labeled, k, weights, sigma)
-    return picks, QueryInfo(metrics={"temperature": temperature, "kernel_width": sigma})
+    width = kernel_width(coverage.normalise(embeddings), context.labeled, label_capacity)
+    if sigma is not None:
+      width = jnp.float32(sigma)
+    picks = coverage.herding(herd_key, embeddings, ~context.labeled, k, weights, width)
+    return picks, QueryInfo(metrics={"temperature": temperature, "kernel_width": width})
 
   def query(state, key, context: Context, k: int):
     (fit_key, herd_key), labels, train_mask, num_train, index, held = split(key, context)
@@ -168,7 +179,7 @@ def strategy(setup: Setup) -> Strategy:
     picks, info = select_jit(fit_state, herd_key, context, labels, index, held, num_train, k)
     return picks, state, info
 
-  return Strategy("uherding", base.no_state, query, Needs(), DOC, host_query=host_query)
+  return Strategy(name, base.no_state, query, Needs(), DOC, host_query=host_query)
 
 
 DOC = "uncertainty-weighted kernel coverage, calibrated, shrinking kernel (Bae et al. 2025)"

@@ -1,0 +1,46 @@
+r"""Uncertainty Herding's two changes to MaxHerding, taken away one at a time: the
+experiment CLI (`experiments.main`) with two more strategies registered.
+
+- ``uherding_sigma1``: UHerding at MaxHerding's fixed kernel width (1 on L2-normalised
+  embeddings) instead of its shrinking one (the smallest distance between two labeled
+  samples); its uncertainty weights kept.
+- ``uherding_flat``: UHerding's shrinking width with weights of 1 instead of its
+  uncertainties (MaxHerding's greedy step at UHerding's width).
+
+Run as a sweep cell's later strategies (paired with the cell's runs by seed):
+
+  python -m benchmarks.sweep --later=uherding_sigma1,uherding_flat \
+      --module=benchmarks.herding_ablation --datasets=trap --budgets=5,10,20
+
+The question (docs/results.md, the synthetic first pass): which of the two draws UHerding
+into the trap's cluster of random labels, where MaxHerding is the best single strategy.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+from absl import app
+
+from autoal_jax.strategies import registry, uherding
+
+ABLATIONS = {
+  "uherding_sigma1": dict(sigma=1.0),
+  "uherding_flat": dict(weighted=False),
+}
+
+
+def register() -> None:
+  """Registers the ablations (once)."""
+  for name, kwargs in ABLATIONS.items():
+    if not registry.is_registered(name):
+      build = functools.partial(uherding.strategy, name=name, **kwargs)
+      registry.register(name, build, f"ablation of uherding: {kwargs}")
+
+
+if __name__ == "__main__":
+  register()
+  from experiments import main as cli
+
+  sys.exit(app.run(cli.main, flags_parser=cli._parse_flags))
