@@ -4,13 +4,15 @@ experiment CLI (`experiments.main`) with two more strategies registered.
 - ``uherding_sigma1``: UHerding at MaxHerding's fixed kernel width (1 on L2-normalised
   embeddings) instead of its shrinking one (the smallest distance between two labeled
   samples); its uncertainty weights kept.
+- ``uherding_same``: UHerding unchanged (the control: the two above against it are paired
+  by seed and run by the same code, whatever the cell's own UHerding run was run by).
 - ``uherding_flat``: UHerding's shrinking width with weights of 1 instead of its
   uncertainties (MaxHerding's greedy step at UHerding's width).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
-  python -m benchmarks.sweep --later=uherding_sigma1,uherding_flat \
-      --module=benchmarks.herding_ablation --datasets=trap --budgets=5,10,20
+  python -m benchmarks.sweep --later=uherding_same,uherding_sigma1,uherding_flat \
+      --module=benchmarks.herding_ablation --datasets=trap --budgets=1,2,5,10,20
 
 The question (docs/results.md, the synthetic first pass): which of the two draws UHerding
 into the trap's cluster of random labels, where MaxHerding is the best single strategy.
@@ -28,6 +30,7 @@ from autoal_jax.strategies import registry, uherding
 ABLATIONS = {
   "uherding_sigma1": dict(sigma=1.0),
   "uherding_flat": dict(weighted=False),
+  "uherding_same": dict(),  # the control: UHerding unchanged, by this code, in this folder
 }
 
 
