@@ -31,7 +31,9 @@ def shares(folders, per_round: bool = False) -> dict:
   found = {}
   for folder in folders:
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
-      parts = name[: -len(".json.gz")].split("-") if name.endswith(".json.gz") else []
+      # trap-M, trap-M-VARIANT, trap-M+LATER (later strategies: their own names)
+      stem = name[: -len(".json.gz")].partition("+")[0] if name.endswith(".json.gz") else ""
+      parts = stem.split("-") if stem else []
       if len(parts) < 2 or parts[0] != "trap" or not parts[1].isdigit():
         continue
       suffix = "" if len(parts) == 2 else f"@{parts[2]}"
@@ -70,7 +72,7 @@ if __name__ == "__main__":
   flags.DEFINE_list(
     "folders",
     ["docs/results/sweep", "docs/results/in_progress/sweep"],
-    "Folders of stored or kept sweep cells (trap-M[-VARIANT].json.gz).",
+    "Folders of stored or kept sweep cells (trap-M[-VARIANT|+LATER].json.gz).",
   )
   flags.DEFINE_bool("per_round", False, "Each query's share, in order, not the run's.")
   app.run(main)

@@ -482,9 +482,11 @@ def test_trap_share_counts_the_bought_labels_in_the_noise_cluster(tmp_path):
     json.dump({"runs": [{"strategy": "autoal", "seed": 0, "picks": [[1, 2, 3, 4]]}]}, f)
   with gzip.open(tmp_path / "blobs-2.json.gz", "wt") as f:  # another case: not read
     json.dump({"runs": [{"strategy": "margin", "seed": 0, "picks": [[0]]}]}, f)
+  with gzip.open(tmp_path / "trap-2+dcom.json.gz", "wt") as f:  # a later strategy: its name
+    json.dump({"runs": [{"strategy": "dcom", "seed": 0, "picks": [[1000, 2]]}]}, f)
   shares = trap_share.shares([str(tmp_path)])
-  assert shares == {2: {"margin": 25.0, "autoal@v5": 100.0}}
-  assert "| 2 | 100 | 25 |" in trap_share.table(shares)
+  assert shares == {2: {"margin": 25.0, "autoal@v5": 100.0, "dcom": 50.0}}
+  assert "| 2 | 100 | 50 | 25 |" in trap_share.table(shares)
   rounds = trap_share.shares([str(tmp_path)], per_round=True)
-  assert rounds == {2: {"margin": [25.0, 25.0], "autoal@v5": [100.0]}}
-  assert "| 2 | 100 | 25 25 |" in trap_share.table(rounds)
+  assert rounds == {2: {"margin": [25.0, 25.0], "autoal@v5": [100.0], "dcom": [50.0]}}
+  assert "| 2 | 100 | 50 | 25 25 |" in trap_share.table(rounds)
