@@ -65,7 +65,7 @@ def _state_after_one_query(spec, seed):
 
 # Strategies that train copies of the task model (a Setup with a model), tested each on a
 # task of its own below.
-NETWORKS = (*AUTOAL, "uherding")
+NETWORKS = (*AUTOAL, "uherding", "uherding_wide")
 PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
 
@@ -263,6 +263,8 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   key = jax.random.key(7)
   full = strategies.build("uherding", setup).host_query((), key, context, K)
   fixed = strategies.build("uherding_sigma1", setup).host_query((), key, context, K)
+  wide = strategies.build("uherding_wide", setup).host_query((), key, context, K)
+  np.testing.assert_array_equal(wide[0], fixed[0])  # the library's name for the ablation
   flat = strategies.build("uherding_flat", setup)
   assert float(fixed[2].metrics["kernel_width"]) == 1.0
   assert float(full[2].metrics["kernel_width"]) < 1.0

@@ -810,6 +810,31 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   np.testing.assert_array_equal(initial.vote(state, log), off.vote(state, log))
 
 
+def test_uherding_wide_as_the_leader_buys_its_own_picks(synthetic, key):
+  # The sweep's v6: UHerding at MaxHerding's fixed kernel width leads at every budget.
+  config = SMALL._replace(
+    candidates=("entropy", "margin"),
+    objective="alignment",
+    steps=3,
+    batch_size=16,
+    warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
+    low_budget_leader="uherding_wide",
+    low_budget_per_class=math.inf,
+  )
+  learner = _learner(synthetic, config)
+  autoal, wide = learner.strategy("autoal"), learner.strategy("uherding_wide")
+  assert autoal.weight_names == ("entropy", "margin", "uherding_wide")
+  labeled = jnp.zeros(400, bool).at[:40].set(True)
+  model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
+  outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
+  context = learner.context(labeled, outputs)
+  picks, _, info = autoal.host_query(autoal.init(key, context), key, context, 15)
+  own, _, own_info = wide.host_query((), key, context, 15)
+  np.testing.assert_array_equal(info.weights, [0, 0, 1])
+  np.testing.assert_array_equal(picks, own)
+  assert float(own_info.metrics["kernel_width"]) == 1.0
+
+
 def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, key):
   # A low-budget leader that trains a model of its own (not a picker): its query buys,
   # from the host (`host_query`) and traced (`query`), with the round's key itself (the

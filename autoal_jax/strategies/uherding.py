@@ -183,3 +183,13 @@ def strategy(
 
 
 DOC = "uncertainty-weighted kernel coverage, calibrated, shrinking kernel (Bae et al. 2025)"
+WIDE_DOC = "uherding at MaxHerding's fixed kernel width (1) instead of its shrinking one"
+
+
+def wide_strategy(setup: Setup) -> Strategy:
+  """``uherding_wide``: Uncertainty Herding's calibrated uncertainty weights on
+  MaxHerding's fixed kernel (width `coverage.MAXHERDING_SIGMA` = 1 on L2-normalised
+  embeddings) instead of the shrinking one. Measured (docs/results.md, the budget sweep):
+  on the synthetic trap the shrinking width draws UHerding into a cluster of random labels
+  (flat weights at that width do the same), the fixed one does not."""
+  return strategy(setup, sigma=coverage.MAXHERDING_SIGMA, name="uherding_wide")

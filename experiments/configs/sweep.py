@@ -189,6 +189,23 @@ VARIANTS = {
     "low_budget_per_class": float("inf"),
     "low_budget_balance": 0.0,
   },
+  # v6 (2026-12-05, 02:32 UTC, frozen after the trap cells of UHerding's ablation at 1, 2,
+  # 5 and 10 labels per class were read and before any other cell of the fixed width ran
+  # to its end or was looked at): v5 with `uherding_wide` as the leader, UHerding's
+  # calibrated weights on MaxHerding's fixed kernel width (1) instead of the shrinking one.
+  # Chosen on the trap (benchmarks/herding_ablation.py: at 5 and 10 per class the fixed
+  # width 0.24 +- 0.50 and -0.18 +- 0.29 under MaxHerding, the best single strategy, where
+  # UHerding is 3.08 +- 1.25 and 0.89 +- 0.37 under; the flat weights at the shrinking
+  # width 2.86 +- 0.97 and 1.37 +- 0.20: the width draws UHerding into the random-label
+  # cluster). Confirmed only by the cells that did not choose it: digits, digits_imb,
+  # both Fashion-MNIST pools, a fresh draw of the trap (trap_d1) and the other synthetic
+  # cases.
+  "v6": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding_wide",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
