@@ -810,17 +810,22 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
   np.testing.assert_array_equal(initial.vote(state, log), off.vote(state, log))
 
 
-def test_uherding_wide_as_the_leader_buys_its_own_picks(synthetic, key):
-  # The sweep's v6: UHerding at MaxHerding's fixed kernel width leads at every budget.
-  config = SMALL._replace(
+def _leader_config(leader: str):
+  """A small alignment search whose strategy leader buys at every budget."""
+  return SMALL._replace(
     candidates=("entropy", "margin"),
     objective="alignment",
     steps=3,
     batch_size=16,
     warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
-    low_budget_leader="uherding_wide",
+    low_budget_leader=leader,
     low_budget_per_class=math.inf,
   )
+
+
+def test_uherding_wide_as_the_leader_buys_its_own_picks(synthetic, key):
+  # The sweep's v6: UHerding at MaxHerding's fixed kernel width leads at every budget.
+  config = _leader_config("uherding_wide")
   learner = _learner(synthetic, config)
   autoal, wide = learner.strategy("autoal"), learner.strategy("uherding_wide")
   assert autoal.weight_names == ("entropy", "margin", "uherding_wide")
@@ -840,15 +845,7 @@ def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, ke
   # from the host (`host_query`) and traced (`query`), with the round's key itself (the
   # key a run of the leader alone gets: common random numbers); the evidence's
   # candidates keep their columns, the leader gets its own.
-  config = SMALL._replace(
-    candidates=("entropy", "margin"),
-    objective="alignment",
-    steps=3,
-    batch_size=16,
-    warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
-    low_budget_leader="uherding",
-    low_budget_per_class=math.inf,
-  )
+  config = _leader_config("uherding")
   learner = _learner(synthetic, config)
   with pytest.raises(ValueError, match="trains a model of its own"):
     _searcher(learner, config)  # no Strategy for it
