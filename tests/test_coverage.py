@@ -121,6 +121,25 @@ def test_uherding_greedy_step_matches_the_released_code(seed):
   np.testing.assert_array_equal(np.asarray(ours), _uherding_reference(x, weights, labeled, 9, h))
 
 
+@pytest.mark.parametrize("num_labeled", [1, 2, 7, 8])
+def test_the_median_kernel_width_is_the_median_nearest_labeled_distance(num_labeled):
+  x, labeled = _points(3, n=60, d=4, num_labeled=num_labeled)
+  x = np.array(coverage.normalise(jnp.asarray(x)))
+  x[np.nonzero(labeled)[0][-1]] = x[np.nonzero(labeled)[0][0]]  # a duplicate: not a pair
+  dist = np.sqrt(((x[labeled][:, None] - x[labeled][None]) ** 2).sum(-1))
+  dist[dist < 1e-3] = np.inf
+  nearest = np.sort(dist.min(1))
+  nearest = nearest[np.isfinite(nearest)]
+  want = nearest[(len(nearest) - 1) // 2] if len(nearest) else 1.0
+  for capacity in (None, 9):
+    got = uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), capacity, 4, "median")
+    np.testing.assert_allclose(float(got), want, rtol=1e-4)
+    low = uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), capacity, 4, "min")
+    np.testing.assert_allclose(float(low), nearest[0] if len(nearest) else 1.0, rtol=1e-4)
+  with pytest.raises(ValueError, match="Unknown kernel width statistic"):
+    uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), statistic="max")
+
+
 def _ece_reference(logits, labels, temperature, bins=15):
   """The released code's ECELoss (pycls/calibration/metrics.py), in NumPy."""
   z = logits / temperature

@@ -65,7 +65,7 @@ def _state_after_one_query(spec, seed):
 
 # Strategies that train copies of the task model (a Setup with a model), tested each on a
 # task of its own below.
-NETWORKS = (*AUTOAL, "uherding", "uherding_wide")
+NETWORKS = (*AUTOAL, "uherding", "uherding_wide", "uherding_median")
 PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
 
@@ -265,6 +265,8 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   fixed = strategies.build("uherding_sigma1", setup).host_query((), key, context, K)
   wide = strategies.build("uherding_wide", setup).host_query((), key, context, K)
   np.testing.assert_array_equal(wide[0], fixed[0])  # the library's name for the ablation
+  median = strategies.build("uherding_median", setup).host_query((), key, context, K)
+  assert float(full[2].metrics["kernel_width"]) <= float(median[2].metrics["kernel_width"])
   flat = strategies.build("uherding_flat", setup)
   assert float(fixed[2].metrics["kernel_width"]) == 1.0
   assert float(full[2].metrics["kernel_width"]) < 1.0

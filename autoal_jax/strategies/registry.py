@@ -372,6 +372,7 @@ register("albl-port", albl_port.strategy, albl_port.DOC)
 register("tailor", tailor.strategy, tailor.DOC)
 register("uherding", uherding.strategy, uherding.DOC)
 register("uherding_wide", uherding.wide_strategy, uherding.WIDE_DOC)
+register("uherding_median", uherding.median_strategy, uherding.MEDIAN_DOC)
 register("dcom", dcom.strategy, dcom.DOC)
 
 __all__ = [

@@ -206,6 +206,21 @@ VARIANTS = {
     "low_budget_per_class": float("inf"),
     "low_budget_balance": 0.0,
   },
+  # v7 (2026-12-05, 03:15 UTC, frozen before any cell of its leader ran): v5 with
+  # `uherding_median`, UHerding whose kernel width is the median over the labeled samples
+  # of the distance to their nearest labeled neighbour instead of the smallest such
+  # distance. From v6's cells: on the trap the fixed wide width helped (the minimum is set
+  # by the densest labeled pair, inside the cluster of random labels), on Fashion-MNIST it
+  # lost to UHerding from 10 per class (the narrowing pays there): a width that still
+  # narrows as labels come in, not set by one pair. The trap's first draw suggested it;
+  # confirmed only by Fashion-MNIST (both pools), digits, digits_imb, trap_d1 and the
+  # other synthetic cases.
+  "v7": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding_median",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
