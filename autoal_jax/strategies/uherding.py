@@ -144,15 +144,15 @@ def strategy(
   sigma: float | None = None,
   weighted: bool = True,
   name: str = "uherding",
-  width: str = "min",
+  statistic: str = "min",
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
   ``sigma`` and ``weighted`` take one of its two changes to MaxHerding away, for
   ablations (`benchmarks/herding_ablation.py`): a fixed kernel width instead of the
   shrinking one (None: the paper's), and weights of 1 instead of the uncertainties
-  (False: MaxHerding's greedy step at UHerding's kernel width). ``width``: the shrinking
-  width's statistic (`kernel_width`; ``min``: the paper's)."""
+  (False: MaxHerding's greedy step at UHerding's kernel width). ``statistic``: the
+  shrinking width's (`kernel_width`; ``min``: the paper's)."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   config = setup.train if setup.train is not None else train_lib.TrainConfig()
@@ -179,13 +179,13 @@ def strategy(
     if not weighted:
       weights = jnp.ones_like(weights)
     embeddings = base.distance_space(context.outputs)
-    width_ = kernel_width(
-      coverage.normalise(embeddings), context.labeled, label_capacity, statistic=width
+    width = kernel_width(
+      coverage.normalise(embeddings), context.labeled, label_capacity, statistic=statistic
     )
     if sigma is not None:
-      width_ = jnp.float32(sigma)
-    picks = coverage.herding(herd_key, embeddings, ~context.labeled, k, weights, width_)
-    return picks, QueryInfo(metrics={"temperature": temperature, "kernel_width": width_})
+      width = jnp.float32(sigma)
+    picks = coverage.herding(herd_key, embeddings, ~context.labeled, k, weights, width)
+    return picks, QueryInfo(metrics={"temperature": temperature, "kernel_width": width})
 
   def query(state, key, context: Context, k: int):
     (fit_key, herd_key), labels, train_mask, num_train, index, held = split(key, context)
@@ -231,4 +231,4 @@ def median_strategy(setup: Setup) -> Strategy:
   narrows the kernel and keeps the greedy step buying there; a fixed wide width
   (`uherding_wide`) fixed the trap but lost to UHerding on Fashion-MNIST from 10 labels
   per class, where the narrowing pays (docs/results.md)."""
-  return strategy(setup, width="median", name="uherding_median")
+  return strategy(setup, statistic="median", name="uherding_median")
