@@ -5,6 +5,7 @@ r"""Time and peak memory of every strategy against a NumPy / scikit-learn refere
   python -m benchmarks.strategies --decisions --model=small_cnn   # decisions vs passes
   python -m benchmarks.strategies --only=typiclust,cluster_margin,tailor,albl --n=200000
   python -m benchmarks.strategies --only=probcover,maxherding,uherding,dropquery --n=200000
+  python -m benchmarks.strategies --only=dcom --n=200000
 
 Each (strategy, implementation) runs in a fresh subprocess that builds the inputs, resets
 the kernel's peak-RSS mark (/proc/self/clear_refs), runs the strategy and reports the wall
@@ -22,8 +23,12 @@ MaxHerding and Uncertainty Herding's greedy step as scikit-activeml and the rele
 UHerding code run them: a full kernel or ball matrix, here of the same random subset of
 S = 4,096 candidates (at N = 50,000 their N x N matrices would not fit this machine), the
 purity radius from scikit-learn's KMeans; DropQuery with scikit-learn's KMeans on the
-disagreeing samples. ``uherding`` times the selection (uncertainty at T = 1, the adaptive
-kernel width, the greedy step), not the calibration model's training.
+disagreeing samples; DCoM as its released code runs one query from a fresh state (every
+labeled sample's radius searched, the task model's predictions standing in for their
+labels): the radii's binary search and the coverage on the full |L| x N distances, the
+greedy step's graph on the same subset of S candidates. ``uherding`` times the selection
+(uncertainty at T = 1, the adaptive kernel width, the greedy step), not the calibration
+model's training.
 Ratio = reference time / JAX time (> 1: JAX is faster).
 
 The inputs are synthetic but shaped like a real pool: embeddings from a 50-component
@@ -75,6 +80,7 @@ STRATEGIES = [
   "maxherding",
   "uherding",
   "dropquery",
+  "dcom",
 ]
 KMEANS_ITERS = 10
 BANDIT_CANDIDATES = ("least_confidence", "margin", "entropy", "bald", "var_ratio_mc", "mean_std")
@@ -182,6 +188,8 @@ def _reference(name, embeddings, probs, mc, labeled, k):
     return _reference_coverage(name, embeddings, probs, labeled, k)
   if name == "dropquery":
     return _reference_dropquery(embeddings, probs, mc, labeled, k)
+  if name == "dcom":
+    return _reference_dcom(embeddings, probs, labeled, k)
   if name in ("tailor", "albl"):
     lists = np.stack([_reference(c, embeddings, probs, mc, labeled, k) for c in BANDIT_CANDIDATES])
     return (_reference_tailor if name == "tailor" else _reference_albl)(lists, probs, labeled, k)
@@ -301,6 +309,66 @@ def _reference_dropquery(embeddings, probs, mc, labeled, k):
   return np.asarray(picks)
 
 
+def _reference_dcom(embeddings, probs, labeled, k, subset=4096):
+  """One DCoM query from a fresh state as the released code runs it (DCoM.py's
+  new_centroids_deltas, calculate_coverage, select_samples), NumPy on full matrices: |L| x N
+  distances for the radii and the coverage, the S x S graph of the greedy step."""
+  import numpy as np
+
+  from autoal_jax.strategies import dcom
+
+  x = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+  lab = np.flatnonzero(labeled)
+  sq = (x * x).sum(1)
+  dl = np.sqrt(np.maximum(sq[lab, None] + sq[None, :] - 2 * x[lab] @ x.T, 0))
+  pseudo = probs.argmax(1)
+  same = pseudo[None, :] == pseudo[lab][:, None]  # labels: the model's predictions
+
+  def coverage(r):
+    return np.mean(np.any(dl < r[:, None], axis=0))
+
+  radii = np.full(len(lab), dcom.INITIAL_DELTA)
+  threshold = 0.2 * coverage(radii) + 0.4
+  low, high = np.zeros(len(lab)), np.full(len(lab), dcom.MAX_DELTA)
+  for _ in range(dcom.search_steps()):
+    mid = (low + high) / 2
+    inside = dl < mid[:, None]
+    size = inside.sum(1)
+    purity = np.where(size > 0, (inside & same).sum(1) / np.maximum(size, 1), 0.0)
+    ok = purity >= threshold
+    low, high = np.where(ok, mid, low), np.where(ok, high, mid)
+  radii = np.round((low + high) / 2, 2)
+  share = coverage(radii)
+  p = 1 + np.exp(-dcom.K_LOGISTIC * (1 - dcom.A_LOGISTIC))
+  weight = p / (1 + np.exp(-dcom.K_LOGISTIC * (share - dcom.A_LOGISTIC)))
+  avg = radii.mean()
+  covered = np.any((dl < avg) & (dl < radii[:, None]), axis=0)
+  rng = np.random.default_rng(0)
+  candidates = np.flatnonzero(~labeled)
+  chosen = np.sort(rng.choice(candidates, min(max(subset, 4 * k), len(candidates)), False))
+  xs = x[chosen]
+  d = np.sqrt(np.maximum(sq[chosen, None] + sq[chosen][None] - 2 * xs @ xs.T, 0))
+  edges = d < avg
+  edges[:, covered[chosen]] = False
+  top = np.sort(probs[chosen], axis=1)
+  margin = 1 - (top[:, -1] - top[:, -2])
+
+  def minmax(v):
+    span = v.max() - v.min()
+    return (v - v.min()) / (span if span > 0 else 1.0)
+
+  free, picks = np.ones(len(chosen), bool), []
+  for _ in range(k):
+    degree = edges.sum(1).astype(np.float64)
+    score = weight * minmax(margin) + (1 - weight) * minmax(degree)
+    j = int(np.argmax(np.where(free, score, -np.inf)))
+    picks.append(j)
+    free[j] = False
+    edges[:, edges[j].copy()] = False
+    margin[j] = 0
+  return chosen[np.asarray(picks)]
+
+
 def _reference_tailor(lists, probs, labeled, k):
   import numpy as np
 
@@ -357,6 +425,12 @@ def _jax_fn(name, k):
       capacity = int(labeled.shape[0]) // 50
       sigma = uherding.kernel_width(coverage.normalise(embeddings), labeled, capacity)
       return coverage.herding(key, embeddings, ~labeled, k, weights, sigma)
+    if name == "dcom":  # one query from a fresh state (every labeled sample's radius searched)
+      from autoal_jax.strategies import dcom
+
+      labels = jnp.where(labeled, jnp.argmax(probs, -1), -1).astype(jnp.int32)
+      radii = jnp.full(labeled.shape, -1.0, jnp.float32)
+      return dcom.query(key, radii, embeddings, probs, labeled, labels, k)[0]
     return strategies.get_picker(name).pick(key, outputs, ~labeled, k)
 
   return jax.jit(run)

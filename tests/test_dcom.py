@@ -139,6 +139,25 @@ def test_competence_moves_from_coverage_to_margin():
   assert dcom.search_steps() == 5  # 1.1 halved down to 0.034
 
 
+def test_coverage_of_several_radii_in_one_pass():
+  # Rows of radii share the pass over the distances; each row is its own coverage, exactly
+  # the brute force's (chunks smaller than the labeled set, padding included).
+  rng = np.random.RandomState(5)
+  x = rng.randn(90, 4).astype(np.float32)
+  x = x / np.linalg.norm(x, axis=1, keepdims=True)
+  labeled = np.zeros(90, bool)
+  labeled[rng.choice(90, 11, replace=False)] = True
+  radii = np.stack([rng.uniform(0.2, 0.9, 90), rng.uniform(0.0, 0.5, 90)]).astype(np.float32)
+  got = dcom.covered_by_balls(jnp.asarray(x), jnp.asarray(labeled), jnp.asarray(radii), chunk=4)
+  d = np.sqrt(np.maximum(((x[:, None] - x[None]) ** 2).sum(-1), 0.0))
+  lab = np.nonzero(labeled)[0]
+  for row in range(2):
+    want = np.any(d[lab] < radii[row, lab][:, None], axis=0)
+    np.testing.assert_array_equal(np.asarray(got[row]), want)
+    one = dcom.covered_by_balls(jnp.asarray(x), jnp.asarray(labeled), jnp.asarray(radii[row]))
+    np.testing.assert_array_equal(np.asarray(one), want)
+
+
 def test_low_competence_covers_the_densest_uncovered_region(key):
   # Nothing labeled near the dense cluster: with the competence at 0 the first pick is
   # in it, whatever the margins say.

@@ -24,14 +24,16 @@ Per query, as the released code does it (features L2-normalised, Euclidean dista
    neighbours are then covered (`greedy_mix`; the code's ``select_samples``).
 
 The radii are the strategy's state across rounds (float32[N], -1 where there is none).
-Fixed shapes and bounded memory as in `coverage`: the greedy step works on a random subset
-of S = max(``subset``, 4k) candidates (all samples when the pool is smaller), the labeled
-samples entering through the covered mask; the radii's search and the coverage are
-chunked passes over the pool. Where the code differs only in what it cannot reach here:
-ties of the greedy score go to a uniformly random candidate (the code's argsort takes
-some one of them, and could take a labeled sample when every score is 0, which its own
-assertion then rejects); its binary search's early exit on a purity exactly equal to the
-threshold (a float equality) is left out.
+Fixed shapes and bounded memory as in `coverage`: the greedy step works on a random
+subset of S = max(``subset``, 4k) candidates (all samples when the pool is smaller), the
+labeled samples entering through the covered mask; the radii's search and the coverage
+are chunked passes over the pool (two of them: the search's purity threshold needs the
+coverage before the search, the competence and the greedy step share one after it). Where
+the code differs only in what it cannot reach here: ties of the greedy score go to a
+uniformly random candidate (the code's argsort takes some one of them, and could take a
+labeled sample when every score is 0, which its own assertion then rejects); its binary
+search's early exit on a purity exactly equal to the threshold (a float equality) is left
+out.
 """
 
 from __future__ import annotations
@@ -92,17 +94,22 @@ def _distances(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 def covered_by_balls(x: jax.Array, labeled: jax.Array, radii: jax.Array, chunk: int = CHUNK):
-  """bool[N]: the points within some labeled sample's own radius (|x_n - x_l| < r_l),
-  chunked over the labeled samples: O(N |L| D) time, O(N chunk) memory."""
+  """bool[..., N]: the points within some labeled sample's own radius (|x_n - x_l| <
+  r_l), for each row of ``radii`` (float32[..., N]: several sets of radii share one pass
+  over the distances), chunked over the labeled samples: O(N |L| D) time, O(N chunk R)
+  memory for R rows."""
   padded, count = _members(labeled, chunk)
+  batch = radii.shape[:-1]
 
   def body(c, covered):
     index = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
     live = c * chunk + jnp.arange(chunk, dtype=jnp.int32) < count
-    inside = _distances(x, x[index]) < jnp.where(live, radii[index], -1.0)[None, :]
-    return covered | jnp.any(inside, axis=1)
+    dist = _distances(x, x[index])  # [N, chunk]
+    bound = jnp.where(live, radii[..., index], -1.0)  # [..., chunk]
+    return covered | jnp.any(dist[(None,) * len(batch)] < bound[..., None, :], axis=-1)
 
-  return jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, jnp.zeros(x.shape[0], bool))
+  init = jnp.zeros((*batch, x.shape[0]), bool)
+  return jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, init)
 
 
 def new_radii(
@@ -260,15 +267,16 @@ def query(
   pseudo = jnp.argmax(probs, axis=-1).astype(jnp.int32)
   searched = new_radii(x, new, jnp.where(labeled, labels, 0), pseudo, threshold)
   radii = jnp.where(new, searched, radii)
-  share = jnp.mean(covered_by_balls(x, labeled, radii), dtype=jnp.float32)
-  weight = competence(share)
   radius = jnp.sum(jnp.where(labeled, radii, 0.0)) / jnp.maximum(
     jnp.sum(labeled, dtype=jnp.float32), 1.0
   )
   radius = jnp.where(jnp.any(labeled), radius, INITIAL_DELTA)
-  # The code finds the covered points on the graph's edges (shorter than the mean radius),
-  # so a labeled sample covers within min(its radius, the mean) there.
-  covered = covered_by_balls(x, labeled, jnp.minimum(radii, radius))
+  # The competence's coverage (own radii) and the greedy step's covered points in one pass:
+  # the code finds the latter on the graph's edges (shorter than the mean radius), so a
+  # labeled sample covers within min(its radius, the mean) there.
+  own, covered = covered_by_balls(x, labeled, jnp.stack([radii, jnp.minimum(radii, radius)]))
+  share = jnp.mean(own, dtype=jnp.float32)
+  weight = competence(share)
 
   top2 = jax.lax.top_k(probs.astype(jnp.float32), 2)[0]
   margin = jnp.where(labeled, 0.0, _minmax(top2[:, 1] - top2[:, 0]))
