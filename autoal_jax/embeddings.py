@@ -243,7 +243,10 @@ OPTIONS = ("model", "npz:PATH", "pca", "pca:DIM", "ssl")
 
 
 def parse(spec: str) -> tuple[str, int]:
-  """('model' | 'npz' | 'pca' | 'ssl', pca's dim); a clear error for anything else."""
+  """('model' | 'npz' | 'pca' | 'ssl', pca's dim); a clear error for anything else.
+
+  A bare ``pca`` asks for PCA_DIM components, or every one where the inputs have fewer
+  (`pca_dim`); ``pca:DIM`` for exactly DIM."""
   if spec in ("model", "ssl"):
     return spec, 0
   if spec == "pca":
@@ -253,6 +256,15 @@ def parse(spec: str) -> tuple[str, int]:
   if spec.startswith("npz:") and len(spec) > 4:
     return "npz", 0
   raise ValueError(f"Unknown embeddings {spec!r}. Valid: {list(OPTIONS)}")
+
+
+def pca_dim(dataset: Dataset, spec: str) -> int:
+  """The components ``spec`` (``pca`` or ``pca:DIM``) takes on this dataset: DIM as given,
+  or for a bare ``pca`` PCA_DIM capped at the inputs' size (a 6-feature table gets its 6)."""
+  _, dim = parse(spec)
+  if spec == "pca":
+    dim = min(dim, int(np.prod(dataset.train_images.shape[1:])))
+  return dim
 
 
 def cache_key(dataset: Dataset, spec: str, ssl_config: SSLConfig | None = None) -> str:
@@ -284,7 +296,7 @@ def attach(
   Returns:
     The `Dataset` with ``embeddings`` float32 [N, E] (None for ``model``).
   """
-  kind, dim = parse(spec)
+  kind, _ = parse(spec)
   n = dataset.train_labels.shape[0]
   if kind == "model":
     return dataset._replace(embeddings=None)
@@ -298,7 +310,7 @@ def attach(
       return dataset._replace(embeddings=data_lib.as_embeddings(np.load(path), n, path))
   start = time.perf_counter()
   if kind == "pca":
-    embeddings = pca(dataset, dim)(dataset.train_images)
+    embeddings = pca(dataset, pca_dim(dataset, spec))(dataset.train_images)
   else:
     progress = None if log is None else (lambda i, loss: log(f"  ssl step {i}: loss {loss:.3f}"))
     embeddings = simclr(dataset, ssl_config, progress)(dataset.train_images)
@@ -363,7 +375,7 @@ def as_features(
   """
   if spec == "raw":
     return dataset
-  kind, dim = parse(spec)
+  kind, _ = parse(spec)
   if kind not in ("pca", "ssl"):
     raise ValueError(f"Unknown inputs {spec!r}. Valid: {list(FEATURE_OPTIONS)}")
   path = None
@@ -376,7 +388,7 @@ def as_features(
   else:
     start = time.perf_counter()
     if kind == "pca":
-      embed = pca(dataset, dim)
+      embed = pca(dataset, pca_dim(dataset, spec))
     else:
       progress = None if log is None else (lambda i, loss: log(f"  ssl step {i}: loss {loss:.3f}"))
       embed = simclr(dataset, ssl_config, progress)

@@ -25,6 +25,20 @@ def test_pca_is_the_top_principal_subspace(synthetic):
     embeddings.pca(synthetic, 145)
 
 
+def test_bare_pca_takes_every_component_of_narrow_inputs(tmp_path):
+  # 16 features: a bare `pca` keeps all 16 (PCA_DIM is 50); `pca:50` asks for more than
+  # there are and is refused; on wider inputs the bare option is PCA_DIM.
+  dataset = from_arrays(*feature_arrays(dim=16))
+  assert embeddings.pca_dim(dataset, "pca") == 16
+  assert embeddings.attach(dataset, "pca", str(tmp_path), log=None).embeddings.shape == (400, 16)
+  assert embeddings.as_features(dataset, "pca", log=None).info.image_shape == (16,)
+  with pytest.raises(ValueError, match=r"pca:DIM must be in \[1, 16\], got 50"):
+    embeddings.attach(dataset, "pca:50", log=None)
+  wide = from_arrays(*feature_arrays(dim=80))
+  assert embeddings.pca_dim(wide, "pca") == embeddings.PCA_DIM == 50
+  assert embeddings.pca_dim(wide, "pca:7") == 7
+
+
 def test_nt_xent_by_hand():
   z1 = jnp.array([[1.0, 0.0], [0.0, 1.0]])
   z2 = jnp.array([[1.0, 0.0], [0.0, 1.0]])
