@@ -14,6 +14,7 @@ from tests.conftest import needs_fashion_mnist, synthetic_arrays
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, ".cache", "jax")
+EMBEDDINGS = os.path.join(ROOT, ".cache", "embeddings")  # the pca default's, not the user's
 
 
 def _run(workdir, *overrides, config="experiments/configs/smoke.py", dry=False):
@@ -25,8 +26,10 @@ def _run(workdir, *overrides, config="experiments/configs/smoke.py", dry=False):
     f"--config={config}",
     f"--workdir={workdir}",
     f"--config.jax_cache_dir={CACHE}",
-    *overrides,
   ]
+  if not any(o.startswith("--config.embeddings_cache=") for o in overrides):
+    command.append(f"--config.embeddings_cache={EMBEDDINGS}")
+  command += overrides
   if dry:
     return command
   return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)

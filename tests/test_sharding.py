@@ -54,6 +54,7 @@ def test_two_processes_of_two_devices_pick_what_one_device_picks(tmp_path):
     return [
       sys.executable, "-m", "experiments.main", "--config=experiments/configs/smoke.py",
       f"--workdir={workdir}", f"--config.jax_cache_dir={CACHE}", f"--config.dataset=npz:{data}",
+      f"--config.embeddings_cache={tmp_path / 'embeddings'}",
       f"--config.strategies={STRATEGIES}", "--config.seeds=1", "--config.num_mc=3",
       # One query of 20, then the last training (a second round runs the same programs;
       # left out for the suite's time since 2026-12-04).

@@ -74,4 +74,5 @@ def get_config(size: str = ""):
     config.num_initial, config.query_size, config.quota = 20, 20, 200
   config.strategies = ",".join(STRATEGIES)
   config.seeds = seeds
+  config.embeddings = "model"  # as its stored results ran (the default until 2026-12-05)
   return config
