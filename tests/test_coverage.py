@@ -140,6 +140,51 @@ def test_the_median_kernel_width_is_the_median_nearest_labeled_distance(num_labe
     uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), statistic="max")
 
 
+def test_the_expected_error_gate_keeps_the_most_uncertain_of_the_expected_count():
+  rng = np.random.default_rng(4)
+  n, c, k = 200, 5, 6
+  logits = rng.normal(0.0, 2.0, (n, c)).astype(np.float32)
+  labeled = rng.uniform(size=n) < 0.2
+  for temperature in (1.0, 3.0):
+    z = logits / temperature
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    errors = (1.0 - p.max(1))[~labeled].sum()
+    top2 = np.sort(p, 1)[:, -2:]
+    u = 1.0 - (top2[:, 1] - top2[:, 0])
+    m = max(k, int(np.round(errors)))
+    want = np.zeros(n, bool)
+    want[np.flatnonzero(~labeled)[np.argsort(-u[~labeled], kind="stable")[:m]]] = True
+    got = uherding.expected_error_gate(jnp.asarray(logits), temperature, jnp.asarray(labeled), k)
+    np.testing.assert_array_equal(np.asarray(got), want)
+  # A confident model expects fewer errors than k: the gate still holds k samples.
+  sure = np.zeros((n, c), np.float32)
+  sure[:, 0] = 30.0
+  got = uherding.expected_error_gate(jnp.asarray(sure), 1.0, jnp.asarray(labeled), k)
+  assert int(np.sum(got)) == k and not np.any(np.asarray(got) & labeled)
+
+
+def test_herding_over_a_gate_covers_and_picks_only_the_gate():
+  x, labeled = _points(5, n=80, d=4, num_labeled=6)
+  gate = ~labeled & (np.arange(80) % 3 == 0)
+  weights = jnp.asarray(np.random.default_rng(5).uniform(0.1, 1.0, 80).astype(np.float32))
+  key = jax.random.key(5)
+  picks = np.asarray(coverage.herding(key, x, gate, 5, weights, 0.5, labeled=labeled))
+  assert np.all(gate[picks]) and len(set(picks.tolist())) == 5
+  # The gate's complement among the unlabeled is neither covered nor picked: the same
+  # picks as herding on the gate's points alone (with the labeled ones).
+  keep = gate | labeled
+  alone = np.asarray(
+    coverage.herding(key, x[keep], gate[keep], 5, weights[keep], 0.5, labeled=labeled[keep])
+  )
+  np.testing.assert_array_equal(picks, np.flatnonzero(keep)[alone])
+  # Without `labeled` the samples outside the candidates count as labeled (as before).
+  full = coverage.herding(key, x, ~labeled, 5, weights, 0.5)
+  np.testing.assert_array_equal(
+    full, coverage.herding(key, x, ~labeled, 5, weights, 0.5, labeled=labeled)
+  )
+
+
 def _ece_reference(logits, labels, temperature, bins=15):
   """The released code's ECELoss (pycls/calibration/metrics.py), in NumPy."""
   z = logits / temperature

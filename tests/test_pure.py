@@ -65,7 +65,7 @@ def _state_after_one_query(spec, seed):
 
 # Strategies that train copies of the task model (a Setup with a model), tested each on a
 # task of its own below.
-NETWORKS = (*AUTOAL, "uherding", "uherding_wide", "uherding_median")
+NETWORKS = (*AUTOAL, "uherding", "uherding_wide", "uherding_median", "uherding_gated")
 PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
 
@@ -267,6 +267,11 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   np.testing.assert_array_equal(wide[0], fixed[0])  # the library's name for the ablation
   median = strategies.build("uherding_median", setup).host_query((), key, context, K)
   assert float(full[2].metrics["kernel_width"]) <= float(median[2].metrics["kernel_width"])
+  gated = strategies.build("uherding_gated", setup).host_query((), key, context, K)
+  gate = int(gated[2].metrics["gate"])
+  assert K <= gate < int(np.sum(~np.asarray(context.labeled)))  # the model expects some right
+  assert float(gated[2].metrics["kernel_width"]) == float(median[2].metrics["kernel_width"])
+  assert not np.any(np.asarray(context.labeled)[np.asarray(gated[0])])
   flat = strategies.build("uherding_flat", setup)
   assert float(fixed[2].metrics["kernel_width"]) == 1.0
   assert float(full[2].metrics["kernel_width"]) < 1.0

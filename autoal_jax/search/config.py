@@ -41,7 +41,7 @@ OBJECTIVES = ("hard_samples", "alignment")
 BALANCE_COUNTS = ("round", "initial")
 # Single strategies that are not pickers (they train a model of their own each query) and
 # may still be `low_budget_leader`: their own query buys (`AutoAL`, ``low_leader``).
-STRATEGY_LEADERS = ("uherding", "uherding_wide", "uherding_median")
+STRATEGY_LEADERS = ("uherding", "uherding_wide", "uherding_median", "uherding_gated")
 FALLBACKS = ("vote", "rotation", "leader")
 # Bi-level steps per round where `SearchConfig.steps` is 0. The paper's objective trains
 # FitNet, SearchNet and LossNet in turn (the released code: 400). The alignment objective
@@ -126,7 +126,7 @@ class SearchConfig(NamedTuple):
     low_budget_leader: the single strategy that buys below ``low_budget_per_class``; where
       it is not a candidate it gets a weight column of its own (`AutoAL.columns`) and the
       evidence never weighs it. A picker, or one of `STRATEGY_LEADERS` (``uherding``,
-      ``uherding_wide``, ``uherding_median``),
+      ``uherding_wide``, ``uherding_median``, ``uherding_gated``),
       whose own query buys (its calibration model trained in that query).
     low_budget_balance: the low-budget leader buys only while the labeled set's class
       counts are consistent with balanced classes: a chi-square test of the counts

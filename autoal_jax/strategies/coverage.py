@@ -261,6 +261,7 @@ def herding(
   weights: jax.Array | None = None,
   sigma=MAXHERDING_SIGMA,
   subset: int = DEFAULT_SUBSET,
+  labeled: jax.Array | None = None,
 ) -> jax.Array:
   """Kernel herding: MaxHerding (Bae, Noh & Sutherland, ECCV 2024) with ``weights`` None,
   Uncertainty Herding's greedy step (Bae, Oliveira & Sutherland, ICLR 2025) with the
@@ -275,17 +276,21 @@ def herding(
     weights: float32[N], w_n; None: 1.
     sigma: the kernel width (a traced scalar is fine).
     subset: S.
+    labeled: bool[N], the samples whose coverage counts as had (m); None: those outside
+      ``candidate_mask``. Given, the candidates may be fewer than the unlabeled samples:
+      the coverage measured and the picks are then both the candidates'.
 
   Returns:
     int32[k], distinct indices inside the mask in pick order.
   """
   pickers._check(embeddings, candidate_mask, k)
   x = normalise(embeddings)
+  labeled = ~candidate_mask if labeled is None else labeled
   if weights is None:
     weights = jnp.ones(x.shape[0], jnp.float32)
   chex.assert_shape(weights, candidate_mask.shape)
   return _coverage_pick(
-    key, x, weights.astype(jnp.float32), ~candidate_mask, candidate_mask, k, rbf(sigma), subset, 256
+    key, x, weights.astype(jnp.float32), labeled, candidate_mask, k, rbf(sigma), subset, 256
   )
 
 

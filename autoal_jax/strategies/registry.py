@@ -373,6 +373,7 @@ register("tailor", tailor.strategy, tailor.DOC)
 register("uherding", uherding.strategy, uherding.DOC)
 register("uherding_wide", uherding.wide_strategy, uherding.WIDE_DOC)
 register("uherding_median", uherding.median_strategy, uherding.MEDIAN_DOC)
+register("uherding_gated", uherding.gated_strategy, uherding.GATED_DOC)
 register("dcom", dcom.strategy, dcom.DOC)
 
 __all__ = [
