@@ -250,6 +250,7 @@ def test_the_sweep_config_freezes_every_search_and_training_key():
   v6 = sweep.get_config("digits,1,v6").search
   assert v6.low_budget_leader == "uherding_wide" and v6.low_budget_balance == 0.0
   assert sweep.get_config("digits,1,v7").search.low_budget_leader == "uherding_median"
+  assert sweep.get_config("digits,1,v8").search.low_budget_leader == "uherding_gated"
   assert sweep.VARIANTS["v5"] == sweep.VARIANTS["v4"]  # the same values, the CRN code
   assert sweep.get_config("digits_imb,2,v3b").search.balance_counts == "initial"
   npz = sweep.get_config("npz,2,4,3000")

@@ -221,6 +221,23 @@ VARIANTS = {
     "low_budget_per_class": float("inf"),
     "low_budget_balance": 0.0,
   },
+  # v8 (2026-12-05, 07:58 UTC, frozen after four development cells of its leader and
+  # before any other cell of it finished or was looked at): v7 with `uherding_gated`, whose
+  # greedy step covers and picks only the samples where the calibrated model expects its
+  # errors (the m most uncertain, m the pool's expected error count). From v7's failing
+  # cells: from 10 labels per class the margin case and the blobs want DropQuery's or
+  # margin's picks (uncertain samples, spread), the trap the median width's coverage; the
+  # gate narrows as the model improves. Development cells (regret to the best single
+  # strategy, v7's leader beside it): the margin case at 10 and 20 (0.49 +- 0.27, 0.35 +-
+  # 0.22; 0.56 +- 0.24, 0.55 +- 0.32), the blobs at 20 (-0.17 +- 0.30; 0.87 +- 0.26), the
+  # trap at 10 (-0.46 +- 0.62; -0.13 +- 0.30). Confirmed only by cells run after this
+  # commit: every other cell (fresh draws margin_d1, blobs_d1, trap_d2 the cleanest).
+  "v8": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding_gated",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
