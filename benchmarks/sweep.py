@@ -6,6 +6,7 @@ sweep").
   python -m benchmarks.sweep --runs=DIR --datasets=digits --budgets=1,2  # some cells
   python -m benchmarks.sweep --later=dcom --runs=DIR                  # a later strategy
   python -m benchmarks.sweep --table                                  # tables + heat map
+  python -m benchmarks.sweep --table --versus=uherding_gated,uherding_median  # A - B per cell
 
 Each cell is one CLI invocation in RUNS/DATASET-M (resumed when interrupted, a strategy's
 ten seeds as one vmapped program); its results.json goes, gzipped, to
@@ -322,6 +323,36 @@ def heat_map(grids: dict, path: str) -> None:
   plt.close(fig)
 
 
+def versus(cells: dict, a: str, b: str) -> str:
+  """Strategy ``a`` against ``b`` in every cell where both ran: the paired difference of
+  their AUBCs (a - b, points, mean +- SE over the seeds both ran; * beyond 2 SE), then
+  the cells where a is ahead or behind by more than 2 SE and the mean over the cells. A
+  markdown table."""
+  lines = [f"| cell | {a} - {b} |", "|---|---|"]
+  diffs = []
+  for dataset in [d for d in DATASETS if any(k[0] == d for k in cells)] + sorted(
+    {d for d, _ in cells} - set(DATASETS)
+  ):
+    for budget in sorted(bb for d, bb in cells if d == dataset):
+      cell = cells[dataset, budget]
+      if a not in cell or b not in cell:
+        continue
+      seeds = sorted(set(cell[a]) & set(cell[b]))
+      diff = np.asarray([cell[a][s] - cell[b][s] for s in seeds])
+      se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+      star = "*" if abs(diff.mean()) > 2 * se else ""
+      diffs.append((diff.mean(), se))
+      lines.append(f"| {dataset}-{budget} | {diff.mean():+.2f} +- {se:.2f}{star} |")
+  ahead = sum(m > 2 * se for m, se in diffs)
+  behind = sum(-m > 2 * se for m, se in diffs)
+  mean = np.mean([m for m, _ in diffs]) if diffs else float("nan")
+  lines.append(
+    f"\n{len(diffs)} cells: {a} ahead by more than 2 SE in {ahead}, behind in {behind}; "
+    f"mean difference {mean:+.2f}"
+  )
+  return "\n".join(lines)
+
+
 def bought(stored: str) -> str:
   """Who bought each query of every stored `autoal` run: per cell and version, the count
   of queries by the column with the largest weight, and how many the searched mixture
@@ -354,6 +385,11 @@ def main(argv):
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
     return
+  if FLAGS.versus:
+    if len(FLAGS.versus) != 2:
+      raise app.UsageError("--versus takes two strategies: A,B")
+    print(versus(cells, *FLAGS.versus))
+    return
   text, grids = tables(cells)
   print(text)
   if FLAGS.figure:
@@ -381,6 +417,7 @@ def _define_flags() -> None:
   flags.DEFINE_list(
     "also", [], "--table: more folders of stored cells, merged with --stored's (e.g. kept runs)."
   )
+  flags.DEFINE_list("versus", [], "--table: only A against B (A,B) in every cell both ran.")
   flags.DEFINE_bool("bought", False, "Only print who bought each stored autoal run's queries.")
   flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
   flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")

@@ -328,6 +328,13 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   np.testing.assert_array_equal(aligned["b"][2], [[np.nan], [3.0], [4.0]])
   sweep.heat_map(grids, str(tmp_path / "map.png"))
   assert (tmp_path / "map.png").stat().st_size > 0
+  # Two strategies against each other, cell by cell (digits-2: dcom 1.0 above margin on
+  # every seed; digits-5: margin 0.67 +- 0.33 under autoal; digits-10: neither ran).
+  text = sweep.versus(sweep.load_cells(str(tmp_path)), "dcom", "margin")
+  assert "| digits-2 | +1.00 +- 0.00* |" in text and "digits-5" not in text
+  assert "1 cells: dcom ahead by more than 2 SE in 1, behind in 0; mean difference +1.00" in text
+  text = sweep.versus(sweep.load_cells(str(tmp_path)), "margin", "autoal")
+  assert "| digits-5 | -0.67 +- 0.33 |" in text and "digits-10" not in text
 
 
 def test_the_sweep_writes_a_synthetic_case_beside_its_own_flags(tmp_path):
@@ -376,13 +383,14 @@ def test_the_coverage_suite_takes_a_sweep_variant_and_tables_its_rows(tmp_path):
   import json
 
   from benchmarks import coverage_suite
-  from experiments.configs import coverage, sweep
+  from experiments.configs import coverage, default, sweep
 
   config = coverage.get_config("digits,2,v5")
   assert config.strategies == "autoal" and config.num_initial == 20 and config.seeds == 5
   for key, value in sweep.VARIANTS["v5"].items():
     assert config.search[key] == value
-  assert coverage.get_config("digits,2").search.low_budget_leader == "typiclust"
+  plain = coverage.get_config("digits,2").search  # no variant: the default search
+  assert plain.to_dict() == default.get_config().search.to_dict()
   with pytest.raises(ValueError, match="unknown variant 'v9'"):
     coverage.get_config("digits,2,v9")
 
