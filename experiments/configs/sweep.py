@@ -222,7 +222,8 @@ VARIANTS = {
     "low_budget_balance": 0.0,
   },
   # v8 (2026-12-05, 07:58 UTC, frozen after four development cells of its leader and
-  # before any other cell of it finished or was looked at): v7 with `uherding_gated`, whose
+  # before any other cell of it was looked at; the blobs at 50 had finished, unread, and
+  # went into the freeze's commit): v7 with `uherding_gated`, whose
   # greedy step covers and picks only the samples where the calibrated model expects its
   # errors (the m most uncertain, m the pool's expected error count). From v7's failing
   # cells: from 10 labels per class the margin case and the blobs want DropQuery's or
