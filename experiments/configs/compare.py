@@ -75,4 +75,9 @@ def get_config(size: str = ""):
   config.strategies = ",".join(STRATEGIES)
   config.seeds = seeds
   config.embeddings = "model"  # as its stored results ran (the default until 2026-12-05)
+  # autoal as its stored results ran: the budget rule of the default until 2026-12-05
+  # (TypiClust below 10 labels per class while the classes look balanced, margin above).
+  config.search.low_budget_per_class = 10.0
+  config.search.low_budget_leader = "typiclust"
+  config.search.low_budget_balance = 0.05
   return config

@@ -126,9 +126,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.guardrail = True  # autoal: the mixture only where it beats every candidate
   config.search.fallback = "leader"  # autoal otherwise: leader (below) | vote | rotation
   config.search.leaders = "margin"  # fallback=leader: who buys alone while standing, in order
-  config.search.low_budget_per_class = 10.0  # autoal: below this many labels per class (0: never)
-  config.search.low_budget_leader = "typiclust"  # ... this one buys alone ...
-  config.search.low_budget_balance = 0.05  # ... while the labeled classes look balanced (p)
+  # autoal's leader (since 2026-12-05: the budget sweep's v8, frozen at 3bd7e83 and
+  # confirmed on the cells that did not choose it, docs/results.md): Uncertainty Herding
+  # covering where the calibrated model expects its errors buys at every budget (inf);
+  # until then TypiClust below 10 labels per class while the classes looked balanced
+  # (0.05), margin above (the sweep's v1, which compare.py keeps).
+  config.search.low_budget_per_class = float("inf")  # below this many labels per class (0: never)
+  config.search.low_budget_leader = "uherding_gated"  # ... this one buys alone ...
+  config.search.low_budget_balance = 0.0  # ... while the classes look balanced (p; 0: no test)
   config.search.balance_counts = "round"  # ... in each round's labels | the initial set's
   config.search.backbone = "auto"  # the small CNN on images, the MLP on features
   config.search.steps_per_call = 0  # 0: 1 on CPU, 16 on GPU/TPU

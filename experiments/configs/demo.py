@@ -26,7 +26,6 @@ from experiments.configs import default
 def get_config() -> ml_collections.ConfigDict:
   config = default.get_config()
   config.strategies = "autoal,margin,random"
-  config.embeddings = "model"  # as its stored results ran (the default until 2026-12-05)
   config.seeds = 3
   config.pool_size = 10000
   config.num_initial = 500
