@@ -7,6 +7,7 @@ sweep").
   python -m benchmarks.sweep --later=dcom --runs=DIR                  # a later strategy
   python -m benchmarks.sweep --table                                  # tables + heat map
   python -m benchmarks.sweep --table --versus=uherding_gated,uherding_median  # A - B per cell
+  python -m benchmarks.sweep --table --rounds=uherding_gated:gate     # a log entry per round
 
 Each cell is one CLI invocation in RUNS/DATASET-M (resumed when interrupted, a strategy's
 ten seeds as one vmapped program); its results.json goes, gzipped, to
@@ -353,6 +354,33 @@ def versus(cells: dict, a: str, b: str) -> str:
   return "\n".join(lines)
 
 
+def rounds(folders, strategy: str, key: str) -> str:
+  """Per stored cell where ``strategy`` ran: the mean over its seeds, round by round, of
+  the entry ``key`` of its query log (`search`: e.g. `uherding_gated`'s ``gate``, its
+  ``kernel_width`` or ``temperature``), beside the labels and the test error (%) of the
+  model that query read. A markdown table."""
+  lines = [f"| cell | labels | {key} | test error (%) |", "|---|---|---|---|"]
+  for folder in folders:
+    if not os.path.isdir(folder):
+      continue
+    for name, stem, variant in _stored_files(folder):
+      with gzip.open(os.path.join(folder, name), "rt") as f:
+        runs = [r for r in json.load(f)["runs"] if r["strategy"] == strategy]
+      logs = [r.get("search", []) for r in runs]
+      if not runs or not all(logs) or any(key not in q for log in logs for q in log):
+        continue
+      count = min(len(log) for log in logs)
+      values = np.mean([[q[key] for q in log[:count]] for log in logs], axis=0)
+      error = 100 * (1 - np.mean([r["accuracy"][:count] for r in runs], axis=0))
+      labels = runs[0]["labels"][:count]
+      cell = stem + (f"-{variant}" if variant else "")
+      lines.append(
+        f"| {cell} | {', '.join(str(n) for n in labels)} | "
+        f"{', '.join(f'{v:.4g}' for v in values)} | {', '.join(f'{e:.1f}' for e in error)} |"
+      )
+  return "\n".join(lines)
+
+
 def bought(stored: str) -> str:
   """Who bought each query of every stored `autoal` run: per cell and version, the count
   of queries by the column with the largest weight, and how many the searched mixture
@@ -385,6 +413,10 @@ def main(argv):
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
     return
+  if FLAGS.rounds:
+    strategy, _, key = FLAGS.rounds.partition(":")
+    print(rounds([*FLAGS.also, FLAGS.stored], strategy, key))
+    return
   if FLAGS.versus:
     if len(FLAGS.versus) != 2:
       raise app.UsageError("--versus takes two strategies: A,B")
@@ -416,6 +448,11 @@ def _define_flags() -> None:
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
   flags.DEFINE_list(
     "also", [], "--table: more folders of stored cells, merged with --stored's (e.g. kept runs)."
+  )
+  flags.DEFINE_string(
+    "rounds",
+    "",
+    "--table: only STRATEGY:KEY, its query log's KEY per round (e.g. uherding_gated:gate).",
   )
   flags.DEFINE_list("versus", [], "--table: only A against B (A,B) in every cell both ran.")
   flags.DEFINE_bool("bought", False, "Only print who bought each stored autoal run's queries.")

@@ -335,6 +335,18 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   assert "1 cells: dcom ahead by more than 2 SE in 1, behind in 0; mean difference +1.00" in text
   text = sweep.versus(sweep.load_cells(str(tmp_path)), "margin", "autoal")
   assert "| digits-5 | -0.67 +- 0.33 |" in text and "digits-10" not in text
+  # A query log's entry per round, means over the seeds (a strategy with no such entry,
+  # or no log, is left out).
+  runs = [
+    {"strategy": "g", "seed": i, "aubc": 0.5, "labels": [10, 20, 30], "accuracy": [0.5, 0.6, 0.8],
+     "search": [{"gate": 100 + i}, {"gate": 50 + i}]}
+    for i in range(2)
+  ]  # fmt: skip
+  with gzip.open(tmp_path / "digits-1+g.json.gz", "wt") as f:
+    json.dump({"runs": runs}, f)
+  text = sweep.rounds([str(tmp_path)], "g", "gate")
+  assert "| digits-1 | 10, 20 | 100.5, 50.5 | 50.0, 40.0 |" in text
+  assert "digits-2" not in text and sweep.rounds([str(tmp_path)], "g", "width").count("\n") == 1
 
 
 def test_the_sweep_writes_a_synthetic_case_beside_its_own_flags(tmp_path):
