@@ -188,6 +188,13 @@ def merged_cells(folders) -> dict:
   return cells
 
 
+def _datasets_in(cells: dict) -> list[str]:
+  """The datasets of ``cells`` ({(dataset, budget): ...}): `DATASETS`' order, then the
+  others (fresh draws, files) sorted."""
+  datasets = [d for d in DATASETS if any(k[0] == d for k in cells)]
+  return datasets + sorted({d for d, _ in cells} - set(datasets))
+
+
 def regrets(cell: dict, single) -> tuple[str, dict]:
   """The cell's best single strategy and each strategy's paired regret to it:
   {strategy: (mean, SE, n)} over the seeds both ran."""
@@ -210,9 +217,7 @@ def tables(cells: dict) -> tuple[str, dict]:
   # has no best to measure regret to: named, not tabled.
   waiting = sorted(k for k, cell in cells.items() if not any(s in cell for s in sweep.SINGLE))
   cells = {k: cell for k, cell in cells.items() if k not in waiting}
-  datasets = [d for d in DATASETS if any(k[0] == d for k in cells)]
-  datasets += sorted({d for d, _ in cells} - set(datasets))
-  for dataset in datasets:
+  for dataset in _datasets_in(cells):
     budgets = sorted(b for d, b in cells if d == dataset)
     results = {b: regrets(cells[dataset, b], sweep.SINGLE) for b in budgets}
     present = {s for b in budgets for s in cells[dataset, b]}
@@ -331,9 +336,7 @@ def versus(cells: dict, a: str, b: str) -> str:
   markdown table."""
   lines = [f"| cell | {a} - {b} |", "|---|---|"]
   diffs = []
-  for dataset in [d for d in DATASETS if any(k[0] == d for k in cells)] + sorted(
-    {d for d, _ in cells} - set(DATASETS)
-  ):
+  for dataset in _datasets_in(cells):
     for budget in sorted(bb for d, bb in cells if d == dataset):
       cell = cells[dataset, budget]
       if a not in cell or b not in cell:
@@ -409,13 +412,13 @@ def main(argv):
     for dataset in FLAGS.datasets:
       for budget in FLAGS.budgets:
         run_cell(dataset, budget)
+  if FLAGS.rounds:  # reads the stored runs' logs itself
+    strategy, _, key = FLAGS.rounds.partition(":")
+    print(rounds([*FLAGS.also, FLAGS.stored], strategy, key))
+    return
   cells = merged_cells([*FLAGS.also, FLAGS.stored])
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
-    return
-  if FLAGS.rounds:
-    strategy, _, key = FLAGS.rounds.partition(":")
-    print(rounds([*FLAGS.also, FLAGS.stored], strategy, key))
     return
   if FLAGS.versus:
     if len(FLAGS.versus) != 2:

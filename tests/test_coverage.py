@@ -185,6 +185,27 @@ def test_herding_over_a_gate_covers_and_picks_only_the_gate():
   )
 
 
+def test_the_gate_and_herding_over_it_jit_and_vmap_over_seeds():
+  # The gated greedy step as a caller runs it: one jitted program vmapped over seeds
+  # (logits, labeled sets, keys), equal to separate calls pick for pick.
+  rng = np.random.default_rng(6)
+  x = jnp.asarray(rng.normal(size=(60, 4)).astype(np.float32))
+  logits = jnp.asarray(rng.normal(0.0, 2.0, (3, 60, 5)).astype(np.float32))
+  labeled = jnp.asarray(rng.uniform(size=(3, 60)) < 0.15)
+  keys = jax.random.split(jax.random.key(6), 3)
+
+  def gated(key, logit, known):
+    gate = uherding.expected_error_gate(logit, 1.5, known, 4)
+    u = uherding.margin_uncertainty(logit, 1.5, known)
+    return coverage.herding(key, x, gate, 4, u, 0.7, labeled=known), jnp.sum(gate)
+
+  picks, sizes = jax.jit(jax.vmap(gated))(keys, logits, labeled)
+  for i in range(3):
+    one = gated(keys[i], logits[i], labeled[i])
+    np.testing.assert_array_equal(picks[i], one[0])
+    assert int(sizes[i]) == int(one[1]) and not np.asarray(labeled[i])[np.asarray(picks[i])].any()
+
+
 def _ece_reference(logits, labels, temperature, bins=15):
   """The released code's ECELoss (pycls/calibration/metrics.py), in NumPy."""
   z = logits / temperature
