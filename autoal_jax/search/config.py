@@ -41,7 +41,13 @@ OBJECTIVES = ("hard_samples", "alignment")
 BALANCE_COUNTS = ("round", "initial")
 # Single strategies that are not pickers (they train a model of their own each query) and
 # may still be `low_budget_leader`: their own query buys (`AutoAL`, ``low_leader``).
-STRATEGY_LEADERS = ("uherding", "uherding_wide", "uherding_median", "uherding_gated")
+STRATEGY_LEADERS = (
+  "uherding",
+  "uherding_wide",
+  "uherding_median",
+  "uherding_gated",
+  "uherding_trusted",
+)
 FALLBACKS = ("vote", "rotation", "leader")
 # Bi-level steps per round where `SearchConfig.steps` is 0. The paper's objective trains
 # FitNet, SearchNet and LossNet in turn (the released code: 400). The alignment objective

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from autoal_jax import train as train_lib
-from autoal_jax.strategies import base, coverage
+from autoal_jax.strategies import base, coverage, pickers
 from autoal_jax.types import Context, Needs, QueryInfo, Setup, Strategy
 
 TEMPERATURES = tuple(float(t) for t in np.round(np.arange(1.0, 20.0, 0.1), 1))
@@ -122,7 +122,7 @@ def kernel_width(
   return jnp.where(jnp.isfinite(best), jnp.sqrt(best), 1.0)
 
 
-def expected_error_gate(logits, temperature, labeled, k: int):
+def expected_error_gate(logits, temperature, labeled, k: int, trust=None):
   """The unlabeled samples where the calibrated model expects its errors: the m most
   uncertain (U of `margin_uncertainty`), m = max(k, round(sum over the unlabeled of
   1 - max softmax(logits / T))), the number of errors the calibrated probabilities
@@ -131,14 +131,41 @@ def expected_error_gate(logits, temperature, labeled, k: int):
   With few labels the model expects to be wrong on most of the pool and the gate keeps
   nearly all of it (the greedy step is UHerding's); as it improves, the gate narrows to
   its decision boundaries, where margin sampling and DropQuery pick.
+
+  ``trust`` (float32[N] in [0, 1], None: 1 everywhere): how far each sample's calibrated
+  probabilities are believed (`labeled_trust`); where it is t < 1 the sample's error
+  probability is t (1 - max p) + (1 - t)(1 - 1 / C), and its uncertainty
+  t U + (1 - t): a sample far from every label counts as a likely error however
+  confident the model is there.
   """
   probs = jax.nn.softmax(logits.astype(jnp.float32) / temperature, axis=-1)
   unlabeled = jnp.logical_not(labeled)
-  errors = jnp.sum(jnp.where(unlabeled, 1.0 - jnp.max(probs, axis=-1), 0.0))
+  error = 1.0 - jnp.max(probs, axis=-1)
+  u = margin_uncertainty(logits, temperature, labeled)
+  if trust is not None:
+    error = trust * error + (1.0 - trust) * (1.0 - 1.0 / probs.shape[-1])
+    u = trusted_uncertainty(u, trust)
+  errors = jnp.sum(jnp.where(unlabeled, error, 0.0))
   m = jnp.maximum(jnp.round(errors).astype(jnp.int32), k)
-  u = jnp.where(unlabeled, margin_uncertainty(logits, temperature, labeled), -1.0)
+  u = jnp.where(unlabeled, u, -1.0)
   rank = jnp.argsort(jnp.argsort(-u, stable=True), stable=True)
   return unlabeled & (rank < m)
+
+
+def labeled_trust(x, labeled, width, chunk: int = 1024):
+  """How far the model's probabilities are believed at each sample: the kernel of its
+  distance to the nearest labeled sample, exp(-(d / width)^2), the coverage the greedy
+  step already credits it with (0 with no label). x: L2-normalised embeddings
+  float32[N, D]; labeled bool[N]; width the kernel width -> float32[N] in [0, 1]."""
+  nearest = pickers.min_sq_dist_from(x, x, labeled, chunk)
+  finite = jnp.isfinite(nearest)
+  return jnp.where(finite, coverage.rbf(width)(jnp.where(finite, nearest, 0.0)), 0.0)
+
+
+def trusted_uncertainty(u, trust):
+  """t U + (1 - t): the margin uncertainty where the model is believed, 1 (the most
+  uncertain) where it is not. float32[N]."""
+  return trust * u + (1.0 - trust)
 
 
 def held_out_split(key: jax.Array, labeled: jax.Array, capacity: int):
@@ -165,6 +192,7 @@ def strategy(
   name: str = "uherding",
   statistic: str = "min",
   gate: bool = False,
+  trust: bool = False,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -174,7 +202,9 @@ def strategy(
   (False: MaxHerding's greedy step at UHerding's kernel width). ``statistic``: the
   shrinking width's (`kernel_width`; ``min``: the paper's). ``gate``: the greedy step
   covers and picks only the samples where the calibrated model expects its errors
-  (`expected_error_gate`), the labeled ones covering as before."""
+  (`expected_error_gate`), the labeled ones covering as before. ``trust``: the weights and
+  the gate believe the calibrated uncertainty only near a label (`labeled_trust`,
+  `trusted_uncertainty`)."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   config = setup.train if setup.train is not None else train_lib.TrainConfig()
@@ -208,8 +238,17 @@ def strategy(
       width = jnp.float32(sigma)
     candidates = ~context.labeled
     metrics = {"temperature": temperature, "kernel_width": width}
+    trusted = None
+    if trust:
+      trusted = labeled_trust(coverage.normalise(embeddings), context.labeled, width)
+      weights = jnp.where(context.labeled, 0.0, trusted_uncertainty(weights, trusted))
+      metrics["trust"] = jnp.sum(jnp.where(candidates, trusted, 0.0)) / jnp.maximum(
+        jnp.sum(candidates), 1
+      )
     if gate:
-      candidates = expected_error_gate(context.outputs.logits, temperature, context.labeled, k)
+      candidates = expected_error_gate(
+        context.outputs.logits, temperature, context.labeled, k, trusted
+      )
       metrics["gate"] = jnp.sum(candidates, dtype=jnp.int32)
     picks = coverage.herding(
       herd_key, embeddings, candidates, k, weights, width, labeled=context.labeled
@@ -275,3 +314,18 @@ def gated_strategy(setup: Setup) -> Strategy:
   labels per class (docs/results.md): the regime read from the calibrated model itself,
   not from a threshold on the budget."""
   return strategy(setup, statistic="median", name="uherding_gated", gate=True)
+
+
+TRUSTED_DOC = "uherding_gated believing the calibrated uncertainty only near a label"
+
+
+def trusted_strategy(setup: Setup) -> Strategy:
+  """``uherding_trusted``: `uherding_gated` whose uncertainties are believed only near a
+  label. A sample's weight is t U + (1 - t) and its error probability in the gate's count
+  t (1 - max p) + (1 - t)(1 - 1 / C), t the kernel of its distance to the nearest labeled
+  sample at the greedy step's width (`labeled_trust`). The model can be confidently wrong
+  where no label is near (a mode the labeled set missed); the gate, which believes its
+  confidence everywhere, keeps such samples out, and on the sweep's low-budget case (30
+  clusters, three a class) `uherding_gated`'s first query reached 8.5 of them where
+  TypiClust's reached all 30 (docs/results.md)."""
+  return strategy(setup, statistic="median", name="uherding_trusted", gate=True, trust=True)
