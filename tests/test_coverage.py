@@ -164,6 +164,44 @@ def test_the_expected_error_gate_keeps_the_most_uncertain_of_the_expected_count(
   assert int(np.sum(got)) == k and not np.any(np.asarray(got) & labeled)
 
 
+def test_labeled_trust_is_the_kernel_of_the_nearest_labeled_distance():
+  x, labeled = _points(7, n=50, d=4, num_labeled=5)
+  x = np.asarray(coverage.normalise(jnp.asarray(x)))
+  d2 = ((x[:, None] - x[labeled][None]) ** 2).sum(-1).min(1)
+  got = uherding.labeled_trust(jnp.asarray(x), jnp.asarray(labeled), 0.4, chunk=3)
+  np.testing.assert_allclose(np.asarray(got), np.exp(-d2 / 0.16), rtol=1e-4, atol=1e-6)
+  assert np.allclose(np.asarray(got)[labeled], 1.0)
+  none = uherding.labeled_trust(jnp.asarray(x), jnp.zeros(50, bool), 0.4)
+  np.testing.assert_array_equal(np.asarray(none), 0.0)  # no label: nothing is believed
+
+
+def test_the_trusted_gate_counts_untrusted_samples_as_likely_errors():
+  rng = np.random.default_rng(8)
+  n, c, k, t = 150, 4, 5, 1.3
+  logits = rng.normal(0.0, 3.0, (n, c)).astype(np.float32)
+  labeled = rng.uniform(size=n) < 0.2
+  trust = rng.uniform(size=n).astype(np.float32)
+  args = (jnp.asarray(logits), t, jnp.asarray(labeled), k)
+  plain = uherding.expected_error_gate(*args)
+  np.testing.assert_array_equal(uherding.expected_error_gate(*args, jnp.ones(n)), plain)
+  z = logits / t
+  p = np.exp(z - z.max(1, keepdims=True))
+  p /= p.sum(1, keepdims=True)
+  error = trust * (1.0 - p.max(1)) + (1.0 - trust) * (1.0 - 1.0 / c)
+  top2 = np.sort(p, 1)[:, -2:]
+  u = trust * (1.0 - (top2[:, 1] - top2[:, 0])) + (1.0 - trust)
+  m = max(k, int(np.round(error[~labeled].sum())))
+  want = np.zeros(n, bool)
+  want[np.flatnonzero(~labeled)[np.argsort(-u[~labeled], kind="stable")[:m]]] = True
+  got = np.asarray(uherding.expected_error_gate(*args, jnp.asarray(trust)))
+  np.testing.assert_array_equal(got, want)
+  # A confident model, believed nowhere: every unlabeled sample is a likely error.
+  sure = np.zeros((n, c), np.float32)
+  sure[:, 0] = 30.0
+  nowhere = uherding.expected_error_gate(jnp.asarray(sure), 1.0, jnp.asarray(labeled), k, 0.0)
+  assert int(np.sum(nowhere)) == int(np.round((~labeled).sum() * (1.0 - 1.0 / c)))
+
+
 def test_herding_over_a_gate_covers_and_picks_only_the_gate():
   x, labeled = _points(5, n=80, d=4, num_labeled=6)
   gate = ~labeled & (np.arange(80) % 3 == 0)

@@ -272,6 +272,11 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   assert K <= gate < int(np.sum(~np.asarray(context.labeled)))  # the model expects some right
   assert float(gated[2].metrics["kernel_width"]) == float(median[2].metrics["kernel_width"])
   assert not np.any(np.asarray(context.labeled)[np.asarray(gated[0])])
+  trusted = strategies.build("uherding_trusted", setup).host_query((), key, context, K)
+  # Believed less than everywhere, the model expects more errors: a gate at least as wide.
+  assert 0.0 < float(trusted[2].metrics["trust"]) < 1.0
+  assert gate <= int(trusted[2].metrics["gate"]) <= int(np.sum(~np.asarray(context.labeled)))
+  assert not np.any(np.asarray(context.labeled)[np.asarray(trusted[0])])
   flat = strategies.build("uherding_flat", setup)
   assert float(fixed[2].metrics["kernel_width"]) == 1.0
   assert float(full[2].metrics["kernel_width"]) < 1.0

@@ -242,9 +242,8 @@ def strategy(
     if trust:
       trusted = labeled_trust(coverage.normalise(embeddings), context.labeled, width)
       weights = jnp.where(context.labeled, 0.0, trusted_uncertainty(weights, trusted))
-      metrics["trust"] = jnp.sum(jnp.where(candidates, trusted, 0.0)) / jnp.maximum(
-        jnp.sum(candidates), 1
-      )
+      unlabeled = jnp.sum(candidates, dtype=jnp.float32)
+      metrics["trust"] = jnp.sum(jnp.where(candidates, trusted, 0.0)) / jnp.maximum(unlabeled, 1)
     if gate:
       candidates = expected_error_gate(
         context.outputs.logits, temperature, context.labeled, k, trusted
