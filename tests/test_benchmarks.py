@@ -489,6 +489,38 @@ def test_in_progress_keeps_the_finished_runs_of_unstored_cells_and_restores_them
   assert list(kept.iterdir()) == []
 
 
+def test_cluster_reach_counts_the_clusters_the_queries_reach(tmp_path):
+  import gzip
+  import json
+
+  from benchmarks import cluster_reach
+
+  cluster, outlier = cluster_reach.clusters("low_budget")
+  assert outlier.sum() == 300 and len(np.unique(cluster[~outlier])) == 30
+  first = [int(np.flatnonzero((cluster == c) & ~outlier)[0]) for c in range(3)]
+  second = int(np.flatnonzero((cluster == 0) & ~outlier)[1])  # cluster 0 again
+  runs = [  # an outlier (row 0) reaches no cluster, whatever its nearest centre
+    {"strategy": "margin", "seed": 0, "picks": [[0, first[0]], [second, first[1]], [first[2]]],
+     "accuracy": [0.5, 0.9, 0.95, 1.0]},
+    {"strategy": "margin", "seed": 1, "picks": [[first[0], first[1]], [0], [0]],
+     "accuracy": [0.5, 0.7, 0.8, 0.9]},
+  ]  # fmt: skip
+  with gzip.open(tmp_path / "low_budget-2.json.gz", "wt") as f:
+    json.dump({"runs": runs}, f)
+  with gzip.open(tmp_path / "low_budget-2+uherding_trusted.json.gz", "wt") as f:
+    json.dump({"runs": [{**runs[0], "strategy": "uherding_trusted"}]}, f)
+  with gzip.open(tmp_path / "low_budget_d1-2.json.gz", "wt") as f:  # another draw: not read
+    json.dump({"runs": [{**runs[0], "strategy": "typiclust"}]}, f)
+  found = cluster_reach.reach([str(tmp_path)])
+  assert set(found) == {2} and set(found[2]) == {"margin", "uherding_trusted"}
+  counts, accuracy = found[2]["margin"]
+  np.testing.assert_allclose(counts, [1.5, 2.0, 2.5])  # seed 0: 1, 2, 3; seed 1: 2, 2, 2
+  assert accuracy == pytest.approx(80.0)
+  assert "| 2 | margin | 1.5 2.0 2.5 | 80.0 |" in cluster_reach.table(found)
+  with pytest.raises(ValueError, match="not a draw of the low_budget case"):
+    cluster_reach.clusters("trap")
+
+
 def test_trap_share_counts_the_bought_labels_in_the_noise_cluster(tmp_path):
   import gzip
   import json
