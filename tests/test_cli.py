@@ -392,7 +392,13 @@ def test_the_compare_config_sizes():
   assert low.dataset == default.get_config().dataset
   # autoal as the suite's stored results ran (v1's budget rule), not the default's v8.
   assert (low.search.low_budget_leader, low.search.low_budget_per_class) == ("typiclust", 10.0)
-  assert default.get_config().search.low_budget_leader == "uherding_gated"
+  # The command line's default rule is the library's (`search.SearchConfig()`): v8.
+  from autoal_jax import search
+
+  rule = ("low_budget_leader", "low_budget_per_class", "low_budget_balance")
+  cli = default.get_config().search
+  assert [cli[k] for k in rule] == [getattr(search.SearchConfig(), k) for k in rule]
+  assert cli.low_budget_leader == "uherding_gated"
   assert compare.get_config("").strategies.split(",")[-3:] == [
     "autoal-code", "autoal-paper", "autoal",
   ]  # fmt: skip

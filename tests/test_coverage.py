@@ -232,16 +232,21 @@ def test_the_gate_and_herding_over_it_jit_and_vmap_over_seeds():
   labeled = jnp.asarray(rng.uniform(size=(3, 60)) < 0.15)
   keys = jax.random.split(jax.random.key(6), 3)
 
-  def gated(key, logit, known):
-    gate = uherding.expected_error_gate(logit, 1.5, known, 4)
+  def gated(key, logit, known, trusted):
+    trust = uherding.labeled_trust(coverage.normalise(x), known, 0.7) if trusted else None
+    gate = uherding.expected_error_gate(logit, 1.5, known, 4, trust)
     u = uherding.margin_uncertainty(logit, 1.5, known)
+    u = u if trust is None else uherding.trusted_uncertainty(u, trust)
     return coverage.herding(key, x, gate, 4, u, 0.7, labeled=known), jnp.sum(gate)
 
-  picks, sizes = jax.jit(jax.vmap(gated))(keys, logits, labeled)
-  for i in range(3):
-    one = gated(keys[i], logits[i], labeled[i])
-    np.testing.assert_array_equal(picks[i], one[0])
-    assert int(sizes[i]) == int(one[1]) and not np.asarray(labeled[i])[np.asarray(picks[i])].any()
+  for trusted in (False, True):  # uherding_gated's step, uherding_trusted's
+    run = jax.jit(jax.vmap(lambda k, lo, kn: gated(k, lo, kn, trusted)))  # noqa: B023
+    picks, sizes = run(keys, logits, labeled)
+    for i in range(3):
+      one = gated(keys[i], logits[i], labeled[i], trusted)
+      np.testing.assert_array_equal(picks[i], one[0])
+      assert int(sizes[i]) == int(one[1])
+      assert not np.asarray(labeled[i])[np.asarray(picks[i])].any()
 
 
 def _ece_reference(logits, labels, temperature, bins=15):

@@ -65,7 +65,14 @@ def _state_after_one_query(spec, seed):
 
 # Strategies that train copies of the task model (a Setup with a model), tested each on a
 # task of its own below.
-NETWORKS = (*AUTOAL, "uherding", "uherding_wide", "uherding_median", "uherding_gated")
+NETWORKS = (
+  *AUTOAL,
+  "uherding",
+  "uherding_wide",
+  "uherding_median",
+  "uherding_gated",
+  "uherding_trusted",
+)
 PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
 

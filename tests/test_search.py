@@ -12,6 +12,14 @@ from autoal_jax.types import PoolOutputs
 from tests.conftest import compiled_programs
 
 MLP_KW = (("hidden", (32, 16)), ("dropout_rate", 0.0))
+# v1's budget rule (the default until 2026-12-05; `experiments/configs/compare.py`): a
+# picker leader below a threshold, the tests of the rule's mechanics below use it.
+V1_RULE = {
+  "low_budget_per_class": 10.0,
+  "low_budget_leader": "typiclust",
+  "low_budget_balance": 0.05,
+}
+
 SMALL = search.SearchConfig(
   candidates=("entropy", "margin", "least_confidence", "random"),
   backbone="mlp",
@@ -281,6 +289,7 @@ def test_two_rounds_end_to_end_and_the_second_compiles_nothing(synthetic, key, n
     steps=7,
     batch_size=16,
     warmup=train.TrainConfig(batch_size=16, epochs=1, min_steps=4, schedule="constant"),
+    **V1_RULE,  # a picker leader below the low budget, none above (the default's: every round)
   )
   learner = _learner(synthetic, config)
   state = learner.init(key, name)
@@ -734,7 +743,7 @@ def test_the_low_budget_leader_buys_below_the_labels_per_class_then_the_leader(s
     synthetic,
     key,
     candidates=("entropy", "margin", "typiclust"),
-    low_budget_per_class=12.0,  # 4 classes: below 48 labels
+    **{**V1_RULE, "low_budget_per_class": 12.0},  # 4 classes: below 48 labels
   )
   assert log["mixture"] == 0 and log["labels_per_class"] == 10.0
   counts = np.bincount(np.asarray(learner.labels)[np.asarray(labeled)], minlength=4)
@@ -847,8 +856,14 @@ def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, ke
   # candidates keep their columns, the leader gets its own.
   config = _leader_config("uherding")
   learner = _learner(synthetic, config)
-  with pytest.raises(ValueError, match="trains a model of its own"):
-    _searcher(learner, config)  # no Strategy for it
+  # Built without the experiment's Setup, the search builds the leader's Strategy itself;
+  # a Strategy given for another leader is refused.
+  assert _searcher(learner, config)._low_leader.name == "uherding"
+  with pytest.raises(ValueError, match="the config's leader 'uherding'"):
+    search.AutoAL(
+      learner.trainer.model, learner.dataset.info, config, num_pool=400, query_size=15,
+      capacity=30, num_mc=3, low_leader=learner.strategy("margin"),
+    )  # fmt: skip
   autoal, uherding = learner.strategy("autoal"), learner.strategy("uherding")
   assert autoal.weight_names == ("entropy", "margin", "uherding")
   assert autoal.candidates == ("entropy", "margin")
@@ -894,9 +909,7 @@ def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, ke
 
 
 def test_the_searched_mixture_goes_before_the_low_budget_leader(synthetic):
-  config = SMALL._replace(
-    objective="alignment", use_loss_prediction=False, low_budget_per_class=10.0
-  )
+  config = SMALL._replace(objective="alignment", use_loss_prediction=False, **V1_RULE)
   searcher = _searcher(_learner(synthetic, config), config)
   state = searcher.init(jax.random.key(0))
   low = searcher.columns.index("typiclust")

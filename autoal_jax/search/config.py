@@ -126,29 +126,32 @@ class SearchConfig(NamedTuple):
       alignment evidence cannot see coverage there (docs/results.md, "What the evidence
       sees"), and a test on the labeled set (take away its typical or its atypical
       quarter, retrain) gave the wrong regime on both sides (docs/results.md, "The budget
-      regime"), so the regime is this rule. ``inf``: at every budget, for a leader that
-      follows the regime itself (Uncertainty Herding: its kernel shrinks as labels come
-      in, its temperature is fitted for calibration each query).
+      regime"), so the regime is this rule. ``inf`` (the default since 2026-12-05, the
+      budget sweep's v8): at every budget, for a leader that follows the regime itself
+      (Uncertainty Herding: its kernel shrinks as labels come in, its temperature is
+      fitted for calibration each query). v1's rule, the default before: 10 labels per
+      class, ``typiclust``, ``low_budget_balance = 0.05`` (`experiments/configs/compare.py`).
     low_budget_leader: the single strategy that buys below ``low_budget_per_class``; where
       it is not a candidate it gets a weight column of its own (`AutoAL.columns`) and the
       evidence never weighs it. A picker, or one of `STRATEGY_LEADERS` (``uherding``,
-      ``uherding_wide``, ``uherding_median``, ``uherding_gated``),
-      whose own query buys (its calibration model trained in that query).
-    low_budget_balance: the low-budget leader buys only while the labeled set's class
-      counts are consistent with balanced classes: a chi-square test of the counts
-      against equal ones (`driver.class_balance_p`) with a p-value of at least this; 0: no
-      test. Typical samples cover the pool's density, so on a class-imbalanced pool they
-      are mostly of the large classes, while a balanced test set rewards the small ones
-      (measured: 5 points under least confidence on scikit-learn's digits at 10:1,
-      docs/results.md); the labels already bought are the only evidence of the pool's
-      class profile the search has. Tested every round on that round's counts
-      (`SearchState.imbalanced`): until 2026-12-04 a rejection was final, so a false alarm
-      on a tiny random initial set (the test's 5% on balanced classes) switched the leader
-      off for the whole run; now it costs that round, while a real imbalance keeps being
-      rejected as the labels accumulate (power at 10:1 over 10 classes: 22% at 10 labels,
-      53% at 20, 95% at 50). The chi-square approximation holds even at one label per
-      class: 3.9% false alarms on random balanced sets of 10 over 10 classes, 5.1% at 20
-      (tests/test_search.py).
+      ``uherding_wide``, ``uherding_median``, ``uherding_gated`` (the default),
+      ``uherding_trusted``), whose own query buys (its calibration model trained in that
+      query).
+    low_budget_balance: the low-budget leader buys only while the labeled set's class counts
+      are consistent with balanced classes: a chi-square test of the counts against equal ones
+      (`driver.class_balance_p`) with a p-value of at least this; 0: no test (the default:
+      v8's leader reads the regime from its calibrated model, on imbalanced pools too).
+      Typical samples cover the pool's density, so on a class-imbalanced pool they are mostly
+      of the large classes, while a balanced test set rewards the small ones (measured: 5
+      points under least confidence on scikit-learn's digits at 10:1, docs/results.md); the
+      labels already bought are the only evidence of the pool's class profile the search has.
+      Tested every round on that round's counts (`SearchState.imbalanced`): until 2026-12-04 a
+      rejection was final, so a false alarm on a tiny random initial set (the test's 5% on
+      balanced classes) switched the leader off for the whole run; now it costs that round,
+      while a real imbalance keeps being rejected as the labels accumulate (power at 10:1 over
+      10 classes: 22% at 10 labels, 53% at 20, 95% at 50). The chi-square approximation holds
+      even at one label per class: 3.9% false alarms on random balanced sets of 10 over 10
+      classes, 5.1% at 20 (tests/test_search.py).
     balance_counts: which class counts the balance test reads: ``round`` (each round's
       labeled set, the test above) or ``initial`` (the initial labeled set's, once, at
       `AutoAL.init`, kept for the run). The initial set is drawn at random from the pool,
@@ -195,9 +198,9 @@ class SearchConfig(NamedTuple):
   guardrail: bool = True
   fallback: str = "leader"
   leaders: tuple = ("margin",)
-  low_budget_per_class: float = 10.0
-  low_budget_leader: str = "typiclust"
-  low_budget_balance: float = 0.05
+  low_budget_per_class: float = float("inf")
+  low_budget_leader: str = "uherding_gated"
+  low_budget_balance: float = 0.0
   balance_counts: str = "round"
   backbone: str = "auto"
   backbone_kwargs: tuple = ()

@@ -96,8 +96,10 @@ class AutoAL:
     updates: the bi-level updates to alternate (`step.default_updates(config)` where
       None; docs/search.md swaps one).
     low_leader: the `strategies.Strategy` of ``config.low_budget_leader`` where that is
-      one of `STRATEGY_LEADERS` (not a picker: ``uherding``, built for the experiment's
-      `Setup` by `strategy`); its own query buys when the low-budget rule says so.
+      one of `STRATEGY_LEADERS` (not a picker: ``uherding_gated``, built for the
+      experiment's `Setup` by `strategy`); its own query buys when the low-budget rule
+      says so. None: built here for this search's pool and budget, its calibration copy
+      of the task model trained with the default `train.TrainConfig`.
   """
 
   def __init__(
@@ -169,11 +171,18 @@ class AutoAL:
     # A low-budget leader that is a strategy, not a picker: its own query buys.
     self._low_leader = None
     if self._low is not None and low in STRATEGY_LEADERS:
-      if low_leader is None or low_leader.name != low:
-        raise ValueError(
-          f"the low-budget leader {low!r} trains a model of its own: build AutoAL through "
-          "search.driver.strategy (or pass low_leader, its strategies.Strategy)"
-        )
+      if low_leader is None:
+        # A search built without the experiment's Setup: the leader's own, for this
+        # search's pool and budget (its calibration copy of the task model trains with
+        # the default `train.TrainConfig`; `strategy` passes the task model's).
+        setup = strategies.Setup(
+          num_pool=num_pool, query_size=query_size, num_mc=num_mc, max_labeled=2 * capacity,
+          model=model, info=info, search=config, eval_chunk=eval_chunk, mesh=mesh,
+          init_variables=init_variables,
+        )  # fmt: skip
+        low_leader = strategies.build(low, setup)
+      if low_leader.name != low:
+        raise ValueError(f"low_leader is {low_leader.name!r}, the config's leader {low!r}")
       self._low_leader = low_leader
     self._pickers = strategies.registry.resolve(config.candidates)
     self._column_pickers = tuple(
