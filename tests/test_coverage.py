@@ -202,6 +202,14 @@ def test_the_trusted_gate_counts_untrusted_samples_as_likely_errors():
   assert int(np.sum(nowhere)) == int(np.round((~labeled).sum() * (1.0 - 1.0 / c)))
 
 
+def test_held_out_error_is_the_share_of_wrong_held_out_rows():
+  logits = jnp.asarray([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 5.0]])
+  labels = jnp.asarray([0, 0, 1, 1])
+  got = uherding.held_out_error(logits, labels, jnp.asarray([True, True, True, False]))
+  assert float(got) == pytest.approx(2.0 / 3.0)  # rows 1 and 2 wrong, row 3 not held out
+  assert float(uherding.held_out_error(logits, labels, jnp.zeros(4, bool))) == 0.0
+
+
 def test_herding_over_a_gate_covers_and_picks_only_the_gate():
   x, labeled = _points(5, n=80, d=4, num_labeled=6)
   gate = ~labeled & (np.arange(80) % 3 == 0)

@@ -279,6 +279,13 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   assert K <= gate < int(np.sum(~np.asarray(context.labeled)))  # the model expects some right
   assert float(gated[2].metrics["kernel_width"]) == float(median[2].metrics["kernel_width"])
   assert not np.any(np.asarray(context.labeled)[np.asarray(gated[0])])
+  regime = strategies.build("uherding_regime", setup).host_query((), key, context, K)
+  error = float(regime[2].metrics["held_out_error"])
+  # Under a tenth of the held-out labels wrong: the whole unlabeled pool, else the gate.
+  want = int(np.sum(~np.asarray(context.labeled))) if error < 0.1 else gate
+  assert 0.0 <= error <= 1.0 and int(regime[2].metrics["gate"]) == want
+  if error >= 0.1:
+    np.testing.assert_array_equal(regime[0], gated[0])
   trusted = strategies.build("uherding_trusted", setup).host_query((), key, context, K)
   # Believed less than everywhere, the model expects more errors: a gate at least as wide.
   assert 0.0 < float(trusted[2].metrics["trust"]) < 1.0

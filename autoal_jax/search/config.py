@@ -47,6 +47,7 @@ STRATEGY_LEADERS = (
   "uherding_median",
   "uherding_gated",
   "uherding_trusted",
+  "uherding_regime",
 )
 FALLBACKS = ("vote", "rotation", "leader")
 # Bi-level steps per round where `SearchConfig.steps` is 0. The paper's objective trains
