@@ -521,6 +521,38 @@ def test_cluster_reach_counts_the_clusters_the_queries_reach(tmp_path):
     cluster_reach.clusters("trap")
 
 
+def test_the_regime_switch_takes_each_seeds_run_by_its_first_held_out_error(tmp_path):
+  import gzip
+  import json
+
+  from benchmarks import regime_switch
+
+  def run(strategy, seed, aubc, error=None):
+    log = [] if error is None else [{"held_out_error": error}, {"held_out_error": 0.9}]
+    return {"strategy": strategy, "seed": seed, "aubc": aubc, "search": log}
+
+  cells = {
+    "digits-5.json.gz": [run("margin", 0, 0.90), run("margin", 1, 0.80), run("random", 0, 0.5),
+                         run("random", 1, 0.5)],
+    "digits-5+uherding_median.json.gz": [run("uherding_median", 0, 0.89),
+                                         run("uherding_median", 1, 0.79)],
+    "digits-5+uherding_gated.json.gz": [run("uherding_gated", 0, 0.85),
+                                        run("uherding_gated", 1, 0.77)],
+    "digits-5+uherding_regime.json.gz": [run("uherding_regime", 0, 0.0, 0.1),
+                                         run("uherding_regime", 1, 0.0, 0.3)],
+    "digits-5-v8.json.gz": [run("autoal", 0, 0.99)],  # a frozen version's autoal: not read
+    "digits-10.json.gz": [run("margin", 0, 0.9)],  # no leaders: no row
+  }  # fmt: skip
+  for name, runs in cells.items():
+    with gzip.open(tmp_path / name, "wt") as f:
+      json.dump({"runs": runs}, f)
+  lines = regime_switch.rows(regime_switch.load([str(tmp_path)]), [0.2, 0.5])
+  assert len(lines) == 4  # the header, one row per TAU of the one cell with the leaders
+  # TAU 0.2: seed 0 (error 0.1) takes v7's run (1 point under margin), seed 1 v8's (3).
+  assert lines[2] == "| digits-5 | 0.2 | 1 of 2 | 2.00 +- 1.00 | 1.00 +- 0.00* | 4.00 +- 1.00* |"
+  assert lines[3].startswith("| digits-5 | 0.5 | 2 of 2 | 1.00 +- 0.00* |")
+
+
 def test_trap_share_counts_the_bought_labels_in_the_noise_cluster(tmp_path):
   import gzip
   import json
