@@ -72,6 +72,7 @@ NETWORKS = (
   "uherding_median",
   "uherding_gated",
   "uherding_trusted",
+  "uherding_regime",
 )
 PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
