@@ -339,7 +339,10 @@ def trusted_strategy(setup: Setup) -> Strategy:
   where no label is near (a mode the labeled set missed); the gate, which believes its
   confidence everywhere, keeps such samples out, and on the sweep's low-budget case (30
   clusters, three a class) `uherding_gated`'s first query reached 8.5 of them where
-  TypiClust's reached all 30 (docs/results.md)."""
+  TypiClust's reached all 30 (docs/results.md). A development variant: it fixed that
+  case at 10 per class and lost Fashion-MNIST at 20 (a typical sample lies about one
+  width from its nearest label on any data, so its trust is about exp(-1) everywhere and
+  the weights flatten towards coverage everywhere; docs/results.md, the tenth session)."""
   return strategy(setup, statistic="median", name="uherding_trusted", gate=True, trust=True)
 
 
@@ -360,7 +363,9 @@ def regime_strategy(setup: Setup) -> Strategy:
   trap at 5). An accurate model's last
   errors are rare modes the labeled set reaches badly (`benchmarks/cluster_reach.py`:
   the gate's first query reached 8.5 of the low-budget case's 30 clusters, the median
-  width's 18.6), not its decision boundaries."""
+  width's 18.6), not its decision boundaries. A development variant that never switched:
+  the held-out part holds the labels the queries bought, so its error stayed at 15-32%
+  while the test error fell to 0-3% (docs/results.md, the tenth session)."""
   return strategy(
     setup, statistic="median", name="uherding_regime", gate=True, gate_error=REGIME_ERROR
   )
