@@ -8,7 +8,9 @@ held-out error at the first query is under TAU, else v8's (`uherding_gated`).
 The three leaders draw their keys alike (common random numbers), so the first query's
 calibration split and fit are the same in each, and a run that took either branch at its
 first query and kept it is that leader's stored run, seed for seed: no run is needed.
-The held-out error is read from `uherding_regime`'s query log (its first entry). Per cell
+The held-out error is read from `uherding_regime`'s query log (its first entry); as
+`uherding_switch` (the switch as a strategy) decides, a held-out part of fewer labels
+than classes sends every seed to v8's leader. Per cell
 and TAU: the seeds sent to v7's leader, the switch's paired regret to the cell's best
 single strategy (mean +- SE, points of AUBC; * more than 2 SE), and both leaders' beside
 it.
@@ -25,6 +27,7 @@ from absl import app, flags
 
 FLAGS = flags.FLAGS
 COVER, GATE, LOG = "uherding_median", "uherding_gated", "uherding_regime"
+INITIAL = "num_initial"  # a cell's entry: its initial labels (the classes: this / budget)
 
 
 def load(folders) -> dict:
@@ -43,10 +46,12 @@ def load(folders) -> dict:
         continue
       dataset, budget = stem.rsplit("-", 1)
       with gzip.open(os.path.join(folder, name), "rt") as f:
-        for run in json.load(f)["runs"]:
-          if run["strategy"] in keep:
-            cell = cells.setdefault((dataset, int(budget)), {})
-            cell.setdefault(run["strategy"], {})[run["seed"]] = run
+        stored = json.load(f)
+      cell = cells.setdefault((dataset, int(budget)), {})
+      cell.setdefault(INITIAL, stored.get("config", {}).get("num_initial"))
+      for run in stored["runs"]:
+        if run["strategy"] in keep:
+          cell.setdefault(run["strategy"], {})[run["seed"]] = run
   return cells
 
 
@@ -58,6 +63,7 @@ def _regret(best: dict, runs, seeds) -> str:
 
 def rows(cells: dict, taus) -> list[str]:
   """Markdown rows, one per cell with the three leaders' runs and TAU."""
+  from autoal_jax.strategies import uherding
   from experiments.configs import sweep as sweep_config
 
   out = [
@@ -68,9 +74,14 @@ def rows(cells: dict, taus) -> list[str]:
     singles = {s: r for s, r in runs.items() if s in sweep_config.SINGLE}
     if not singles or not all(name in runs for name in (COVER, GATE, LOG)):
       continue
+    # `uherding_switch` decides only on a held-out part of a label per class at least.
+    initial = runs.get(INITIAL) or 0
+    enough = uherding.held_out_count(initial) >= initial // budget
     best = singles[max(singles, key=lambda s: np.mean([r["aubc"] for r in singles[s].values()]))]
     seeds = sorted(set(best).intersection(*(runs[n] for n in (COVER, GATE, LOG))))
-    error = {i: float(runs[LOG][i]["search"][0]["held_out_error"]) for i in seeds}
+    error = {
+      i: float(runs[LOG][i]["search"][0]["held_out_error"]) if enough else 1.0 for i in seeds
+    }
     cover, gate = runs[COVER], runs[GATE]
     for tau in taus:
       switch = _regret(best, lambda i: cover[i] if error[i] < tau else gate[i], seeds)  # noqa: B023

@@ -544,13 +544,18 @@ def test_the_regime_switch_takes_each_seeds_run_by_its_first_held_out_error(tmp_
     "digits-10.json.gz": [run("margin", 0, 0.9)],  # no leaders: no row
   }  # fmt: skip
   for name, runs in cells.items():
-    with gzip.open(tmp_path / name, "wt") as f:
-      json.dump({"runs": runs}, f)
+    with gzip.open(tmp_path / name, "wt") as f:  # 50 initial labels: 15 held out, 10 classes
+      json.dump({"config": {"num_initial": 50}, "runs": runs}, f)
   lines = regime_switch.rows(regime_switch.load([str(tmp_path)]), [0.2, 0.5])
   assert len(lines) == 4  # the header, one row per TAU of the one cell with the leaders
   # TAU 0.2: seed 0 (error 0.1) takes v7's run (1 point under margin), seed 1 v8's (3).
   assert lines[2] == "| digits-5 | 0.2 | 1 of 2 | 2.00 +- 1.00 | 1.00 +- 0.00* | 4.00 +- 1.00* |"
   assert lines[3].startswith("| digits-5 | 0.5 | 2 of 2 | 1.00 +- 0.00* |")
+  # One label per class (10 initial over 10 classes: 3 held out, fewer than the classes):
+  # v8's run for every seed.
+  few = regime_switch.load([str(tmp_path)])
+  few["digits", 1] = {**few.pop(("digits", 5)), "num_initial": 10}
+  assert regime_switch.rows(few, [0.5])[2].startswith("| digits-1 | 0.5 | 0 of 2 | 4.00")
 
 
 def test_trap_share_counts_the_bought_labels_in_the_noise_cluster(tmp_path):

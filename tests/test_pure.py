@@ -73,6 +73,7 @@ NETWORKS = (
   "uherding_gated",
   "uherding_trusted",
   "uherding_regime",
+  "uherding_switch",
 )
 PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
@@ -287,6 +288,21 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   assert 0.0 <= error <= 1.0 and int(regime[2].metrics["gate"]) == want
   if error >= 0.1:
     np.testing.assert_array_equal(regime[0], gated[0])
+  # The one-shot switch: its first query takes the median width's picks (the whole pool)
+  # or the gate's for the run, by the first held-out error; a decided state stays.
+  switch = strategies.build("uherding_switch", setup)
+  state = switch.init(key, context)
+  assert int(state) == -1
+  picks, state, info = switch.host_query(state, key, context, K)
+  error = float(info.metrics["held_out_error"])
+  assert int(state) == int(info.metrics["switch"]) == (1 if error < 0.2 else 0)
+  np.testing.assert_array_equal(picks, (median if int(state) else gated)[0])
+  for decided, same in ((1, median), (0, gated)):
+    kept = switch.host_query(jnp.asarray(decided, jnp.int32), key, context, K)
+    np.testing.assert_array_equal(kept[0], same[0])
+    assert int(kept[1]) == decided
+  traced = jax.jit(switch.query, static_argnums=3)(jnp.asarray(-1, jnp.int32), key, context, K)
+  assert int(traced[1]) == int(state)
   trusted = strategies.build("uherding_trusted", setup).host_query((), key, context, K)
   # Believed less than everywhere, the model expects more errors: a gate at least as wide.
   assert 0.0 < float(trusted[2].metrics["trust"]) < 1.0
