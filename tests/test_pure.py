@@ -74,6 +74,7 @@ NETWORKS = (
   "uherding_trusted",
   "uherding_regime",
   "uherding_switch",
+  "uherding_cvswitch",
 )
 PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
@@ -303,6 +304,15 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
     assert int(kept[1]) == decided
   traced = jax.jit(switch.query, static_argnums=3)(jnp.asarray(-1, jnp.int32), key, context, K)
   assert int(traced[1]) == int(state)
+  # Decided on the initial set's 10-fold error, once, in init: the median's or the gate's.
+  cv = strategies.build("uherding_cvswitch", setup)
+  error = cv.init(key, context)
+  assert 0.0 <= float(error) <= 1.0 and float(error) == float(cv.init(key, context))
+  picks, kept, info = cv.host_query(error, key, context, K)
+  assert float(kept) == float(error) and int(info.metrics["switch"]) == int(error < 0.2)
+  np.testing.assert_array_equal(picks, (median if error < 0.2 else gated)[0])
+  for cv_error, same in ((0.1, median), (0.5, gated)):
+    np.testing.assert_array_equal(cv.host_query(jnp.float32(cv_error), key, context, K)[0], same[0])
   trusted = strategies.build("uherding_trusted", setup).host_query((), key, context, K)
   # Believed less than everywhere, the model expects more errors: a gate at least as wide.
   assert 0.0 < float(trusted[2].metrics["trust"]) < 1.0
