@@ -11,6 +11,7 @@ import pytest
 
 import autoal_jax
 from autoal_jax import strategies
+from autoal_jax.search.config import STRATEGY_LEADERS
 from autoal_jax.types import Context, DatasetInfo, PoolOutputs, QueryInfo
 
 N, C, D, T, K = 48, 4, 6, 4, 5
@@ -65,17 +66,9 @@ def _state_after_one_query(spec, seed):
 
 # Strategies that train copies of the task model (a Setup with a model), tested each on a
 # task of its own below.
-NETWORKS = (
-  *AUTOAL,
-  "uherding",
-  "uherding_wide",
-  "uherding_median",
-  "uherding_gated",
-  "uherding_trusted",
-  "uherding_regime",
-  "uherding_switch",
-  "uherding_cvswitch",
-)
+# (the strategy leaders autoal may buy with, and the one-shot switches, whose decision is
+# their state)
+NETWORKS = (*AUTOAL, *STRATEGY_LEADERS, "uherding_switch", "uherding_cvswitch")
 PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
 
