@@ -76,7 +76,7 @@ def rows(cells: dict, taus) -> list[str]:
       continue
     # `uherding_switch` decides only on a held-out part of a label per class at least.
     initial = runs.get(INITIAL) or 0
-    enough = uherding.held_out_count(initial) >= initial // budget
+    enough = int(uherding.held_out_count(initial)) >= initial // budget
     best = singles[max(singles, key=lambda s: np.mean([r["aubc"] for r in singles[s].values()]))]
     seeds = sorted(set(best).intersection(*(runs[n] for n in (COVER, GATE, LOG))))
     error = {

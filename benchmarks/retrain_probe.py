@@ -47,7 +47,9 @@ def probe(case: str, seeds, candidates, repeats: int, retrains: int, trajectory:
   dataset, budget, training, model_kwargs = search_synthetic.make_case(case)
   model = models.get_model("mlp", dataset.info.num_classes, **model_kwargs)
   trainer = train.Trainer(model, dataset.info, training)
-  config = search.SearchConfig(backbone="mlp", backbone_kwargs=tuple(model_kwargs.items()))
+  config = search.SearchConfig(
+    backbone="mlp", backbone_kwargs=tuple(model_kwargs.items()), **search.config.V1_RULE
+  )  # v1's rule, as its numbers ran
   learner = loop.ActiveLearner(dataset, trainer, budget, config)
   images, labels = learner.images, learner.labels
   num_pool, b = labels.shape[0], budget.query_size

@@ -43,6 +43,7 @@ def evidence_ranks(case: str, seeds: int, candidates: tuple) -> np.ndarray:
     batch_size=32,
     warmup=training._replace(epochs=1, min_steps=100, schedule="constant"),
     candidates=candidates,
+    **search.config.V1_RULE,  # as its stored results ran
   )
   learner = loop.ActiveLearner(
     dataset, train.Trainer(model, dataset.info, training), budget, config

@@ -91,7 +91,7 @@ def learner_for(dataset, budget, training, model_kwargs, overrides=None):
     backbone_kwargs=tuple(model_kwargs.items()),
     batch_size=32,
     warmup=training._replace(epochs=1, min_steps=100, schedule="constant"),
-    **(overrides or {}),
+    **{**search.config.V1_RULE, **(overrides or {})},  # as its stored results ran
   )
   return loop.ActiveLearner(dataset, trainer, budget, config)
 

@@ -12,13 +12,8 @@ from autoal_jax.types import PoolOutputs
 from tests.conftest import compiled_programs
 
 MLP_KW = (("hidden", (32, 16)), ("dropout_rate", 0.0))
-# v1's budget rule (the default until 2026-12-05; `experiments/configs/compare.py`): a
-# picker leader below a threshold, the tests of the rule's mechanics below use it.
-V1_RULE = {
-  "low_budget_per_class": 10.0,
-  "low_budget_leader": "typiclust",
-  "low_budget_balance": 0.05,
-}
+# v1's budget rule (a picker leader below a threshold): the tests of its mechanics use it.
+V1_RULE = search.config.V1_RULE
 
 SMALL = search.SearchConfig(
   candidates=("entropy", "margin", "least_confidence", "random"),

@@ -50,6 +50,14 @@ STRATEGY_LEADERS = (
   "uherding_regime",
 )
 FALLBACKS = ("vote", "rotation", "leader")
+# v1's budget rule, the default until 2026-12-05: TypiClust alone below 10 labels per class
+# while the classes look balanced. The stored results of the comparison suite, the
+# synthetic suite and the probes ran with it (`experiments/configs/compare.py` pins it too).
+V1_RULE = {
+  "low_budget_per_class": 10.0,
+  "low_budget_leader": "typiclust",
+  "low_budget_balance": 0.05,
+}
 # Bi-level steps per round where `SearchConfig.steps` is 0. The paper's objective trains
 # FitNet, SearchNet and LossNet in turn (the released code: 400). The alignment objective
 # trains SearchNet only, and only its searched mixture depends on those steps: that mixture

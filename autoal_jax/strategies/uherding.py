@@ -204,9 +204,10 @@ def cross_validated_error(trainer, key, context: Context, folds: int, capacity=N
   return wrong.astype(jnp.float32) / total
 
 
-def held_out_count(num_labeled: int) -> int:
-  """The size of `held_out_split`'s held-out part for ``num_labeled`` labels."""
-  return (num_labeled * 3) // 10 if num_labeled >= MIN_LABELS else 0
+def held_out_count(num_labeled):
+  """The size of `held_out_split`'s held-out part for ``num_labeled`` labels (an int or
+  a traced int32)."""
+  return jnp.where(num_labeled >= MIN_LABELS, (num_labeled * 3) // 10, 0)
 
 
 def held_out_split(key: jax.Array, labeled: jax.Array, capacity: int):
@@ -218,7 +219,7 @@ def held_out_split(key: jax.Array, labeled: jax.Array, capacity: int):
   """
   n = labeled.shape[0]
   count = jnp.sum(labeled, dtype=jnp.int32)
-  num_held = jnp.where(count >= MIN_LABELS, (count * 3) // 10, 0)
+  num_held = held_out_count(count)
   draw = jnp.where(labeled, jax.random.uniform(key, (n,)), 2.0)
   rank = jnp.argsort(jnp.argsort(draw))  # labeled samples first, in random order
   held = labeled & (rank < num_held)
