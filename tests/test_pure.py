@@ -66,9 +66,8 @@ def _state_after_one_query(spec, seed):
 
 # Strategies that train copies of the task model (a Setup with a model), tested each on a
 # task of its own below.
-# (the strategy leaders autoal may buy with, and the one-shot switches, whose decision is
-# their state)
-NETWORKS = (*AUTOAL, *STRATEGY_LEADERS, "uherding_switch", "uherding_cvswitch")
+# (the strategy leaders autoal may buy with, the one-shot switches among them)
+NETWORKS = (*AUTOAL, *STRATEGY_LEADERS)
 PURE = sorted(set(strategies.names()) - set(NETWORKS))
 
 

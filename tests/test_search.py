@@ -903,6 +903,38 @@ def test_uherding_as_the_leader_at_every_budget_buys_its_own_picks(synthetic, ke
     np.testing.assert_array_equal(tree.evidence, state_2.evidence)
 
 
+def test_a_leader_with_state_keeps_it_across_the_rounds_it_buys(synthetic, key):
+  # v9's leader decides at its first query and keeps the decision (its state): autoal
+  # starts it as the leader alone's run does (init with the run's key) and carries what
+  # the leader's query returns, so its rounds are that run's, from the host and traced.
+  config = _leader_config("uherding_switch")
+  learner = _learner(synthetic, config)
+  autoal, own = learner.strategy("autoal"), learner.strategy("uherding_switch")
+  with pytest.raises(ValueError, match="pass its Context"):
+    _searcher(learner, config).init(key)
+  labeled = jnp.zeros(400, bool).at[:40].set(True)
+  model_state = learner.trainer.fit(key, learner.images, learner.labels, labeled, 40)
+  outputs = learner.trainer.pool_outputs(model_state, key, learner.images, num_mc=0)
+  context = learner.context(labeled, outputs)
+  state, own_state = autoal.init(key, context), own.init(key, context)
+  assert int(state.leader) == int(own_state) == -1  # undecided
+  picks, after, _ = autoal.host_query(state, key, context, 15)
+  own_picks, own_after, own_info = own.host_query(own_state, key, context, 15)
+  np.testing.assert_array_equal(picks, own_picks)
+  assert int(after.leader) == int(own_after) == int(own_info.metrics["switch"]) in (0, 1)
+  traced, traced_after, _ = jax.jit(autoal.query, static_argnums=3)(state, key, context, 15)
+  np.testing.assert_array_equal(traced, own_picks)
+  assert int(traced_after.leader) == int(own_after)
+  # The next round from the carried decision: the run's next round (the decision kept),
+  # whatever that round's held-out error would say.
+  key_2 = jax.random.key(11)
+  context_2 = learner.context(labeled.at[picks].set(True), outputs)
+  picks_2, after_2, _ = autoal.host_query(after, key_2, context_2, 15)
+  own_2, own_after_2, _ = own.host_query(own_after, key_2, context_2, 15)
+  np.testing.assert_array_equal(picks_2, own_2)
+  assert int(after_2.leader) == int(own_after_2) == int(own_after)
+
+
 def test_the_searched_mixture_goes_before_the_low_budget_leader(synthetic):
   config = SMALL._replace(objective="alignment", use_loss_prediction=False, **V1_RULE)
   searcher = _searcher(_learner(synthetic, config), config)

@@ -48,6 +48,8 @@ STRATEGY_LEADERS = (
   "uherding_gated",
   "uherding_trusted",
   "uherding_regime",
+  "uherding_switch",
+  "uherding_cvswitch",
 )
 FALLBACKS = ("vote", "rotation", "leader")
 # v1's budget rule, the default until 2026-12-05: TypiClust alone below 10 labels per class

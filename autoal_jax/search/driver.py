@@ -217,8 +217,16 @@ class AutoAL:
 
   def init(self, key: jax.Array, context: Context | None = None) -> SearchState:
     """Fresh SearchNet and LossNet (uniform strategy weights); with ``balance_counts =
-    initial``, the balance test of the initial labeled set (``context``'s, needed then)."""
+    initial``, the balance test of the initial labeled set (``context``'s, needed then);
+    a strategy leader's ``init`` with ``key`` itself (the key a run of the leader alone
+    gets: its state is that run's; ``context`` needed unless the leader carries none)."""
     state = self._init(key)
+    if self._low_leader is not None:
+      if context is None and self._low_leader.init is not strategies.base.no_state:
+        raise ValueError(
+          f"{self._low_leader.name!r} draws its state from the initial set: pass its Context"
+        )
+      state = state._replace(leader=self._low_leader.init(key, context))
     if self.config.balance_counts == "initial":
       if context is None:
         raise ValueError("balance_counts='initial' tests the initial labeled set: pass its Context")
@@ -473,9 +481,11 @@ class AutoAL:
 
     Returns:
       (int32[b] picks, the first num valid and -1 after them; float32[len(columns)] the
-      mean strategy weight over the picks).
+      mean strategy weight over the picks; the strategy leader's state, its query's where
+      it bought, else ``state.leader``).
     """
     decision_key, tie_key = jax.random.split(key)
+    leader = () if state is None else state.leader  # (None: a vote, no search state)
     num = jnp.asarray(num, jnp.int32)
     width = len(self.columns)
     b = self.query_size
@@ -519,18 +529,20 @@ class AutoAL:
       mean = jnp.sum(weights[jnp.maximum(chosen, 0)] * valid, 0) / jnp.maximum(num, 1).astype(
         jnp.float32
       )
-      return chosen, jnp.where(jnp.any(vote > 0), vote / total, mean)
+      return chosen, jnp.where(jnp.any(vote > 0), vote / total, mean), leader
 
     def alone(j):
       def picks():
+        state_after = leader
         if self._column_pickers[j] is None:  # a strategy leader: its own query's picks
-          chosen = self.leader_picks(round_key, context._replace(outputs=outputs), b)
+          leader_context = context._replace(outputs=outputs)
+          chosen, state_after = self.leader_picks(round_key, leader_context, b, leader)
           chosen = jnp.where(jnp.arange(b) < num, chosen, -1)
         else:
           chosen = strategies.decisions.candidate_picks(
             self._column_pickers, j, decision_key, outputs, candidate_mask, b, num_picks=num
           )
-        return chosen, vote / total
+        return chosen, vote / total, state_after
 
       return picks
 
@@ -548,19 +560,25 @@ class AutoAL:
       which = jnp.where(single & (j == column), 1 + i, which)
     return jax.lax.switch(which, [decided] + [alone(j) for j in columns])
 
-  def leader_picks(self, key: jax.Array, context: Context, k: int, host: bool = False):
+  def leader_picks(
+    self, key: jax.Array, context: Context, k: int, leader_state, host: bool = False
+  ):
     """The strategy leader's k picks (`STRATEGY_LEADERS`) with the round's query key
-    ``key`` itself, on both paths; ``host``: its host query.
+    ``key`` itself and its state ``leader_state`` (`SearchState.leader`), on both paths;
+    ``host``: its host query. Returns (int32[k] picks, its new state).
 
     The key is the one the loop gives a run of the leader alone in the same round, so a
     round the leader buys is that run's round pick for pick (common random numbers: the
     paired difference between `autoal` and its leader is its decisions, not the leader's
     own randomness, e.g. UHerding's calibration split). The search consumes keys split
     from the same one; no round uses both the leader's picks and the search's
-    randomness for the same samples, and its state carries nothing random."""
+    randomness for the same samples. Its state is carried across the rounds it buys
+    (initialised as the leader alone's, `init`): a leader that decides once, at its first
+    query or at ``init`` (``uherding_switch``, ``uherding_cvswitch``), keeps its decision
+    as its own run does."""
     query = (host and self._low_leader.host_query) or self._low_leader.query
-    picks, _, _ = query(self._low_leader.init(key, context), key, context, k)
-    return picks
+    picks, leader_state, _ = query(leader_state, key, context, k)
+    return picks, leader_state
 
   def buys_alone_with_leader(self, vote) -> bool:
     """Whether a host vote (`vote`) marks the strategy leader alone."""
@@ -617,9 +635,10 @@ class AutoAL:
     if not 1 <= k <= self.query_size:
       raise ValueError(f"k must be in [1, {self.query_size}], got {k}")
     num = jnp.int32(k)
-    picks, weights = self.query_program(
+    picks, weights, leader = self.query_program(
       state, pick_key, images, context.outputs, ~labeled, num, vote, context, key
     )
+    state = state._replace(leader=leader)
     picks = picks[:k]
     # A diverged FitNet warm-up (non-finite) buys nothing; without the search only the
     # alignment rule can buy (the paper's objective needs the mixture).
@@ -741,7 +760,7 @@ class AutoAL:
       raise ValueError(f"{self.columns[self._low]!r} buys through host_query, not query")
     width = len(self.columns)
     vote = np.zeros(width) if vote is None else np.asarray(vote)
-    picks, weights = self._query(
+    picks, weights, _ = self._query(
       state, key, images, outputs, candidate_mask, jnp.int32(k), jnp.asarray(vote, jnp.float32)
     )
     return picks[:k], np.asarray(weights, np.float64)
@@ -773,7 +792,8 @@ class AutoAL:
     # A key of its own for the rotation, derived so that the vote's picks stay as they were.
     vote = self.vote(state, metrics, jax.random.fold_in(pick_key, 1))
     if self.buys_alone_with_leader(vote):
-      chosen = self.leader_picks(key, context, k, host=True)
+      chosen, leader = self.leader_picks(key, context, k, state.leader, host=True)
+      state = state._replace(leader=leader)
       weights = vote / np.sum(vote)
     else:
       chosen, weights = self.query(

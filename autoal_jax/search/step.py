@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import chex
 import jax
@@ -41,6 +41,9 @@ class SearchState(NamedTuple):
       this round (`driver.class_balance_p` under ``low_budget_balance``; with
       ``balance_counts = initial`` the initial set's, set at `AutoAL.init`): the
       low-budget leader does not buy.
+    leader: the state of a low-budget leader that is a strategy (`STRATEGY_LEADERS`;
+      its ``init``'s at `AutoAL.init`, then its query's after each round it buys); ()
+      otherwise.
   """
 
   search: TrainState
@@ -48,6 +51,7 @@ class SearchState(NamedTuple):
   evidence: jax.Array
   evidence_var: jax.Array
   imbalanced: jax.Array
+  leader: Any = ()
 
 
 class BilevelState(NamedTuple):

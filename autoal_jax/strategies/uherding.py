@@ -449,8 +449,8 @@ def switch_strategy(setup: Setup) -> Strategy:
   held-out labels (then the initial set's: drawn at random, an unbiased estimate), the
   held-out part holding at least one label per class; else `uherding_gated` for the run.
   The keys are drawn as theirs, so each run is one of theirs, seed for seed. Its decision
-  is its state across queries, so it runs as a strategy of its own; not (yet) one of
-  `autoal`'s leaders, whose query starts its leader's state afresh each round.
+  is its state across queries (`autoal` carries it as its leader's,
+  `search.SearchState.leader`).
 
   Against `uherding_median` the gate lost or tied in every sweep cell whose initial model
   erred on under 20% of the test set and won or tied in every cell above
