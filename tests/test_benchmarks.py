@@ -251,6 +251,9 @@ def test_the_sweep_config_freezes_every_search_and_training_key():
   assert v6.low_budget_leader == "uherding_wide" and v6.low_budget_balance == 0.0
   assert sweep.get_config("digits,1,v7").search.low_budget_leader == "uherding_median"
   assert sweep.get_config("digits,1,v8").search.low_budget_leader == "uherding_gated"
+  v10 = common.search_config(sweep.get_config("digits,1,v10"), train.TrainConfig())
+  assert v10.low_budget_leader == "uherding_cvswitch" and v10.low_budget_per_class == float("inf")
+  search.check_config(v10)
   assert sweep.VARIANTS["v5"] == sweep.VARIANTS["v4"]  # the same values, the CRN code
   assert sweep.get_config("digits_imb,2,v3b").search.balance_counts == "initial"
   npz = sweep.get_config("npz,2,4,3000")

@@ -239,6 +239,22 @@ VARIANTS = {
     "low_budget_per_class": float("inf"),
     "low_budget_balance": 0.0,
   },
+  # v10 (2026-12-05; its leader `uherding_cvswitch` frozen at 1f04dc3 after two
+  # development cells, the fresh low-budget draw at 10 and Fashion-MNIST at 20, and before
+  # any other cell of it ran; as autoal's leader from d14a0c4, whose `AutoAL` carries the
+  # leader's state, its decision, across queries): v8 where the initial set's 10-fold
+  # cross-validated error is at least 20%, v7 for the run where under (the cells where v8's
+  # gate lost or tied against v7's median width erred on under 20% of the test set at the
+  # start, those where it won on more; docs/results.md, the tenth session). Its runs are
+  # its leader's (`--later=uherding_cvswitch`) wherever the mixture does not pass the
+  # guardrail. Confirmed only by cells run after 1f04dc3 (a fresh draw of the low-budget
+  # case, low_budget_d2, the cleanest).
+  "v10": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding_cvswitch",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
