@@ -244,8 +244,8 @@ def test_one_strategy_of_every_kind_runs_from_the_cli_on_float_features(tmp_path
     if run["strategy"].startswith("autoal"):
       assert len(run["search"]) == 2  # one search per query
       for entry in run["search"]:
-        # autoal's extra column: its low-budget leader's (uherding_gated).
-        assert len(entry["weights"]) == 4 and list(entry["weights"])[-1] == "uherding_gated"
+        # autoal's extra column: its low-budget leader's (uherding_cvswitch).
+        assert len(entry["weights"]) == 4 and list(entry["weights"])[-1] == "uherding_cvswitch"
         assert abs(sum(entry["weights"].values()) - 1) < 1e-4
         assert entry["soft_count_v"] >= 0 and entry["target_count_v"] > 0
     elif run["strategy"] in ("albl", "albl-port"):
@@ -390,15 +390,15 @@ def test_the_compare_config_sizes():
   assert (low.num_initial, low.query_size, low.quota, low.seeds) == (100, 100, 1000, 3)
   assert (low.train.epochs, low.train.min_steps, low.train.schedule) == (15, 250, "constant")
   assert low.dataset == default.get_config().dataset
-  # autoal as the suite's stored results ran (v1's budget rule), not the default's v8.
+  # autoal as the suite's stored results ran (v1's budget rule), not the default's (v10).
   assert (low.search.low_budget_leader, low.search.low_budget_per_class) == ("typiclust", 10.0)
-  # The command line's default rule is the library's (`search.SearchConfig()`): v8.
+  # The command line's default rule is the library's (`search.SearchConfig()`): v10.
   from autoal_jax import search
 
   rule = ("low_budget_leader", "low_budget_per_class", "low_budget_balance")
   cli = default.get_config().search
   assert [cli[k] for k in rule] == [getattr(search.SearchConfig(), k) for k in rule]
-  assert cli.low_budget_leader == "uherding_gated"
+  assert cli.low_budget_leader == "uherding_cvswitch"
   assert compare.get_config("").strategies.split(",")[-3:] == [
     "autoal-code", "autoal-paper", "autoal",
   ]  # fmt: skip

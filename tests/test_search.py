@@ -526,7 +526,8 @@ def test_folds_split_v_into_disjoint_parts(synthetic, key):
   assert (search_rows.sum(), guard_rows.sum(), held_rows.sum()) == (6, 3, 4)
   assert search.driver.fold_sizes(13) == (6, 3, 4) and search.driver.fold_sizes(3) == (1, 1, 1)
   # Five labeled samples leave a fold empty: refused before any training.
-  config = SMALL._replace(objective="alignment")
+  # (v1's rule: the default's leader draws its state from an initial set at init)
+  config = SMALL._replace(objective="alignment", **V1_RULE)
   searcher = _searcher(_learner(synthetic, config), config)
   labeled = jnp.zeros(400, bool).at[:5].set(True)
   with pytest.raises(ValueError, match="at least 6 labeled samples, got 5"):

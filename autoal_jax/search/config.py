@@ -138,16 +138,19 @@ class SearchConfig(NamedTuple):
       sees"), and a test on the labeled set (take away its typical or its atypical
       quarter, retrain) gave the wrong regime on both sides (docs/results.md, "The budget
       regime"), so the regime is this rule. ``inf`` (the default since 2026-12-05, the
-      budget sweep's v8): at every budget, for a leader that follows the regime itself
-      (Uncertainty Herding: its kernel shrinks as labels come in, its temperature is
-      fitted for calibration each query). v1's rule, the default before: 10 labels per
-      class, ``typiclust``, ``low_budget_balance = 0.05`` (`experiments/configs/compare.py`).
+      budget sweep's v8, then v10): at every budget, for a leader that follows the regime
+      itself (Uncertainty Herding: its kernel shrinks as labels come in, its temperature
+      is fitted for calibration each query; v10's decides between covering the whole pool
+      and the model's expected errors on the initial set's cross-validated error). v1's
+      rule, the default before: 10 labels per class, ``typiclust``, ``low_budget_balance =
+      0.05`` (`experiments/configs/compare.py`).
     low_budget_leader: the single strategy that buys below ``low_budget_per_class``; where
       it is not a candidate it gets a weight column of its own (`AutoAL.columns`) and the
       evidence never weighs it. A picker, or one of `STRATEGY_LEADERS` (``uherding``,
-      ``uherding_wide``, ``uherding_median``, ``uherding_gated`` (the default),
-      ``uherding_trusted``), whose own query buys (its calibration model trained in that
-      query).
+      ``uherding_wide``, ``uherding_median``, ``uherding_gated`` (v8's),
+      ``uherding_trusted``, ``uherding_regime``, ``uherding_switch``, ``uherding_cvswitch``
+      (the default, v10's)), whose own query buys (its calibration model trained in that
+      query; its state, if any, carried across the rounds it buys, `SearchState.leader`).
     low_budget_balance: the low-budget leader buys only while the labeled set's class counts
       are consistent with balanced classes: a chi-square test of the counts against equal ones
       (`driver.class_balance_p`) with a p-value of at least this; 0: no test (the default:
@@ -210,7 +213,7 @@ class SearchConfig(NamedTuple):
   fallback: str = "leader"
   leaders: tuple = ("margin",)
   low_budget_per_class: float = float("inf")
-  low_budget_leader: str = "uherding_gated"
+  low_budget_leader: str = "uherding_cvswitch"
   low_budget_balance: float = 0.0
   balance_counts: str = "round"
   backbone: str = "auto"
