@@ -8,6 +8,11 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   by seed and run by the same code, whatever the cell's own UHerding run was run by).
 - ``uherding_flat``: UHerding's shrinking width with weights of 1 instead of its
   uncertainties (MaxHerding's greedy step at UHerding's width).
+- ``uherding_gated_min``: `uherding_gated` (v8's leader: the greedy step covers and picks
+  only where the calibrated model expects its errors) at UHerding's own width (the
+  smallest nearest-labeled distance) instead of the median: a development probe for the
+  cells at 50 labels per class where v8's and v10's leaders fail and UHerding's narrower
+  width passes or fails less (docs/results.md, the eleventh session).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -31,6 +36,7 @@ ABLATIONS = {
   "uherding_sigma1": dict(sigma=1.0),
   "uherding_flat": dict(weighted=False),
   "uherding_same": dict(),  # the control: UHerding unchanged, by this code, in this folder
+  "uherding_gated_min": dict(gate=True),
 }
 
 

@@ -271,6 +271,11 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   assert float(full[2].metrics["kernel_width"]) <= float(median[2].metrics["kernel_width"])
   gated = strategies.build("uherding_gated", setup).host_query((), key, context, K)
   gate = int(gated[2].metrics["gate"])
+  # The gate at UHerding's own (smallest) width: the same gate, UHerding's width.
+  gated_min = strategies.build("uherding_gated_min", setup).host_query((), key, context, K)
+  assert int(gated_min[2].metrics["gate"]) == gate
+  assert float(gated_min[2].metrics["kernel_width"]) == float(full[2].metrics["kernel_width"])
+  assert not np.any(np.asarray(context.labeled)[np.asarray(gated_min[0])])
   assert K <= gate < int(np.sum(~np.asarray(context.labeled)))  # the model expects some right
   assert float(gated[2].metrics["kernel_width"]) == float(median[2].metrics["kernel_width"])
   assert not np.any(np.asarray(context.labeled)[np.asarray(gated[0])])
