@@ -872,8 +872,9 @@ _DOCS = {
   "autoal": (
     "AutoAL searched by gradient alignment with held-out errors; its leader (margin) while "
     "the out-of-fold evidence keeps it, else the vote of those kept, unless the searched "
-    "mixture is clearly better; TypiClust below 10 labels per class while the labeled "
-    "classes look balanced"
+    "mixture is clearly better; by default Uncertainty Herding alone at every budget "
+    "(uherding_cvswitch: its gate, or the whole pool where the initial set's "
+    "cross-validated error is under 20%)"
   ),
   "autoal-paper": "AutoAL with the paper's objective: a per-sample mixture selecting hard samples",
   "autoal-code": "AutoAL with the released code's selection rule (SearchNet gets zero gradient)",
