@@ -305,6 +305,9 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   cv = strategies.build("uherding_cvswitch", setup)
   error = cv.init(key, context)
   assert 0.0 <= float(error) <= 1.0 and float(error) == float(cv.init(key, context))
+  # Eagerly on CPU each fold trains host-driven (`Trainer.fit`), traced as one loop
+  # (`fit_program`): the same models, so the same count here.
+  assert float(jax.jit(cv.init)(key, context)) == float(error)
   picks, kept, info = cv.host_query(error, key, context, K)
   assert float(kept) == float(error) and int(info.metrics["switch"]) == int(error < 0.2)
   np.testing.assert_array_equal(picks, (median if error < 0.2 else gated)[0])

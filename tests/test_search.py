@@ -919,13 +919,15 @@ def test_a_leader_with_state_keeps_it_across_the_rounds_it_buys(synthetic, key):
   context = learner.context(labeled, outputs)
   state, own_state = autoal.init(key, context), own.init(key, context)
   assert int(state.leader) == int(own_state) == -1  # undecided
-  picks, after, _ = autoal.host_query(state, key, context, 15)
+  picks, after, info = autoal.host_query(state, key, context, 15)
   own_picks, own_after, own_info = own.host_query(own_state, key, context, 15)
   np.testing.assert_array_equal(picks, own_picks)
   assert int(after.leader) == int(own_after) == int(own_info.metrics["switch"]) in (0, 1)
-  traced, traced_after, _ = jax.jit(autoal.query, static_argnums=3)(state, key, context, 15)
+  assert info.metrics["leader_state"] == int(own_after)  # the decision, in the round's log
+  query = jax.jit(autoal.query, static_argnums=3)
+  traced, traced_after, traced_info = query(state, key, context, 15)
   np.testing.assert_array_equal(traced, own_picks)
-  assert int(traced_after.leader) == int(own_after)
+  assert int(traced_after.leader) == int(traced_info.metrics["leader_state"]) == int(own_after)
   # The next round from the carried decision: the run's next round (the decision kept),
   # whatever that round's held-out error would say.
   key_2 = jax.random.key(11)

@@ -644,7 +644,17 @@ class AutoAL:
     # alignment rule can buy (the paper's objective needs the mixture).
     usable = jnp.where(enough, finite, self.alignment)
     picks = jnp.where(usable, picks, -1)
+    if self.logs_leader_state(state):
+      log["leader_state"] = jnp.asarray(state.leader, jnp.float32)
     return picks, state, QueryInfo(weights=weights, metrics=log)
+
+  def logs_leader_state(self, state: SearchState) -> bool:
+    """Whether a round's log carries ``leader_state``: the strategy leader's state after
+    the round where it is one number (``uherding_cvswitch``: the initial set's
+    cross-validated error, so its decision; ``uherding_switch``: -1 undecided, 1 the whole
+    pool, 0 the gate)."""
+    leaves = jax.tree.leaves(state.leader)
+    return len(leaves) == 1 and jnp.ndim(leaves[0]) == 0
 
   def unsearched(self, before: SearchState, searched: SearchState, log: dict, enough):
     """A round of the ``alignment`` search on a labeled set too small to split into its
@@ -799,6 +809,8 @@ class AutoAL:
       chosen, weights = self.query(
         state, pick_key, context.images, context.outputs, ~context.labeled, k, vote
       )
+    if self.logs_leader_state(state):
+      metrics["leader_state"] = float(jax.device_get(state.leader))
     info = QueryInfo(weights=weights, metrics=metrics, search_seconds=seconds)
     return chosen, state, info
 

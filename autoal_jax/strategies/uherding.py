@@ -179,7 +179,12 @@ def cross_validated_error(trainer, key, context: Context, folds: int, capacity=N
   """The share of the labeled samples that a copy of the task model trained without them
   gets wrong, ``folds``-fold (each labeled sample in one fold, drawn at random; a fold's
   model trained on the other folds with ``trainer``'s `fit_program`). float32 scalar; 0
-  with no label. ``capacity``: at least the number labeled (None: N)."""
+  with no label. ``capacity``: at least the number labeled (None: N).
+
+  Traced (under jit or vmap), or off CPU, the folds run as one `lax.fori_loop`; called
+  eagerly on CPU (`train.dispatch_per_step`), each fold trains with the host-driven
+  `Trainer.fit` instead (the same keys, batches and steps; XLA:CPU runs a compiled loop of
+  convolution steps several times slower), the same models up to float rounding."""
   labeled = context.labeled
   labels = jnp.where(labeled, context.labels, 0)
   n = labeled.shape[0]
@@ -189,18 +194,30 @@ def cross_validated_error(trainer, key, context: Context, folds: int, capacity=N
   fold = jnp.argsort(jnp.argsort(draw)) % folds  # labeled samples first, dealt round
   index = jnp.argsort(jnp.logical_not(labeled), stable=True)[:capacity].astype(jnp.int32)
 
+  def wrong_in(f, state):
+    logits = trainer.pool_outputs(state, pass_key, context.images[index], num_mc=0).logits
+    out = labeled[index] & (fold[index] == f) & (jnp.argmax(logits, axis=-1) != labels[index])
+    return jnp.sum(out, dtype=jnp.int32)
+
+  total = jnp.maximum(jnp.sum(labeled, dtype=jnp.float32), 1.0)
+  if train_lib.dispatch_per_step() and not isinstance(labeled, jax.core.Tracer):
+    wrong = 0
+    for f in range(folds):
+      train = labeled & (fold != f)
+      count = max(int(jnp.sum(train)), 1)
+      state = trainer.fit(jax.random.fold_in(fit_key, f), context.images, labels, train, count)
+      wrong += int(wrong_in(f, state))
+    return jnp.float32(wrong) / total
+
   def body(f, wrong):
     train = labeled & (fold != f)
     count = jnp.maximum(jnp.sum(train, dtype=jnp.int32), 1)
     state = trainer.fit_program(
       jax.random.fold_in(fit_key, f), context.images, labels, train, count
     )
-    logits = trainer.pool_outputs(state, pass_key, context.images[index], num_mc=0).logits
-    out = labeled[index] & (fold[index] == f) & (jnp.argmax(logits, axis=-1) != labels[index])
-    return wrong + jnp.sum(out, dtype=jnp.int32)
+    return wrong + wrong_in(f, state)
 
   wrong = jax.lax.fori_loop(0, folds, body, jnp.int32(0))
-  total = jnp.maximum(jnp.sum(labeled, dtype=jnp.float32), 1.0)
   return wrong.astype(jnp.float32) / total
 
 
