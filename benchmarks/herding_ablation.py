@@ -13,6 +13,9 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   smallest nearest-labeled distance) instead of the median: a development probe for the
   cells at 50 labels per class where v8's and v10's leaders fail and UHerding's narrower
   width passes or fails less (docs/results.md, the eleventh session).
+- ``uherding_gated_cover``: `uherding_gated` whose kernel width is the radius at which the
+  query's k balls cover the gate (`uherding.cover_width`): set by the query size and the
+  gate, not by the labeled set (a development probe, the eleventh session).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -37,6 +40,7 @@ ABLATIONS = {
   "uherding_flat": dict(weighted=False),
   "uherding_same": dict(),  # the control: UHerding unchanged, by this code, in this folder
   "uherding_gated_min": dict(gate=True),
+  "uherding_gated_cover": dict(gate=True, statistic="cover"),
 }
 
 

@@ -140,6 +140,20 @@ def test_the_median_kernel_width_is_the_median_nearest_labeled_distance(num_labe
     uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), statistic="max")
 
 
+def test_the_cover_width_is_the_median_distance_to_the_m_over_k_th_neighbour():
+  # Four members on a line at 0, 1, 3 and 6 (two non-members far away): for k = 2 each
+  # member's 2nd nearest other member is at 3, 2, 3, 5 (the lower median 3); for k = 4,
+  # its nearest, 1, 1, 2, 3 (1); fewer than two members: 1.
+  x = jnp.asarray([[0.0, 0], [1, 0], [3, 0], [6, 0], [50, 0], [60, 0]], jnp.float32)
+  members = jnp.asarray([True, True, True, True, False, False])
+  key = jax.random.key(0)
+  assert float(uherding.cover_width(key, x, members, 2)) == pytest.approx(3.0, rel=1e-5)
+  assert float(uherding.cover_width(key, x, members, 4)) == pytest.approx(1.0, rel=1e-5)
+  # Members drawn at random (sample < their number): still a distance between members.
+  assert 1.0 <= float(uherding.cover_width(key, x, members, 1, sample=3)) <= 6.0
+  assert float(uherding.cover_width(key, x, members.at[1:].set(False), 2)) == 1.0
+
+
 def test_the_expected_error_gate_keeps_the_most_uncertain_of_the_expected_count():
   rng = np.random.default_rng(4)
   n, c, k = 200, 5, 6

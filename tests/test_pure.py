@@ -251,7 +251,7 @@ def test_the_package_imports_form_no_circle_and_the_loop_does_not_import_search(
 
 def test_uherdings_ablations_take_one_change_away_each(synthetic):
   from autoal_jax import models, train
-  from autoal_jax.strategies import coverage
+  from autoal_jax.strategies import base, coverage, uherding
   from benchmarks import herding_ablation
 
   herding_ablation.register()
@@ -276,6 +276,15 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   assert int(gated_min[2].metrics["gate"]) == gate
   assert float(gated_min[2].metrics["kernel_width"]) == float(full[2].metrics["kernel_width"])
   assert not np.any(np.asarray(context.labeled)[np.asarray(gated_min[0])])
+  # The width at which K balls cover the gate: wider for one pick than for K.
+  cover = strategies.build("uherding_gated_cover", setup)
+  covered = cover.host_query((), key, context, K)
+  assert int(covered[2].metrics["gate"]) == gate
+  x = coverage.normalise(base.distance_space(context.outputs))
+  one = float(uherding.cover_width(key, x, ~context.labeled, 1))
+  assert 0.0 < float(covered[2].metrics["kernel_width"]) < one
+  traced = jax.jit(cover.query, static_argnums=3)((), key, context, K)
+  np.testing.assert_array_equal(traced[0], covered[0])
   assert K <= gate < int(np.sum(~np.asarray(context.labeled)))  # the model expects some right
   assert float(gated[2].metrics["kernel_width"]) == float(median[2].metrics["kernel_width"])
   assert not np.any(np.asarray(context.labeled)[np.asarray(gated[0])])

@@ -122,6 +122,37 @@ def kernel_width(
   return jnp.where(jnp.isfinite(best), jnp.sqrt(best), 1.0)
 
 
+COVER_SAMPLE = 1024  # `cover_width`'s members drawn
+
+
+def cover_width(key: jax.Array, x: jax.Array, members: jax.Array, k: int, sample=COVER_SAMPLE):
+  """The radius at which ``k`` balls cover ``members`` (bool[N], the greedy step's
+  candidates; x L2-normalised float32[N, D]): the median over s members drawn at random
+  (s = min(``sample``, their number)) of the distance to their r-th nearest other drawn
+  member, r = round(s / k) within [1, s - 1]. That estimates the distance from a member to
+  its (M / k)-th nearest member, M the members' number: the scale of one of k equal
+  groups. 1 with fewer than two members. float32 scalar.
+
+  A kernel width set by the query (k) and its candidates, not by the labeled set: with a
+  small k and a wide gate (few labels) the width is wide and the greedy step covers; with
+  a large k and a narrow gate (many) it is narrow and the step follows the weights."""
+  n = x.shape[0]
+  size = min(int(sample), n)
+  draw = jnp.where(members, jax.random.uniform(key, (n,)), 2.0)
+  drawn = jnp.argsort(draw)[:size]  # members first, in random order
+  s = jnp.minimum(jnp.sum(members, dtype=jnp.int32), size)
+  live = jnp.arange(size) < s
+  xs = x[drawn].astype(jnp.float32)
+  sq = jnp.sum(xs * xs, axis=-1)
+  d2 = sq[:, None] + sq[None, :] - 2.0 * jnp.dot(xs, xs.T, precision="highest")
+  pair = live[:, None] & live[None, :] & ~jnp.eye(size, dtype=bool)
+  d2 = jnp.sort(jnp.where(pair, jnp.maximum(d2, 0.0), jnp.inf), axis=1)
+  r = jnp.clip(jnp.round(s / k).astype(jnp.int32), 1, jnp.maximum(s - 1, 1))
+  kth = jnp.where(live, d2[:, r - 1], jnp.inf)
+  middle = jnp.sort(kth)[jnp.maximum(s - 1, 0) // 2]
+  return jnp.where((s >= 2) & jnp.isfinite(middle), jnp.sqrt(middle), 1.0)
+
+
 def expected_error_gate(logits, temperature, labeled, k: int, trust=None):
   """The unlabeled samples where the calibrated model expects its errors: the m most
   uncertain (U of `margin_uncertainty`), m = max(k, round(sum over the unlabeled of
@@ -262,7 +293,9 @@ def strategy(
   ablations (`benchmarks/herding_ablation.py`): a fixed kernel width instead of the
   shrinking one (None: the paper's), and weights of 1 instead of the uncertainties
   (False: MaxHerding's greedy step at UHerding's kernel width). ``statistic``: the
-  shrinking width's (`kernel_width`; ``min``: the paper's). ``gate``: the greedy step
+  shrinking width's (`kernel_width`; ``min``: the paper's), or ``cover``: the radius at
+  which the query's k balls cover the greedy step's candidates (`cover_width`, after the
+  gate; not with ``trust``). ``gate``: the greedy step
   covers and picks only the samples where the calibrated model expects its errors
   (`expected_error_gate`), the labeled ones covering as before. ``trust``: the weights and
   the gate believe the calibrated uncertainty only near a label (`labeled_trust`,
@@ -277,6 +310,8 @@ def strategy(
   in ``init`` (`cross_validated_error`; the strategy's state), the held-out rule unused."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
+  if statistic not in (*WIDTH_STATISTICS, "cover") or (statistic == "cover" and trust):
+    raise ValueError(f"Unknown kernel width statistic {statistic!r} (or 'cover' with trust)")
   config = setup.train if setup.train is not None else train_lib.TrainConfig()
   config = config._replace(loss_prediction=False)  # a plain copy of the task model
   trainer = train_lib.Trainer(
@@ -301,9 +336,12 @@ def strategy(
     if not weighted:
       weights = jnp.ones_like(weights)
     embeddings = base.distance_space(context.outputs)
-    width = kernel_width(
-      coverage.normalise(embeddings), context.labeled, label_capacity, statistic=statistic
-    )
+    if statistic == "cover":  # set by the candidates, below
+      width = jnp.float32(1.0)
+    else:
+      width = kernel_width(
+        coverage.normalise(embeddings), context.labeled, label_capacity, statistic=statistic
+      )
     if sigma is not None:
       width = jnp.float32(sigma)
     candidates = ~context.labeled
@@ -335,6 +373,11 @@ def strategy(
         gated = jnp.where(state == 1, candidates, gated)
       candidates = gated
       metrics["gate"] = jnp.sum(candidates, dtype=jnp.int32)
+    if statistic == "cover" and sigma is None:
+      width = cover_width(
+        jax.random.fold_in(herd_key, 1), coverage.normalise(embeddings), candidates, k
+      )
+      metrics["kernel_width"] = width
     picks = coverage.herding(
       herd_key, embeddings, candidates, k, weights, width, labeled=context.labeled
     )
