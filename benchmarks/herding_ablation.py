@@ -16,6 +16,10 @@ experiment CLI (`experiments.main`) with two more strategies registered.
 - ``uherding_gated_cover``: `uherding_gated` whose kernel width is the radius at which the
   query's k balls cover the gate (`uherding.cover_width`): set by the query size and the
   gate, not by the labeled set (a development probe, the eleventh session).
+- ``uherding_gated_q10``: `uherding_gated` at the lower 10% quantile of the
+  nearest-labeled distances (between UHerding's smallest and the median; a development
+  probe, the eleventh session: does a width not set by the single densest pair keep the
+  smallest one's results at 50 per class without its trap problem?).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -41,6 +45,7 @@ ABLATIONS = {
   "uherding_same": dict(),  # the control: UHerding unchanged, by this code, in this folder
   "uherding_gated_min": dict(gate=True),
   "uherding_gated_cover": dict(gate=True, statistic="cover"),
+  "uherding_gated_q10": dict(gate=True, statistic="q10"),
 }
 
 

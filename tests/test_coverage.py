@@ -136,6 +136,9 @@ def test_the_median_kernel_width_is_the_median_nearest_labeled_distance(num_labe
     np.testing.assert_allclose(float(got), want, rtol=1e-4)
     low = uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), capacity, 4, "min")
     np.testing.assert_allclose(float(low), nearest[0] if len(nearest) else 1.0, rtol=1e-4)
+    tenth = uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), capacity, 4, "q10")
+    lower = nearest[(len(nearest) - 1) // 10] if len(nearest) else 1.0
+    np.testing.assert_allclose(float(tenth), lower, rtol=1e-4)
   with pytest.raises(ValueError, match="Unknown kernel width statistic"):
     uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), statistic="max")
 

@@ -276,6 +276,11 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   assert int(gated_min[2].metrics["gate"]) == gate
   assert float(gated_min[2].metrics["kernel_width"]) == float(full[2].metrics["kernel_width"])
   assert not np.any(np.asarray(context.labeled)[np.asarray(gated_min[0])])
+  # The lower 10% quantile of the nearest-labeled distances: between the two.
+  q10 = strategies.build("uherding_gated_q10", setup).host_query((), key, context, K)
+  assert int(q10[2].metrics["gate"]) == gate
+  width = float(q10[2].metrics["kernel_width"])
+  assert float(full[2].metrics["kernel_width"]) <= width <= float(median[2].metrics["kernel_width"])
   # The width at which K balls cover the gate: wider for one pick than for K.
   cover = strategies.build("uherding_gated_cover", setup)
   covered = cover.host_query((), key, context, K)

@@ -40,7 +40,7 @@ TEMPERATURES = tuple(float(t) for t in np.round(np.arange(1.0, 20.0, 0.1), 1))
 HELD_OUT = 0.3
 NUM_BINS = 15
 MIN_LABELS = 4  # below this no held-out part is worth fitting a temperature on
-WIDTH_STATISTICS = ("min", "median")
+WIDTH_STATISTICS = ("min", "median", "q10")
 
 
 def expected_calibration_error(logits, labels, mask, temperature, num_bins: int = NUM_BINS):
@@ -84,6 +84,8 @@ def kernel_width(
   ``statistic = "median"``: instead, the median over the labeled rows of each one's
   distance to its nearest other labeled row (the lower median; rows with none left out):
   a width that shrinks as the labeled set grows without being set by its densest pair.
+  ``statistic = "q10"``: the lower 10% quantile of those distances (the row at a tenth of
+  the sorted finite ones, rounded down): between the two.
 
   The labeled rows are gathered first into ``capacity`` slots (static, at least the
   number labeled; None: N), then compared in chunks of rows: O(capacity^2 D) time and
@@ -118,7 +120,8 @@ def kernel_width(
     best = jnp.min(nearest)
   else:
     finite = jnp.sum(jnp.isfinite(nearest), dtype=jnp.int32)
-    best = jnp.sort(nearest)[jnp.maximum(finite - 1, 0) // 2]
+    at = jnp.maximum(finite - 1, 0) // (2 if statistic == "median" else 10)
+    best = jnp.sort(nearest)[at]
   return jnp.where(jnp.isfinite(best), jnp.sqrt(best), 1.0)
 
 
