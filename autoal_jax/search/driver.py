@@ -644,17 +644,19 @@ class AutoAL:
     # alignment rule can buy (the paper's objective needs the mixture).
     usable = jnp.where(enough, finite, self.alignment)
     picks = jnp.where(usable, picks, -1)
-    if self.logs_leader_state(state):
-      log["leader_state"] = jnp.asarray(state.leader, jnp.float32)
+    leader_state = self.leader_state(state)
+    if leader_state is not None:
+      log["leader_state"] = jnp.asarray(leader_state, jnp.float32)
     return picks, state, QueryInfo(weights=weights, metrics=log)
 
-  def logs_leader_state(self, state: SearchState) -> bool:
-    """Whether a round's log carries ``leader_state``: the strategy leader's state after
+  @staticmethod
+  def leader_state(state: SearchState):
+    """What a round's log carries as ``leader_state``: the strategy leader's state after
     the round where it is one number (``uherding_cvswitch``: the initial set's
     cross-validated error, so its decision; ``uherding_switch``: -1 undecided, 1 the whole
-    pool, 0 the gate)."""
+    pool, 0 the gate); None otherwise."""
     leaves = jax.tree.leaves(state.leader)
-    return len(leaves) == 1 and jnp.ndim(leaves[0]) == 0
+    return leaves[0] if len(leaves) == 1 and jnp.ndim(leaves[0]) == 0 else None
 
   def unsearched(self, before: SearchState, searched: SearchState, log: dict, enough):
     """A round of the ``alignment`` search on a labeled set too small to split into its
@@ -809,8 +811,9 @@ class AutoAL:
       chosen, weights = self.query(
         state, pick_key, context.images, context.outputs, ~context.labeled, k, vote
       )
-    if self.logs_leader_state(state):
-      metrics["leader_state"] = float(jax.device_get(state.leader))
+    leader_state = self.leader_state(state)
+    if leader_state is not None:
+      metrics["leader_state"] = float(jax.device_get(leader_state))
     info = QueryInfo(weights=weights, metrics=metrics, search_seconds=seconds)
     return chosen, state, info
 

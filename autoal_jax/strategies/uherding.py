@@ -234,7 +234,7 @@ def cross_validated_error(trainer, key, context: Context, folds: int, capacity=N
     return jnp.sum(out, dtype=jnp.int32)
 
   total = jnp.maximum(jnp.sum(labeled, dtype=jnp.float32), 1.0)
-  if train_lib.dispatch_per_step() and not isinstance(labeled, jax.core.Tracer):
+  if train_lib.dispatch_per_step() and base._is_concrete(labeled):
     wrong = 0
     for f in range(folds):
       train = labeled & (fold != f)
