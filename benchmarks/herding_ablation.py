@@ -20,6 +20,11 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   nearest-labeled distances (between UHerding's smallest and the median; a development
   probe, the eleventh session: does a width not set by the single densest pair keep the
   smallest one's results at 50 per class without its trap problem?).
+- ``uherding_gated_r1``, ``uherding_gated_r25``: `uherding_gated` at the r-th smallest
+  nearest-labeled distance, r = 1 or 2.5 per class (`kernel_width(statistic="ranked")`),
+  not above the median: the median's width at a few labels per class, narrowing towards
+  UHerding's smallest one as the labeled set grows (development probes, the twelfth
+  session: the median won below 50 per class, the smallest at 50).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -46,6 +51,8 @@ ABLATIONS = {
   "uherding_gated_min": dict(gate=True),
   "uherding_gated_cover": dict(gate=True, statistic="cover"),
   "uherding_gated_q10": dict(gate=True, statistic="q10"),
+  "uherding_gated_r1": dict(gate=True, statistic="ranked", rank_per_class=1.0),
+  "uherding_gated_r25": dict(gate=True, statistic="ranked", rank_per_class=2.5),
 }
 
 

@@ -139,6 +139,16 @@ def test_the_median_kernel_width_is_the_median_nearest_labeled_distance(num_labe
     tenth = uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), capacity, 4, "q10")
     lower = nearest[(len(nearest) - 1) // 10] if len(nearest) else 1.0
     np.testing.assert_allclose(float(tenth), lower, rtol=1e-4)
+    for rank in (1, 2, 3):  # the rank-th smallest, not above the median
+      ranked = uherding.kernel_width(
+        jnp.asarray(x), jnp.asarray(labeled), capacity, 4, "ranked", rank
+      )
+      at = min(rank - 1, (len(nearest) - 1) // 2)
+      np.testing.assert_allclose(float(ranked), nearest[at] if len(nearest) else 1.0, rtol=1e-4)
+  with pytest.raises(ValueError, match="A rank"):
+    uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), statistic="ranked")
+  with pytest.raises(ValueError, match="A rank"):
+    uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), statistic="median", rank=2)
   with pytest.raises(ValueError, match="Unknown kernel width statistic"):
     uherding.kernel_width(jnp.asarray(x), jnp.asarray(labeled), statistic="max")
 

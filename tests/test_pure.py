@@ -281,6 +281,13 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   assert int(q10[2].metrics["gate"]) == gate
   width = float(q10[2].metrics["kernel_width"])
   assert float(full[2].metrics["kernel_width"]) <= width <= float(median[2].metrics["kernel_width"])
+  # The r-th smallest (r = 1 or 2.5 per class): between the two, narrower for r = 1.
+  r1 = strategies.build("uherding_gated_r1", setup).host_query((), key, context, K)
+  r25 = strategies.build("uherding_gated_r25", setup).host_query((), key, context, K)
+  assert int(r1[2].metrics["gate"]) == int(r25[2].metrics["gate"]) == gate
+  narrow, wider = float(r1[2].metrics["kernel_width"]), float(r25[2].metrics["kernel_width"])
+  assert float(full[2].metrics["kernel_width"]) < narrow < wider
+  assert wider < float(median[2].metrics["kernel_width"])
   # The width at which K balls cover the gate: wider for one pick than for K.
   cover = strategies.build("uherding_gated_cover", setup)
   covered = cover.host_query((), key, context, K)

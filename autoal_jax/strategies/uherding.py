@@ -40,7 +40,7 @@ TEMPERATURES = tuple(float(t) for t in np.round(np.arange(1.0, 20.0, 0.1), 1))
 HELD_OUT = 0.3
 NUM_BINS = 15
 MIN_LABELS = 4  # below this no held-out part is worth fitting a temperature on
-WIDTH_STATISTICS = ("min", "median", "q10")
+WIDTH_STATISTICS = ("min", "median", "q10", "ranked")
 
 
 def expected_calibration_error(logits, labels, mask, temperature, num_bins: int = NUM_BINS):
@@ -77,6 +77,7 @@ def kernel_width(
   capacity: int | None = None,
   chunk: int = 256,
   statistic: str = "min",
+  rank: int = 0,
 ) -> jax.Array:
   """The smallest non-zero distance (above 1e-3) between two labeled rows of x
   (L2-normalised embeddings); 1 where there is none. float32 scalar.
@@ -86,6 +87,9 @@ def kernel_width(
   a width that shrinks as the labeled set grows without being set by its densest pair.
   ``statistic = "q10"``: the lower 10% quantile of those distances (the row at a tenth of
   the sorted finite ones, rounded down): between the two.
+  ``statistic = "ranked"``: the ``rank``-th smallest of those distances (``rank`` >= 1,
+  static), but not above the median: the median while the labeled set is small (up to
+  about 2 ``rank`` labeled rows), then falling towards the smallest as it grows.
 
   The labeled rows are gathered first into ``capacity`` slots (static, at least the
   number labeled; None: N), then compared in chunks of rows: O(capacity^2 D) time and
@@ -93,6 +97,8 @@ def kernel_width(
   """
   if statistic not in WIDTH_STATISTICS:
     raise ValueError(f"Unknown kernel width statistic {statistic!r}: {WIDTH_STATISTICS}")
+  if (statistic == "ranked") != (rank >= 1):
+    raise ValueError(f"A rank (>= 1) is for the 'ranked' width only: {statistic!r}, {rank}")
   n = x.shape[0]
   capacity = n if capacity is None else min(capacity, n)
   members = jnp.argsort(jnp.logical_not(labeled), stable=True)[:capacity].astype(jnp.int32)
@@ -120,7 +126,9 @@ def kernel_width(
     best = jnp.min(nearest)
   else:
     finite = jnp.sum(jnp.isfinite(nearest), dtype=jnp.int32)
-    at = jnp.maximum(finite - 1, 0) // (2 if statistic == "median" else 10)
+    at = jnp.maximum(finite - 1, 0) // (10 if statistic == "q10" else 2)
+    if statistic == "ranked":
+      at = jnp.minimum(at, rank - 1)
     best = jnp.sort(nearest)[at]
   return jnp.where(jnp.isfinite(best), jnp.sqrt(best), 1.0)
 
@@ -289,6 +297,7 @@ def strategy(
   gate_error: float = 0.0,
   switch_error: float = 0.0,
   switch_folds: int = 0,
+  rank_per_class: float = 0.0,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -298,7 +307,10 @@ def strategy(
   (False: MaxHerding's greedy step at UHerding's kernel width). ``statistic``: the
   shrinking width's (`kernel_width`; ``min``: the paper's), or ``cover``: the radius at
   which the query's k balls cover the greedy step's candidates (`cover_width`, after the
-  gate; not with ``trust``). ``gate``: the greedy step
+  gate; not with ``trust``), or ``ranked``: the r-th smallest nearest-labeled distance,
+  r = ceil(``rank_per_class`` x the number of classes), not above the median (a width
+  that stays the median's at a few labels per class and narrows towards UHerding's as
+  they grow). ``gate``: the greedy step
   covers and picks only the samples where the calibrated model expects its errors
   (`expected_error_gate`), the labeled ones covering as before. ``trust``: the weights and
   the gate believe the calibrated uncertainty only near a label (`labeled_trust`,
@@ -315,6 +327,9 @@ def strategy(
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   if statistic not in (*WIDTH_STATISTICS, "cover") or (statistic == "cover" and trust):
     raise ValueError(f"Unknown kernel width statistic {statistic!r} (or 'cover' with trust)")
+  rank = math.ceil(rank_per_class * setup.info.num_classes) if statistic == "ranked" else 0
+  if statistic == "ranked" and rank < 1:
+    raise ValueError(f"The 'ranked' width needs rank_per_class > 0: {rank_per_class}")
   config = setup.train if setup.train is not None else train_lib.TrainConfig()
   config = config._replace(loss_prediction=False)  # a plain copy of the task model
   trainer = train_lib.Trainer(
@@ -343,7 +358,11 @@ def strategy(
       width = jnp.float32(1.0)
     else:
       width = kernel_width(
-        coverage.normalise(embeddings), context.labeled, label_capacity, statistic=statistic
+        coverage.normalise(embeddings),
+        context.labeled,
+        label_capacity,
+        statistic=statistic,
+        rank=rank,
       )
     if sigma is not None:
       width = jnp.float32(sigma)
