@@ -403,12 +403,18 @@ def bought(stored: str) -> str:
   return "\n".join(lines)
 
 
+def runs_cells(table: bool, rounds_key: str, versus_pair) -> bool:
+  """Whether the command runs the cells: not when it prints a table, nor with the
+  flags that only read stored cells (--rounds, --versus), with or without --table."""
+  return not (table or rounds_key or versus_pair)
+
+
 def main(argv):
   del argv
   if FLAGS.bought:
     print(bought(FLAGS.stored))
     return
-  if not FLAGS.table:
+  if runs_cells(FLAGS.table, FLAGS.rounds, FLAGS.versus):
     for dataset in FLAGS.datasets:
       for budget in FLAGS.budgets:
         run_cell(dataset, budget)
@@ -455,9 +461,9 @@ def _define_flags() -> None:
   flags.DEFINE_string(
     "rounds",
     "",
-    "--table: only STRATEGY:KEY, its query log's KEY per round (e.g. uherding_gated:gate).",
+    "Only STRATEGY:KEY, its query log's KEY per round (e.g. uherding_gated:gate; runs nothing).",
   )
-  flags.DEFINE_list("versus", [], "--table: only A against B (A,B) in every cell both ran.")
+  flags.DEFINE_list("versus", [], "Only A against B (A,B) in every cell both ran (runs nothing).")
   flags.DEFINE_bool("bought", False, "Only print who bought each stored autoal run's queries.")
   flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
   flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")

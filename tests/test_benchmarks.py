@@ -350,6 +350,11 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   text = sweep.rounds([str(tmp_path)], "g", "gate")
   assert "| digits-1 | 10, 20 | 100.5, 50.5 | 50.0, 40.0 |" in text
   assert "digits-2" not in text and sweep.rounds([str(tmp_path)], "g", "width").count("\n") == 1
+  # Only a plain command runs the cells: --rounds and --versus read, --table or not.
+  assert sweep.runs_cells(False, "", [])
+  assert not any(
+    sweep.runs_cells(*f) for f in ((True, "", []), (False, "g:gate", []), (False, "", ["a", "b"]))
+  )
 
 
 def test_the_sweep_writes_a_synthetic_case_beside_its_own_flags(tmp_path):
