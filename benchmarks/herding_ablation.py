@@ -25,6 +25,11 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   not above the median: the median's width at a few labels per class, narrowing towards
   UHerding's smallest one as the labeled set grows (development probes, the twelfth
   session: the median won below 50 per class, the smallest at 50).
+- ``uherding_gated_at50``: `uherding_gated` at the median width while the labeled set has
+  under 50 labels per class, at UHerding's smallest from 50 on (`uherding.strategy`'s
+  ``narrow_from``; a development probe, the twelfth session: the smallest width passed
+  every cell that starts at 50 per class, the median won in those that start at 5-20;
+  does a run that crosses 50 per class lose by narrowing there?).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -53,6 +58,7 @@ ABLATIONS = {
   "uherding_gated_q10": dict(gate=True, statistic="q10"),
   "uherding_gated_r1": dict(gate=True, statistic="ranked", rank_per_class=1.0),
   "uherding_gated_r25": dict(gate=True, statistic="ranked", rank_per_class=2.5),
+  "uherding_gated_at50": dict(gate=True, statistic="median", narrow_from=50.0),
 }
 
 

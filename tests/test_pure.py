@@ -288,6 +288,15 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   narrow, wider = float(r1[2].metrics["kernel_width"]), float(r25[2].metrics["kernel_width"])
   assert float(full[2].metrics["kernel_width"]) < narrow < wider
   assert wider < float(median[2].metrics["kernel_width"])
+  # The median below 50 labels per class, UHerding's smallest from then on (here from 1).
+  at50 = strategies.build("uherding_gated_at50", setup).host_query((), key, context, K)
+  np.testing.assert_array_equal(at50[0], gated[0])
+  early = uherding.strategy(setup, gate=True, statistic="median", narrow_from=1.0)
+  for narrowed in (early.host_query((), key, context, K), early.query((), key, context, K)):
+    np.testing.assert_array_equal(narrowed[0], gated_min[0])
+    assert float(narrowed[2].metrics["kernel_width"]) == float(full[2].metrics["kernel_width"])
+  with pytest.raises(ValueError, match="narrow_from"):
+    uherding.strategy(setup, statistic="median", narrow_from=1.0)
   # The width at which K balls cover the gate: wider for one pick than for K.
   cover = strategies.build("uherding_gated_cover", setup)
   covered = cover.host_query((), key, context, K)

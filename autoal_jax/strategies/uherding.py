@@ -298,6 +298,7 @@ def strategy(
   switch_error: float = 0.0,
   switch_folds: int = 0,
   rank_per_class: float = 0.0,
+  narrow_from: float = 0.0,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -310,7 +311,10 @@ def strategy(
   gate; not with ``trust``), or ``ranked``: the r-th smallest nearest-labeled distance,
   r = ceil(``rank_per_class`` x the number of classes), not above the median (a width
   that stays the median's at a few labels per class and narrows towards UHerding's as
-  they grow). ``gate``: the greedy step
+  they grow). ``narrow_from`` (> 0, with ``gate``): while the gate holds and the labeled
+  set has at least this many labels per class (its count over the number of classes),
+  the width is UHerding's smallest distance instead (``statistic``'s below, and wherever
+  ``gate_error`` or ``switch_error`` open the whole pool). ``gate``: the greedy step
   covers and picks only the samples where the calibrated model expects its errors
   (`expected_error_gate`), the labeled ones covering as before. ``trust``: the weights and
   the gate believe the calibrated uncertainty only near a label (`labeled_trust`,
@@ -327,6 +331,8 @@ def strategy(
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   if statistic not in (*WIDTH_STATISTICS, "cover") or (statistic == "cover" and trust):
     raise ValueError(f"Unknown kernel width statistic {statistic!r} (or 'cover' with trust)")
+  if narrow_from > 0.0 and (not gate or trust or sigma is not None or statistic == "cover"):
+    raise ValueError("narrow_from needs the gate, a labeled-set width and no trust")
   rank = math.ceil(rank_per_class * setup.info.num_classes) if statistic == "ranked" else 0
   if statistic == "ranked" and rank < 1:
     raise ValueError(f"The 'ranked' width needs rank_per_class > 0: {rank_per_class}")
@@ -354,16 +360,18 @@ def strategy(
     if not weighted:
       weights = jnp.ones_like(weights)
     embeddings = base.distance_space(context.outputs)
-    if statistic == "cover":  # set by the candidates, below
-      width = jnp.float32(1.0)
-    else:
-      width = kernel_width(
+
+    def width_by(stat):
+      return kernel_width(
         coverage.normalise(embeddings),
         context.labeled,
         label_capacity,
-        statistic=statistic,
-        rank=rank,
+        statistic=stat,
+        rank=rank if stat == "ranked" else 0,
       )
+
+    # The cover width is set by the candidates, below.
+    width = jnp.float32(1.0) if statistic == "cover" else width_by(statistic)
     if sigma is not None:
       width = jnp.float32(sigma)
     candidates = ~context.labeled
@@ -376,14 +384,15 @@ def strategy(
       metrics["trust"] = jnp.sum(jnp.where(candidates, trusted, 0.0)) / jnp.maximum(unlabeled, 1)
     if gate:
       gated = expected_error_gate(context.outputs.logits, temperature, context.labeled, k, trusted)
+      opened = jnp.bool_(False)  # the whole pool instead of the gate
       if gate_error > 0.0:
         error = held_out_error(logits, labels[index], held)
         metrics["held_out_error"] = error
-        gated = jnp.where(jnp.any(held) & (error < gate_error), candidates, gated)
+        opened = jnp.any(held) & (error < gate_error)
       if switch_error > 0.0 and switch_folds:
         metrics["cv_error"] = state
         metrics["switch"] = (state < switch_error).astype(jnp.int32)
-        gated = jnp.where(state < switch_error, candidates, gated)
+        opened = opened | (state < switch_error)
       elif switch_error > 0.0:
         error = held_out_error(logits, labels[index], held)
         enough = jnp.sum(held, dtype=jnp.int32) >= setup.info.num_classes
@@ -392,9 +401,14 @@ def strategy(
         state = jnp.where(state < 0, first, state)
         metrics["held_out_error"] = error
         metrics["switch"] = state
-        gated = jnp.where(state == 1, candidates, gated)
-      candidates = gated
+        opened = opened | (state == 1)
+      candidates = jnp.where(opened, candidates, gated)
       metrics["gate"] = jnp.sum(candidates, dtype=jnp.int32)
+      if narrow_from > 0.0:
+        per_class = jnp.sum(context.labeled, dtype=jnp.float32) / setup.info.num_classes
+        narrow = ~opened & (per_class >= narrow_from)
+        width = jnp.where(narrow, width_by("min"), width)
+        metrics["kernel_width"] = width
     if statistic == "cover" and sigma is None:
       width = cover_width(
         jax.random.fold_in(herd_key, 1), coverage.normalise(embeddings), candidates, k
