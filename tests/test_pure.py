@@ -297,6 +297,18 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
     assert float(narrowed[2].metrics["kernel_width"]) == float(full[2].metrics["kernel_width"])
   with pytest.raises(ValueError, match="narrow_from"):
     uherding.strategy(setup, statistic="median", narrow_from=1.0)
+  # v11's leader: the median below 50 picks per class a query (here), else the smallest.
+  k50 = strategies.build("uherding_cvswitch_k50", setup)
+  assert uherding.NARROW_QUERY == 50.0 and K < 50 * synthetic.info.num_classes
+  cv_error = k50.init(key, context)
+  want = strategies.build("uherding_cvswitch", setup).host_query(cv_error, key, context, K)
+  np.testing.assert_array_equal(k50.host_query(cv_error, key, context, K)[0], want[0])
+  wide_query = uherding.strategy(
+    setup, gate=True, statistic="median", narrow_query=K / synthetic.info.num_classes
+  )
+  np.testing.assert_array_equal(wide_query.host_query((), key, context, K)[0], gated_min[0])
+  fewer = uherding.strategy(setup, gate=True, statistic="median", narrow_query=K + 1.0)
+  np.testing.assert_array_equal(fewer.host_query((), key, context, K)[0], gated[0])
   # The width at which K balls cover the gate: wider for one pick than for K.
   cover = strategies.build("uherding_gated_cover", setup)
   covered = cover.host_query((), key, context, K)

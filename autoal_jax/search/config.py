@@ -50,6 +50,7 @@ STRATEGY_LEADERS = (
   "uherding_regime",
   "uherding_switch",
   "uherding_cvswitch",
+  "uherding_cvswitch_k50",
 )
 FALLBACKS = ("vote", "rotation", "leader")
 # v1's budget rule, the default until 2026-12-05: TypiClust alone below 10 labels per class

@@ -378,6 +378,7 @@ register("uherding_trusted", uherding.trusted_strategy, uherding.TRUSTED_DOC)
 register("uherding_regime", uherding.regime_strategy, uherding.REGIME_DOC)
 register("uherding_switch", uherding.switch_strategy, uherding.SWITCH_DOC)
 register("uherding_cvswitch", uherding.cv_switch_strategy, uherding.CV_SWITCH_DOC)
+register("uherding_cvswitch_k50", uherding.cv_switch_k50_strategy, uherding.CV_SWITCH_K50_DOC)
 register("dcom", dcom.strategy, dcom.DOC)
 
 __all__ = [

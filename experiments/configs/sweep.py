@@ -255,6 +255,19 @@ VARIANTS = {
     "low_budget_per_class": float("inf"),
     "low_budget_balance": 0.0,
   },
+  # v11 (2026-12-05, twelfth session; its leader `uherding_cvswitch_k50` frozen in the commit
+  # that added it, before any cell of it ran): v10 whose gate, in queries of at least 50
+  # picks per class, uses UHerding's smallest kernel width instead of the median (v10 failed
+  # Fashion-MNIST, the blobs and the margin case at 50, where the gate at that width passed
+  # every development cell). Identical to v10 in every cell below 50 per class (its queries
+  # are the initial set's size). Confirmed only by cells at 50 that chose nothing: the fresh
+  # trap draw trap_d2, Fashion-MNIST at 10:1, the low-budget case.
+  "v11": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding_cvswitch_k50",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
