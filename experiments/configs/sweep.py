@@ -260,8 +260,9 @@ VARIANTS = {
   # picks per class, uses UHerding's smallest kernel width instead of the median (v10 failed
   # Fashion-MNIST, the blobs and the margin case at 50, where the gate at that width passed
   # every development cell). Identical to v10 in every cell below 50 per class (its queries
-  # are the initial set's size). Confirmed only by cells at 50 that chose nothing: the fresh
-  # trap draw trap_d2, Fashion-MNIST at 10:1, the low-budget case.
+  # are the initial set's size). Confirming cells at 50 that chose nothing: the fresh trap
+  # draw trap_d2, the low-budget case, the seed-3 draws of the blobs, margin and trap. Not
+  # confirmed: it lost both trap draws to v10 (docs/results.md, the twelfth session).
   "v11": {
     **FROZEN_SEARCH,
     "low_budget_leader": "uherding_cvswitch_k50",
