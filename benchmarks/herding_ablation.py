@@ -30,6 +30,12 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   ``narrow_from``; a development probe, the twelfth session: the smallest width passed
   every cell that starts at 50 per class, the median won in those that start at 5-20;
   does a run that crosses 50 per class lose by narrowing there?).
+- ``uherding_cvswitch_k50_agree``: v11's leader (`uherding_cvswitch_k50`: v10's, its gate
+  at UHerding's smallest width in queries of 50 picks per class) whose narrow gate and
+  weights count only the uncertainty labels can reduce (`uherding.label_agreement`: the
+  labeled neighbours' agreement beyond chance; a development probe, the thirteenth
+  session: v11 won the blobs and tied the margin case at 50, and lost both fresh trap
+  draws, where a narrow kernel keeps buying in the cluster of random labels).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -59,6 +65,14 @@ ABLATIONS = {
   "uherding_gated_r1": dict(gate=True, statistic="ranked", rank_per_class=1.0),
   "uherding_gated_r25": dict(gate=True, statistic="ranked", rank_per_class=2.5),
   "uherding_gated_at50": dict(gate=True, statistic="median", narrow_from=50.0),
+  "uherding_cvswitch_k50_agree": dict(
+    gate=True,
+    statistic="median",
+    switch_error=uherding.SWITCH_ERROR,
+    switch_folds=uherding.CV_FOLDS,
+    narrow_query=uherding.NARROW_QUERY,
+    reducible=True,
+  ),
 }
 
 

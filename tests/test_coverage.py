@@ -229,6 +229,66 @@ def test_the_trusted_gate_counts_untrusted_samples_as_likely_errors():
   assert int(np.sum(nowhere)) == int(np.round((~labeled).sum() * (1.0 - 1.0 / c)))
 
 
+def _agreement_reference(x, labeled, labels, width, c):
+  xl, yl = x[labeled], labels[labeled]
+  d2 = ((xl[:, None] - xl[None]) ** 2).sum(-1)
+  np.fill_diagonal(d2, np.inf)
+  agree = (yl[d2.argmin(1)] == yl).astype(np.float64) if len(yl) > 1 else np.zeros(len(yl))
+  k = np.exp(-((x[:, None] - xl[None]) ** 2).sum(-1) / width**2)
+  a = (1.0 + k @ agree) / (1.0 + k.sum(1))
+  return np.clip((a - 1.0 / c) / (1.0 - 1.0 / c), 0.0, 1.0)
+
+
+@pytest.mark.parametrize("num_labeled", [0, 1, 6, 20])
+def test_label_agreement_is_the_smoothed_nearest_labeled_agreement_beyond_chance(num_labeled):
+  x, labeled = _points(11, n=70, d=3, num_labeled=num_labeled)
+  labels = np.random.default_rng(2).integers(0, 3, 70).astype(np.int32)
+  want = _agreement_reference(x.astype(np.float64), labeled, labels, 0.5, 3)
+  for capacity, chunk in ((None, 1024), (max(num_labeled, 1), 16)):
+    got = uherding.label_agreement(
+      jnp.asarray(x), jnp.asarray(labeled), jnp.asarray(labels), 0.5, 3, capacity, chunk
+    )
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
+
+
+def test_label_agreement_tells_random_labels_from_a_boundary():
+  # Three tight groups: one whose labels are random (a region of label noise), two pure
+  # ones of different classes side by side (a boundary), and a far sample with no label
+  # near (no evidence: agreement 1).
+  rng = np.random.default_rng(3)
+  noise = np.array([5.0, 0.0]) + 0.3 * rng.normal(size=(60, 2))
+  left = np.array([0.0, 0.0]) + 0.3 * rng.normal(size=(30, 2))
+  right = np.array([1.5, 0.0]) + 0.3 * rng.normal(size=(30, 2))
+  x = np.concatenate([noise, left, right, [[0.0, 50.0]]]).astype(np.float32)
+  labels = np.concatenate([rng.integers(0, 3, 60), np.zeros(30), np.ones(30), [2]]).astype(np.int32)
+  labeled = np.ones(len(x), bool)
+  labeled[::2] = False  # half of each group unlabeled; the far sample too
+  got = np.asarray(uherding.label_agreement(x, labeled, labels, 0.5, 3))
+  assert np.mean(got[:60][~labeled[:60]]) < 0.25
+  assert np.mean(got[60:120][~labeled[60:120]]) > 0.75
+  assert got[-1] == pytest.approx(1.0)
+
+
+def test_the_reducible_gate_counts_and_ranks_only_reducible_uncertainty():
+  rng = np.random.default_rng(9)
+  n, c, k = 120, 3, 4
+  logits = rng.normal(0.0, 2.0, (n, c)).astype(np.float32)
+  labeled = rng.uniform(size=n) < 0.2
+  reducible = rng.uniform(size=n).astype(np.float32)
+  args = (jnp.asarray(logits), 1.0, jnp.asarray(labeled), k)
+  plain = uherding.expected_error_gate(*args)
+  np.testing.assert_array_equal(uherding.expected_error_gate(*args, None, jnp.ones(n)), plain)
+  p = np.exp(logits - logits.max(1, keepdims=True))
+  p /= p.sum(1, keepdims=True)
+  top2 = np.sort(p, 1)[:, -2:]
+  u = reducible * (1.0 - (top2[:, 1] - top2[:, 0]))
+  m = max(k, int(np.round((reducible * (1.0 - p.max(1)))[~labeled].sum())))
+  want = np.zeros(n, bool)
+  want[np.flatnonzero(~labeled)[np.argsort(-u[~labeled], kind="stable")[:m]]] = True
+  got = uherding.expected_error_gate(*args, None, jnp.asarray(reducible))
+  np.testing.assert_array_equal(np.asarray(got), want)
+
+
 def test_held_out_error_is_the_share_of_wrong_held_out_rows():
   logits = jnp.asarray([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 5.0]])
   labels = jnp.asarray([0, 0, 1, 1])

@@ -309,6 +309,22 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   np.testing.assert_array_equal(wide_query.host_query((), key, context, K)[0], gated_min[0])
   fewer = uherding.strategy(setup, gate=True, statistic="median", narrow_query=K + 1.0)
   np.testing.assert_array_equal(fewer.host_query((), key, context, K)[0], gated[0])
+  # The narrow gate counting only reducible uncertainty: host and traced alike; in a
+  # query too small to narrow, v11's leader exactly (no agreement computed).
+  agree = strategies.build("uherding_cvswitch_k50_agree", setup)
+  np.testing.assert_array_equal(agree.host_query(cv_error, key, context, K)[0], want[0])
+  reducible = uherding.strategy(
+    setup, gate=True, statistic="median", narrow_query=K / synthetic.info.num_classes,
+    reducible=True,
+  )  # fmt: skip
+  host, traced = reducible.host_query((), key, context, K), reducible.query((), key, context, K)
+  np.testing.assert_array_equal(host[0], traced[0])
+  assert 0.0 <= float(host[2].metrics["reducible"]) <= 1.0
+  assert int(host[2].metrics["gate"]) <= gate  # fewer errors count, none more
+  assert float(host[2].metrics["kernel_width"]) == float(full[2].metrics["kernel_width"])
+  assert not np.any(np.asarray(context.labeled)[np.asarray(host[0])])
+  with pytest.raises(ValueError, match="reducible"):
+    uherding.strategy(setup, gate=True, statistic="median", reducible=True)
   # The width at which K balls cover the gate: wider for one pick than for K.
   cover = strategies.build("uherding_gated_cover", setup)
   covered = cover.host_query((), key, context, K)

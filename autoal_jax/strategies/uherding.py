@@ -164,7 +164,7 @@ def cover_width(key: jax.Array, x: jax.Array, members: jax.Array, k: int, sample
   return jnp.where((s >= 2) & jnp.isfinite(middle), jnp.sqrt(middle), 1.0)
 
 
-def expected_error_gate(logits, temperature, labeled, k: int, trust=None):
+def expected_error_gate(logits, temperature, labeled, k: int, trust=None, reducible=None):
   """The unlabeled samples where the calibrated model expects its errors: the m most
   uncertain (U of `margin_uncertainty`), m = max(k, round(sum over the unlabeled of
   1 - max softmax(logits / T))), the number of errors the calibrated probabilities
@@ -179,6 +179,11 @@ def expected_error_gate(logits, temperature, labeled, k: int, trust=None):
   probability is t (1 - max p) + (1 - t)(1 - 1 / C), and its uncertainty
   t U + (1 - t): a sample far from every label counts as a likely error however
   confident the model is there.
+
+  ``reducible`` (float32[N] in [0, 1], None: 1 everywhere; `label_agreement`): how much
+  of a sample's uncertainty labels can reduce; its error probability and its uncertainty
+  are multiplied by it (after ``trust``): the gate counts and ranks the errors that
+  labels can fix, and a region of label noise neither fills nor widens it.
   """
   probs = jax.nn.softmax(logits.astype(jnp.float32) / temperature, axis=-1)
   unlabeled = jnp.logical_not(labeled)
@@ -187,6 +192,8 @@ def expected_error_gate(logits, temperature, labeled, k: int, trust=None):
   if trust is not None:
     error = trust * error + (1.0 - trust) * (1.0 - 1.0 / probs.shape[-1])
     u = trusted_uncertainty(u, trust)
+  if reducible is not None:
+    error, u = reducible * error, reducible * u
   errors = jnp.sum(jnp.where(unlabeled, error, 0.0))
   m = jnp.maximum(jnp.round(errors).astype(jnp.int32), k)
   u = jnp.where(unlabeled, u, -1.0)
@@ -202,6 +209,63 @@ def labeled_trust(x, labeled, width, chunk: int = 1024):
   nearest = pickers.min_sq_dist_from(x, x, labeled, chunk)
   finite = jnp.isfinite(nearest)
   return jnp.where(finite, coverage.rbf(width)(jnp.where(finite, nearest, 0.0)), 0.0)
+
+
+def label_agreement(
+  x: jax.Array,
+  labeled: jax.Array,
+  labels: jax.Array,
+  width,
+  num_classes: int,
+  capacity: int | None = None,
+  chunk: int = 1024,
+) -> jax.Array:
+  """How far the labels near each sample agree beyond chance: a signal of uncertainty
+  that labels reduce (0: none) against uncertainty they do not (label noise, classes that
+  overlap everywhere in a region). float32[N] in [0, 1].
+
+  Each labeled row j agrees (a_j = 1) when its nearest other labeled row has its label
+  (leave one out; 0 otherwise). A sample's agreement is the kernel-weighted mean of the
+  a_j at ``width`` (Gaussian, `coverage.rbf`) with one pseudo-count of agreement,
+  A = (1 + sum_j k_j a_j) / (1 + sum_j k_j): about 1 wherever few labels are near (no
+  evidence either way), about 1 / C inside a region of random labels, high on the two
+  sides of a decision boundary the labels resolve. Returned as (A - 1/C) / (1 - 1/C),
+  clipped to [0, 1].
+
+  x: L2-normalised embeddings float32[N, D]; labeled bool[N]; labels int32[N] (read on
+  the labeled rows); ``capacity`` >= the number labeled (static; None: N): the labeled
+  rows are gathered into that many slots, O(capacity^2 D + N capacity D) time, chunked.
+  """
+  n = x.shape[0]
+  capacity = n if capacity is None else min(capacity, n)
+  members = jnp.argsort(jnp.logical_not(labeled), stable=True)[:capacity].astype(jnp.int32)
+  count = jnp.minimum(jnp.sum(labeled, dtype=jnp.int32), capacity)
+  live = jnp.arange(capacity, dtype=jnp.int32) < count
+  xs = x[members].astype(jnp.float32)
+  ys = labels[members]
+  sq = jnp.sum(xs * xs, axis=-1)
+  d2 = sq[:, None] + sq[None, :] - 2.0 * jnp.dot(xs, xs.T, precision="highest")
+  d2 = jnp.where(live[None, :] & ~jnp.eye(capacity, dtype=bool), d2, jnp.inf)
+  nearest = jnp.argmin(d2, axis=1)
+  agree = jnp.where(live & (ys[nearest] == ys) & jnp.isfinite(jnp.min(d2, axis=1)), 1.0, 0.0)
+  kernel = coverage.rbf(width)
+  x = x.astype(jnp.float32)
+  rows = -(-n // chunk)
+  padded = jnp.pad(x, ((0, rows * chunk - n), (0, 0)))
+
+  def body(c, out):
+    block = jax.lax.dynamic_slice_in_dim(padded, c * chunk, chunk)
+    b2 = jnp.sum(block * block, axis=-1)
+    k = kernel(
+      jnp.maximum(b2[:, None] + sq[None, :] - 2.0 * jnp.dot(block, xs.T, precision="highest"), 0.0)
+    )
+    k = jnp.where(live[None, :], k, 0.0)
+    mean = (1.0 + k @ agree) / (1.0 + jnp.sum(k, axis=1))
+    return jax.lax.dynamic_update_slice_in_dim(out, mean, c * chunk, 0)
+
+  agreement = jax.lax.fori_loop(0, rows, body, jnp.zeros(rows * chunk, jnp.float32))[:n]
+  chance = 1.0 / num_classes
+  return jnp.clip((agreement - chance) / (1.0 - chance), 0.0, 1.0)
 
 
 def trusted_uncertainty(u, trust):
@@ -300,6 +364,7 @@ def strategy(
   rank_per_class: float = 0.0,
   narrow_from: float = 0.0,
   narrow_query: float = 0.0,
+  reducible: bool = False,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -317,7 +382,11 @@ def strategy(
   the width is UHerding's smallest distance instead (``statistic``'s below, and wherever
   ``gate_error`` or ``switch_error`` open the whole pool). ``narrow_query`` (> 0, with
   ``gate``): the same where the query (k, static) has at least this many picks per
-  class, whatever the labeled set. ``gate``: the greedy step
+  class, whatever the labeled set. ``reducible`` (with ``narrow_from`` or
+  ``narrow_query``): where the narrow width applies, the gate and the weights count only
+  the uncertainty that labels can reduce, multiplied by the labeled neighbours'
+  agreement beyond chance at the median width (`label_agreement`; a region of random
+  labels, which a narrow kernel would keep buying in, gets none). ``gate``: the greedy step
   covers and picks only the samples where the calibrated model expects its errors
   (`expected_error_gate`), the labeled ones covering as before. ``trust``: the weights and
   the gate believe the calibrated uncertainty only near a label (`labeled_trust`,
@@ -337,6 +406,8 @@ def strategy(
   narrowing = narrow_from > 0.0 or narrow_query > 0.0
   if narrowing and (not gate or trust or sigma is not None or statistic == "cover"):
     raise ValueError("narrow_from or narrow_query needs the gate, a labeled-set width, no trust")
+  if reducible and (not narrowing or statistic != "median"):
+    raise ValueError("reducible weighs the narrow gate: narrow_from or narrow_query, the median")
   rank = math.ceil(rank_per_class * setup.info.num_classes) if statistic == "ranked" else 0
   if statistic == "ranked" and rank < 1:
     raise ValueError(f"The 'ranked' width needs rank_per_class > 0: {rank_per_class}")
@@ -387,7 +458,31 @@ def strategy(
       unlabeled = jnp.sum(candidates, dtype=jnp.float32)
       metrics["trust"] = jnp.sum(jnp.where(candidates, trusted, 0.0)) / jnp.maximum(unlabeled, 1)
     if gate:
-      gated = expected_error_gate(context.outputs.logits, temperature, context.labeled, k, trusted)
+      # k is static: a query too small to narrow, with no labeled-set rule, computes
+      # no second width (and no agreement).
+      wide_query = narrow_query > 0.0 and k >= narrow_query * setup.info.num_classes
+      narrowing_here = wide_query or narrow_from > 0.0
+      if narrowing_here:
+        per_class = jnp.sum(context.labeled, dtype=jnp.float32) / setup.info.num_classes
+        narrow = jnp.bool_(True) if wide_query else per_class >= narrow_from
+      agreement = None
+      if reducible and narrowing_here:
+        agreement = label_agreement(
+          coverage.normalise(embeddings),
+          context.labeled,
+          labels,
+          width,
+          setup.info.num_classes,
+          label_capacity,
+        )
+        agreement = jnp.where(narrow, agreement, 1.0)
+        unlabeled = jnp.sum(candidates, dtype=jnp.float32)
+        metrics["reducible"] = jnp.sum(jnp.where(candidates, agreement, 0.0)) / jnp.maximum(
+          unlabeled, 1.0
+        )
+      gated = expected_error_gate(
+        context.outputs.logits, temperature, context.labeled, k, trusted, agreement
+      )
       opened = jnp.bool_(False)  # the whole pool instead of the gate
       if gate_error > 0.0:
         error = held_out_error(logits, labels[index], held)
@@ -408,14 +503,11 @@ def strategy(
         opened = opened | (state == 1)
       candidates = jnp.where(opened, candidates, gated)
       metrics["gate"] = jnp.sum(candidates, dtype=jnp.int32)
-      # k is static: a query too small to narrow, with no labeled-set rule, computes
-      # no second width.
-      wide_query = narrow_query > 0.0 and k >= narrow_query * setup.info.num_classes
-      if wide_query or narrow_from > 0.0:
-        per_class = jnp.sum(context.labeled, dtype=jnp.float32) / setup.info.num_classes
-        narrow = jnp.bool_(True) if wide_query else per_class >= narrow_from
+      if narrowing_here:
         width = jnp.where(~opened & narrow, width_by("min"), width)
         metrics["kernel_width"] = width
+      if agreement is not None:  # the weights too, where the narrow gate holds
+        weights = jnp.where(opened, weights, weights * agreement)
     if statistic == "cover" and sigma is None:
       width = cover_width(
         jax.random.fold_in(herd_key, 1), coverage.normalise(embeddings), candidates, k
