@@ -305,7 +305,11 @@ def align_rows(grids: dict) -> dict:
   return aligned
 
 
-def heat_map(grids: dict, path: str) -> None:
+def heat_map(grids: dict, path: str) -> bool:
+  """Draws the grids to ``path``; False (nothing drawn) where there is none (a folder of
+  later strategies alone: no cell's single strategies)."""
+  if not grids:
+    return False
   import matplotlib
 
   matplotlib.use("Agg")
@@ -327,6 +331,7 @@ def heat_map(grids: dict, path: str) -> None:
   fig.colorbar(image, ax=axes[0].tolist(), label="regret to the best single (AUBC points)")
   fig.savefig(path, dpi=120, bbox_inches="tight")
   plt.close(fig)
+  return True
 
 
 def versus(cells: dict, a: str, b: str) -> str:
@@ -433,8 +438,7 @@ def main(argv):
     return
   text, grids = tables(cells)
   print(text)
-  if FLAGS.figure:
-    heat_map(grids, FLAGS.figure)
+  if FLAGS.figure and heat_map(grids, FLAGS.figure):
     print(f"\nwrote {FLAGS.figure}")
 
 

@@ -350,6 +350,13 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   ]  # fmt: skip
   with gzip.open(tmp_path / "digits-1+g.json.gz", "wt") as f:
     json.dump({"runs": runs}, f)
+  # A folder of later strategies alone: no cell's best single strategy, no grid to draw.
+  only = tmp_path / "only"
+  only.mkdir()
+  with gzip.open(only / "digits-1+g.json.gz", "wt") as f:
+    json.dump({"runs": runs}, f)
+  assert not sweep.heat_map(sweep.tables(sweep.load_cells(str(only)))[1], str(only / "m.png"))
+  assert not (only / "m.png").exists()
   text = sweep.rounds([str(tmp_path)], "g", "gate")
   assert "| digits-1 | 10, 20 | 100.5, 50.5 | 50.0, 40.0 |" in text
   assert "digits-2" not in text and sweep.rounds([str(tmp_path)], "g", "width").count("\n") == 1
