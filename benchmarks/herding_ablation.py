@@ -36,6 +36,10 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   labeled neighbours' agreement beyond chance; a development probe, the thirteenth
   session: v11 won the blobs and tied the margin case at 50, and lost both fresh trap
   draws, where a narrow kernel keeps buying in the cluster of random labels).
+  ``uherding_cvswitch_k50_agree2``: the same, each sample wholly reducible from half
+  the excess agreement on (`label_agreement`'s ``scale`` = 0.5): the first lost the
+  blobs at 50, where overlapping classes agree at 0.3-0.8 of the way from chance to
+  perfect and every weight was discounted.
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -71,7 +75,15 @@ ABLATIONS = {
     switch_error=uherding.SWITCH_ERROR,
     switch_folds=uherding.CV_FOLDS,
     narrow_query=uherding.NARROW_QUERY,
-    reducible=True,
+    reducible=1.0,
+  ),
+  "uherding_cvswitch_k50_agree2": dict(
+    gate=True,
+    statistic="median",
+    switch_error=uherding.SWITCH_ERROR,
+    switch_folds=uherding.CV_FOLDS,
+    narrow_query=uherding.NARROW_QUERY,
+    reducible=0.5,
   ),
 }
 

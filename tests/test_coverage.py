@@ -267,6 +267,9 @@ def test_label_agreement_tells_random_labels_from_a_boundary():
   assert np.mean(got[:60][~labeled[:60]]) < 0.25
   assert np.mean(got[60:120][~labeled[60:120]]) > 0.75
   assert got[-1] == pytest.approx(1.0)
+  # Wholly reducible from half the excess on: twice as much, clipped at 1.
+  half = np.asarray(uherding.label_agreement(x, labeled, labels, 0.5, 3, scale=0.5))
+  np.testing.assert_allclose(half, np.minimum(2.0 * got, 1.0), rtol=1e-5, atol=1e-6)
 
 
 def test_the_reducible_gate_counts_and_ranks_only_reducible_uncertainty():

@@ -315,7 +315,7 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   np.testing.assert_array_equal(agree.host_query(cv_error, key, context, K)[0], want[0])
   reducible = uherding.strategy(
     setup, gate=True, statistic="median", narrow_query=K / synthetic.info.num_classes,
-    reducible=True,
+    reducible=0.5,
   )  # fmt: skip
   host, traced = reducible.host_query((), key, context, K), reducible.query((), key, context, K)
   np.testing.assert_array_equal(host[0], traced[0])
@@ -324,7 +324,7 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   assert float(host[2].metrics["kernel_width"]) == float(full[2].metrics["kernel_width"])
   assert not np.any(np.asarray(context.labeled)[np.asarray(host[0])])
   with pytest.raises(ValueError, match="reducible"):
-    uherding.strategy(setup, gate=True, statistic="median", reducible=True)
+    uherding.strategy(setup, gate=True, statistic="median", reducible=1.0)
   # The width at which K balls cover the gate: wider for one pick than for K.
   cover = strategies.build("uherding_gated_cover", setup)
   covered = cover.host_query((), key, context, K)

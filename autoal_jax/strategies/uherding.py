@@ -219,6 +219,7 @@ def label_agreement(
   num_classes: int,
   capacity: int | None = None,
   chunk: int = 1024,
+  scale: float = 1.0,
 ) -> jax.Array:
   """How far the labels near each sample agree beyond chance: a signal of uncertainty
   that labels reduce (0: none) against uncertainty they do not (label noise, classes that
@@ -229,8 +230,10 @@ def label_agreement(
   a_j at ``width`` (Gaussian, `coverage.rbf`) with one pseudo-count of agreement,
   A = (1 + sum_j k_j a_j) / (1 + sum_j k_j): about 1 wherever few labels are near (no
   evidence either way), about 1 / C inside a region of random labels, high on the two
-  sides of a decision boundary the labels resolve. Returned as (A - 1/C) / (1 - 1/C),
-  clipped to [0, 1].
+  sides of a decision boundary the labels resolve. Returned as (A - 1/C) / (1 - 1/C) /
+  ``scale``, clipped to [0, 1]: ``scale`` < 1 counts a sample as wholly reducible from
+  that excess agreement on (overlapping classes agree well above chance but not
+  perfectly), and discounts only the samples whose labels agree little beyond chance.
 
   x: L2-normalised embeddings float32[N, D]; labeled bool[N]; labels int32[N] (read on
   the labeled rows); ``capacity`` >= the number labeled (static; None: N): the labeled
@@ -265,7 +268,7 @@ def label_agreement(
 
   agreement = jax.lax.fori_loop(0, rows, body, jnp.zeros(rows * chunk, jnp.float32))[:n]
   chance = 1.0 / num_classes
-  return jnp.clip((agreement - chance) / (1.0 - chance), 0.0, 1.0)
+  return jnp.clip((agreement - chance) / ((1.0 - chance) * scale), 0.0, 1.0)
 
 
 def trusted_uncertainty(u, trust):
@@ -364,7 +367,7 @@ def strategy(
   rank_per_class: float = 0.0,
   narrow_from: float = 0.0,
   narrow_query: float = 0.0,
-  reducible: bool = False,
+  reducible: float = 0.0,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -382,11 +385,12 @@ def strategy(
   the width is UHerding's smallest distance instead (``statistic``'s below, and wherever
   ``gate_error`` or ``switch_error`` open the whole pool). ``narrow_query`` (> 0, with
   ``gate``): the same where the query (k, static) has at least this many picks per
-  class, whatever the labeled set. ``reducible`` (with ``narrow_from`` or
+  class, whatever the labeled set. ``reducible`` (> 0, with ``narrow_from`` or
   ``narrow_query``): where the narrow width applies, the gate and the weights count only
   the uncertainty that labels can reduce, multiplied by the labeled neighbours'
-  agreement beyond chance at the median width (`label_agreement`; a region of random
-  labels, which a narrow kernel would keep buying in, gets none). ``gate``: the greedy step
+  agreement beyond chance at the median width (`label_agreement` at ``scale`` =
+  ``reducible``; a region of random labels, which a narrow kernel would keep buying in,
+  gets none). ``gate``: the greedy step
   covers and picks only the samples where the calibrated model expects its errors
   (`expected_error_gate`), the labeled ones covering as before. ``trust``: the weights and
   the gate believe the calibrated uncertainty only near a label (`labeled_trust`,
@@ -406,7 +410,7 @@ def strategy(
   narrowing = narrow_from > 0.0 or narrow_query > 0.0
   if narrowing and (not gate or trust or sigma is not None or statistic == "cover"):
     raise ValueError("narrow_from or narrow_query needs the gate, a labeled-set width, no trust")
-  if reducible and (not narrowing or statistic != "median"):
+  if reducible < 0.0 or (reducible and (not narrowing or statistic != "median")):
     raise ValueError("reducible weighs the narrow gate: narrow_from or narrow_query, the median")
   rank = math.ceil(rank_per_class * setup.info.num_classes) if statistic == "ranked" else 0
   if statistic == "ranked" and rank < 1:
@@ -474,6 +478,7 @@ def strategy(
           width,
           setup.info.num_classes,
           label_capacity,
+          scale=reducible,
         )
         agreement = jnp.where(narrow, agreement, 1.0)
         unlabeled = jnp.sum(candidates, dtype=jnp.float32)
