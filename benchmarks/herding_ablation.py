@@ -39,7 +39,12 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   ``uherding_cvswitch_k50_agree2``: the same, each sample wholly reducible from half
   the excess agreement on (`label_agreement`'s ``scale`` = 0.5): the first lost the
   blobs at 50, where overlapping classes agree at 0.3-0.8 of the way from chance to
-  perfect and every weight was discounted.
+  perfect and every weight was discounted. ``uherding_cvswitch_k50_agree3``: from a fifth
+  on (``scale`` = 0.2): the second lost the blobs at 50 too (0.96 +- 0.49 under
+  DropQuery, v11's width 0.38 +- 0.37); over the stored runs of v11's narrow gate
+  (`uherding_gated_min`) on the trap at 20 and 50 (two draws), the blobs and the margin
+  case at 50, the picks in the trap's cluster had an excess agreement under 0.12 (95th
+  percentile), those of the blobs and the margin case over 0.26 (5th).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -84,6 +89,14 @@ ABLATIONS = {
     switch_folds=uherding.CV_FOLDS,
     narrow_query=uherding.NARROW_QUERY,
     reducible=0.5,
+  ),
+  "uherding_cvswitch_k50_agree3": dict(
+    gate=True,
+    statistic="median",
+    switch_error=uherding.SWITCH_ERROR,
+    switch_folds=uherding.CV_FOLDS,
+    narrow_query=uherding.NARROW_QUERY,
+    reducible=0.2,
   ),
 }
 
