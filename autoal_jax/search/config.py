@@ -51,6 +51,7 @@ STRATEGY_LEADERS = (
   "uherding_switch",
   "uherding_cvswitch",
   "uherding_cvswitch_k50",
+  "uherding_cvswitch_agree",
 )
 FALLBACKS = ("vote", "rotation", "leader")
 # v1's budget rule, the default until 2026-12-05: TypiClust alone below 10 labels per class

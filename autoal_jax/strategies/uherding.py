@@ -721,3 +721,39 @@ def cv_switch_k50_strategy(setup: Setup) -> Strategy:
     switch_folds=CV_FOLDS,
     narrow_query=NARROW_QUERY,
   )
+
+
+REDUCIBLE_SCALE = 0.2  # `cv_switch_agree_strategy`: wholly reducible from this excess agreement
+CV_SWITCH_AGREE_DOC = (
+  "uherding_cvswitch_k50 whose narrow gate counts only uncertainty its labels can reduce"
+)
+
+
+def cv_switch_agree_strategy(setup: Setup) -> Strategy:
+  """``uherding_cvswitch_agree``: `uherding_cvswitch_k50` (v10's leader, its gate at
+  UHerding's smallest width in queries of at least `NARROW_QUERY` picks per class) whose
+  narrow gate and weights count only the uncertainty that labels can reduce: each
+  sample's error probability and uncertainty multiplied by its labeled neighbours'
+  agreement beyond chance (`label_agreement` at the median width, wholly reducible from
+  `REDUCIBLE_SCALE` of the way from chance to perfect agreement on). Smaller queries, and
+  runs the switch sends to the whole pool, are `uherding_cvswitch`'s.
+
+  v11 won the blobs and tied the margin case at 50 per class and lost both fresh trap
+  draws to v10 (docs/results.md, the twelfth session): a narrow kernel keeps buying in
+  the trap's cluster of random labels, whose uncertainty labels never reduce. Development
+  (the thirteenth session, `benchmarks/herding_ablation.py`'s probes on the trap and the
+  blobs at 50): the agreement at scale 1 fixed the trap (0.78 +- 0.21 ahead of v11) and
+  lost the blobs (overlapping classes agree at 0.3-0.8 of the way); at 0.5 it still lost
+  the blobs; in v11's stored narrow-gate picks the trap's had an excess agreement under
+  0.12 (95th percentile) and the blobs' and margin case's over 0.26 (5th), hence 0.2.
+  Frozen as v12's leader in the commit that added it."""
+  return strategy(
+    setup,
+    statistic="median",
+    name="uherding_cvswitch_agree",
+    gate=True,
+    switch_error=SWITCH_ERROR,
+    switch_folds=CV_FOLDS,
+    narrow_query=NARROW_QUERY,
+    reducible=REDUCIBLE_SCALE,
+  )
