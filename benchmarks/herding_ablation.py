@@ -45,6 +45,11 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   (`uherding_gated_min`) on the trap at 20 and 50 (two draws), the blobs and the margin
   case at 50, the picks in the trap's cluster had an excess agreement under 0.12 (95th
   percentile), those of the blobs and the margin case over 0.26 (5th).
+- ``uherding_cvswitch_agree_wide``: v12's leader (`uherding_cvswitch_agree`) whose gate
+  counts only reducible uncertainty at the median width too, in every query (a
+  development probe for the one-label trap cells, where v10 is 5 points under margin:
+  does the cluster of random labels drop out of the gate once a few of its labels
+  disagree?).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -97,6 +102,15 @@ ABLATIONS = {
     switch_folds=uherding.CV_FOLDS,
     narrow_query=uherding.NARROW_QUERY,
     reducible=0.2,
+  ),
+  "uherding_cvswitch_agree_wide": dict(
+    gate=True,
+    statistic="median",
+    switch_error=uherding.SWITCH_ERROR,
+    switch_folds=uherding.CV_FOLDS,
+    narrow_query=uherding.NARROW_QUERY,
+    reducible=uherding.REDUCIBLE_SCALE,
+    reducible_wide=uherding.REDUCIBLE_SCALE,
   ),
 }
 

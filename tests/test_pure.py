@@ -326,6 +326,14 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   assert not np.any(np.asarray(context.labeled)[np.asarray(host[0])])
   with pytest.raises(ValueError, match="reducible"):
     uherding.strategy(setup, gate=True, statistic="median", reducible=1.0)
+  # At the gate's own width in every query: host and traced alike, never a larger gate.
+  wide = uherding.strategy(setup, gate=True, statistic="median", reducible_wide=0.2)
+  host, traced = wide.host_query((), key, context, K), wide.query((), key, context, K)
+  np.testing.assert_array_equal(host[0], traced[0])
+  assert 0.0 <= float(host[2].metrics["reducible"]) <= 1.0 and int(host[2].metrics["gate"]) <= gate
+  assert float(host[2].metrics["kernel_width"]) == float(median[2].metrics["kernel_width"])
+  with pytest.raises(ValueError, match="reducible_wide"):
+    uherding.strategy(setup, statistic="median", reducible_wide=0.2)
   # The width at which K balls cover the gate: wider for one pick than for K.
   cover = strategies.build("uherding_gated_cover", setup)
   covered = cover.host_query((), key, context, K)

@@ -368,6 +368,7 @@ def strategy(
   narrow_from: float = 0.0,
   narrow_query: float = 0.0,
   reducible: float = 0.0,
+  reducible_wide: float = 0.0,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -390,7 +391,8 @@ def strategy(
   the uncertainty that labels can reduce, multiplied by the labeled neighbours'
   agreement beyond chance at the median width (`label_agreement` at ``scale`` =
   ``reducible``; a region of random labels, which a narrow kernel would keep buying in,
-  gets none). ``gate``: the greedy step
+  gets none). ``reducible_wide`` (> 0, with ``gate``): the same at that scale wherever
+  the gate holds at ``statistic``'s width (not narrowed). ``gate``: the greedy step
   covers and picks only the samples where the calibrated model expects its errors
   (`expected_error_gate`), the labeled ones covering as before. ``trust``: the weights and
   the gate believe the calibrated uncertainty only near a label (`labeled_trust`,
@@ -410,6 +412,8 @@ def strategy(
   narrowing = narrow_from > 0.0 or narrow_query > 0.0
   if narrowing and (not gate or trust or sigma is not None or statistic == "cover"):
     raise ValueError("narrow_from or narrow_query needs the gate, a labeled-set width, no trust")
+  if reducible_wide < 0.0 or (reducible_wide and (not gate or statistic != "median")):
+    raise ValueError("reducible_wide weighs the gate at the median width: gate, the median")
   if reducible < 0.0 or (reducible and (not narrowing or statistic != "median")):
     raise ValueError("reducible weighs the narrow gate: narrow_from or narrow_query, the median")
   rank = math.ceil(rank_per_class * setup.info.num_classes) if statistic == "ranked" else 0
@@ -469,18 +473,25 @@ def strategy(
       if narrowing_here:
         per_class = jnp.sum(context.labeled, dtype=jnp.float32) / setup.info.num_classes
         narrow = jnp.bool_(True) if wide_query else per_class >= narrow_from
-      agreement = None
-      if reducible and narrowing_here:
-        agreement = label_agreement(
+
+      def agreement_at(scale):
+        return label_agreement(
           coverage.normalise(embeddings),
           context.labeled,
           labels,
           width,
           setup.info.num_classes,
           label_capacity,
-          scale=reducible,
+          scale=scale,
         )
-        agreement = jnp.where(narrow, agreement, 1.0)
+
+      agreement = None
+      if reducible and narrowing_here:
+        wide = agreement_at(reducible_wide) if reducible_wide else 1.0
+        agreement = jnp.where(narrow, agreement_at(reducible), wide)
+      elif reducible_wide:
+        agreement = agreement_at(reducible_wide)
+      if agreement is not None:
         unlabeled = jnp.sum(candidates, dtype=jnp.float32)
         metrics["reducible"] = jnp.sum(jnp.where(candidates, agreement, 0.0)) / jnp.maximum(
           unlabeled, 1.0
@@ -511,7 +522,7 @@ def strategy(
       if narrowing_here:
         width = jnp.where(~opened & narrow, width_by("min"), width)
         metrics["kernel_width"] = width
-      if agreement is not None:  # the weights too, where the narrow gate holds
+      if agreement is not None:  # the weights too, where the gate holds
         weights = jnp.where(opened, weights, weights * agreement)
     if statistic == "cover" and sigma is None:
       width = cover_width(
