@@ -260,6 +260,9 @@ def test_the_sweep_config_freezes_every_search_and_training_key():
   v12 = common.search_config(sweep.get_config("digits,1,v12"), train.TrainConfig())
   assert v12.low_budget_leader == "uherding_cvswitch_agree" and v12.low_budget_balance == 0.0
   search.check_config(v12)
+  v13 = common.search_config(sweep.get_config("digits,1,v13"), train.TrainConfig())
+  assert v13.low_budget_leader == "uherding_cvswitch_agree_all"
+  search.check_config(v13)
   assert sweep.VARIANTS["v5"] == sweep.VARIANTS["v4"]  # the same values, the CRN code
   assert sweep.get_config("digits_imb,2,v3b").search.balance_counts == "initial"
   npz = sweep.get_config("npz,2,4,3000")

@@ -330,6 +330,11 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   wide = uherding.strategy(setup, gate=True, statistic="median", reducible_wide=0.2)
   host, traced = wide.host_query((), key, context, K), wide.query((), key, context, K)
   np.testing.assert_array_equal(host[0], traced[0])
+  # v13's leader: its probe's picks; v10's with the reducible gate (never a larger one).
+  v13 = strategies.build("uherding_cvswitch_agree_all", setup).host_query(cv_error, key, context, K)
+  probe = strategies.build("uherding_cvswitch_agree_wide", setup)
+  np.testing.assert_array_equal(probe.host_query(cv_error, key, context, K)[0], v13[0])
+  assert int(v13[2].metrics["gate"]) <= int(want[2].metrics["gate"])
   assert 0.0 <= float(host[2].metrics["reducible"]) <= 1.0 and int(host[2].metrics["gate"]) <= gate
   assert float(host[2].metrics["kernel_width"]) == float(median[2].metrics["kernel_width"])
   with pytest.raises(ValueError, match="reducible_wide"):

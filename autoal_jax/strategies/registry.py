@@ -380,6 +380,11 @@ register("uherding_switch", uherding.switch_strategy, uherding.SWITCH_DOC)
 register("uherding_cvswitch", uherding.cv_switch_strategy, uherding.CV_SWITCH_DOC)
 register("uherding_cvswitch_k50", uherding.cv_switch_k50_strategy, uherding.CV_SWITCH_K50_DOC)
 register("uherding_cvswitch_agree", uherding.cv_switch_agree_strategy, uherding.CV_SWITCH_AGREE_DOC)
+register(
+  "uherding_cvswitch_agree_all",
+  uherding.cv_switch_agree_all_strategy,
+  uherding.CV_SWITCH_AGREE_ALL_DOC,
+)
 register("dcom", dcom.strategy, dcom.DOC)
 
 __all__ = [

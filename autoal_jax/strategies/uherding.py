@@ -768,3 +768,34 @@ def cv_switch_agree_strategy(setup: Setup) -> Strategy:
     narrow_query=NARROW_QUERY,
     reducible=REDUCIBLE_SCALE,
   )
+
+
+CV_SWITCH_AGREE_ALL_DOC = (
+  "uherding_cvswitch_agree whose gate counts only reducible uncertainty at every budget"
+)
+
+
+def cv_switch_agree_all_strategy(setup: Setup) -> Strategy:
+  """``uherding_cvswitch_agree_all``: `uherding_cvswitch_agree` (v12's leader) whose gate
+  counts only the uncertainty that labels can reduce in every query, at the median width
+  as in the narrow one (`label_agreement`, scale `REDUCIBLE_SCALE`): below 50 picks per
+  class it is `uherding_cvswitch` (v10's leader) with the reducible gate and weights.
+
+  Development (the thirteenth session, `benchmarks/herding_ablation.py`'s probe
+  ``uherding_cvswitch_agree_wide``, the same strategy): on the one-label trap cells v10
+  was 5.2 and 5.5 points under margin, its first queries covering the trap's cluster of
+  random labels. Against v10 over seven cells (the trap at 1, 2 and 5, its seed-1 draw at
+  1, the margin case at 1 and 2, the blobs at 1): ahead on the trap at 1 by 2.89 +- 1.18,
+  inside 2 SE elsewhere (-0.25 to +0.60), mean +0.67. Frozen as v13's leader in the
+  commit that added it, before any other cell of it ran."""
+  return strategy(
+    setup,
+    statistic="median",
+    name="uherding_cvswitch_agree_all",
+    gate=True,
+    switch_error=SWITCH_ERROR,
+    switch_folds=CV_FOLDS,
+    narrow_query=NARROW_QUERY,
+    reducible=REDUCIBLE_SCALE,
+    reducible_wide=REDUCIBLE_SCALE,
+  )

@@ -284,6 +284,19 @@ VARIANTS = {
     "low_budget_per_class": float("inf"),
     "low_budget_balance": 0.0,
   },
+  # v13 (2026-12-05, thirteenth session; its leader `uherding_cvswitch_agree_all` frozen in
+  # the commit that added it, after seven development cells of its probe and before any
+  # other cell of it ran): v12 whose gate counts only reducible uncertainty at every budget
+  # (v10 with the reducible gate below 50 per class; v12 at 50). Development cells: the trap
+  # at 1, 2, 5, its seed-1 draw at 1, the margin case at 1, 2, the blobs at 1 (v10 failed
+  # the trap's two draws at 1, covering the cluster of random labels first). Confirming
+  # cells: every other cell below 50 per class.
+  "v13": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding_cvswitch_agree_all",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
