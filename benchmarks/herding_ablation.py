@@ -44,7 +44,10 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   DropQuery, v11's width 0.38 +- 0.37); over the stored runs of v11's narrow gate
   (`uherding_gated_min`) on the trap at 20 and 50 (two draws), the blobs and the margin
   case at 50, the picks in the trap's cluster had an excess agreement under 0.12 (95th
-  percentile), those of the blobs and the margin case over 0.26 (5th).
+  percentile), those of the blobs and the margin case over 0.26 (5th), read on the raw
+  features; on the standardised ones the strategies measure on
+  (`benchmarks/agreement_picks.py`) the cluster's median is 0.16-0.23 and the others' 5th
+  percentile 0.17-0.27.
 - ``uherding_cvswitch_agree_wide``: v12's leader (`uherding_cvswitch_agree`) whose gate
   counts only reducible uncertainty at the median width too, in every query (a
   development probe for the one-label trap cells, where v10 is 5 points under margin:

@@ -415,6 +415,28 @@ def test_a_fresh_draw_of_a_synthetic_case_is_its_own_sweep_dataset(tmp_path):
   assert not np.array_equal(synthetic_cases.encode(fresh["train_images"]), first.train_images)
 
 
+def test_the_agreement_of_stored_picks_rebuilds_each_labeled_set(tmp_path):
+  # A stored trap cell of one run: three queries of 3 (one label per class), the first
+  # two in the cluster (the first quarter of the pool rows), the third outside it.
+  import gzip
+  import json
+
+  from benchmarks import agreement_picks
+
+  picks = [[0, 1, 2], [3, 4, 5], [2000, 2001, 2002]]
+  with gzip.open(tmp_path / "trap-1+s.json.gz", "wt") as f:
+    json.dump({"runs": [{"strategy": "s", "seed": 0, "aubc": 0.5, "picks": picks}]}, f)
+  rows = agreement_picks.cell_rows("trap-1", "s", str(tmp_path), str(tmp_path / "data"), 10)
+  cells = [[c.strip() for c in r.split("|")[1:-1]] for r in rows]
+  assert [c[1] for c in cells] == ["2", "3"]  # the queries after the first
+  assert cells[0][2] == "1.00" and cells[1][2] == "0.00"  # the share in the cluster
+  assert cells[0][5] == "" and cells[1][3] == ""  # no pick outside, no pick inside
+  for value in (cells[0][3], cells[0][4], cells[1][5], cells[1][7]):
+    assert 0.0 <= float(value) <= 1.0
+  with pytest.raises(Exception, match="no stored run"):
+    agreement_picks.cell_rows("trap-1", "t", str(tmp_path), str(tmp_path / "data"), 10)
+
+
 def test_the_coverage_suite_takes_a_sweep_variant_and_tables_its_rows(tmp_path):
   import json
 
