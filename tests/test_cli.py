@@ -244,8 +244,9 @@ def test_one_strategy_of_every_kind_runs_from_the_cli_on_float_features(tmp_path
     if run["strategy"].startswith("autoal"):
       assert len(run["search"]) == 2  # one search per query
       for entry in run["search"]:
-        # autoal's extra column: its low-budget leader's (uherding_cvswitch).
-        assert len(entry["weights"]) == 4 and list(entry["weights"])[-1] == "uherding_cvswitch"
+        # autoal's extra column: its low-budget leader's (uherding_cvswitch_agree).
+        leader = list(entry["weights"])[-1]
+        assert len(entry["weights"]) == 4 and leader == "uherding_cvswitch_agree"
         assert abs(sum(entry["weights"].values()) - 1) < 1e-4
         assert entry["soft_count_v"] >= 0 and entry["target_count_v"] > 0
     elif run["strategy"] in ("albl", "albl-port"):
@@ -398,7 +399,7 @@ def test_the_compare_config_sizes():
   rule = ("low_budget_leader", "low_budget_per_class", "low_budget_balance")
   cli = default.get_config().search
   assert [cli[k] for k in rule] == [getattr(search.SearchConfig(), k) for k in rule]
-  assert cli.low_budget_leader == "uherding_cvswitch"
+  assert cli.low_budget_leader == "uherding_cvswitch_agree"
   assert compare.get_config("").strategies.split(",")[-3:] == [
     "autoal-code", "autoal-paper", "autoal",
   ]  # fmt: skip

@@ -216,7 +216,7 @@ class SearchConfig(NamedTuple):
   fallback: str = "leader"
   leaders: tuple = ("margin",)
   low_budget_per_class: float = float("inf")
-  low_budget_leader: str = "uherding_cvswitch"
+  low_budget_leader: str = "uherding_cvswitch_agree"
   low_budget_balance: float = 0.0
   balance_counts: str = "round"
   backbone: str = "auto"

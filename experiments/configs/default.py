@@ -126,15 +126,18 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.guardrail = True  # autoal: the mixture only where it beats every candidate
   config.search.fallback = "leader"  # autoal otherwise: leader (below) | vote | rotation
   config.search.leaders = "margin"  # fallback=leader: who buys alone while standing, in order
-  # autoal's leader buys at every budget (inf), the budget sweep's v10 (its leader frozen
-  # at 1f04dc3, confirmed on a fresh draw that did not choose it, docs/results.md):
-  # Uncertainty Herding covering where the calibrated model expects its errors (v8's,
-  # the default from 3bd7e83), or the whole pool for the run where the initial set's
-  # 10-fold cross-validated error is under 20% (v7's). Until 2026-12-05 TypiClust below 10
+  # autoal's leader buys at every budget (inf), the budget sweep's v12 (its leader frozen
+  # at 56e3700, confirmed on 13 cells at 50 per class that did not choose it; v10, the
+  # default before it, is the same in every query under 50 picks per class:
+  # docs/results.md, the thirteenth session): Uncertainty Herding covering where the
+  # calibrated model expects its errors (v8's, the default from 3bd7e83), or the whole
+  # pool for the run where the initial set's 10-fold cross-validated error is under 20%
+  # (v7's); in queries of 50 picks per class its gate herds at UHerding's smallest width
+  # and counts only the uncertainty labels can reduce. Until 2026-12-05 TypiClust below 10
   # labels per class while the classes looked balanced (0.05), margin above (the sweep's
   # v1, which compare.py keeps).
   config.search.low_budget_per_class = float("inf")  # below this many labels per class (0: never)
-  config.search.low_budget_leader = "uherding_cvswitch"  # ... this one buys alone ...
+  config.search.low_budget_leader = "uherding_cvswitch_agree"  # ... this one buys alone ...
   config.search.low_budget_balance = 0.0  # ... while the classes look balanced (p; 0: no test)
   config.search.balance_counts = "round"  # ... in each round's labels | the initial set's
   config.search.backbone = "auto"  # the small CNN on images, the MLP on features
