@@ -72,6 +72,21 @@ from absl import app
 
 from autoal_jax.strategies import registry, uherding
 
+
+def _agree(scale: float, wide: float = 0.0) -> dict:
+  """v11's leader's options with the reducible gate at ``scale`` (``wide``: at the median
+  width too)."""
+  return dict(
+    gate=True,
+    statistic="median",
+    switch_error=uherding.SWITCH_ERROR,
+    switch_folds=uherding.CV_FOLDS,
+    narrow_query=uherding.NARROW_QUERY,
+    reducible=scale,
+    reducible_wide=wide,
+  )
+
+
 ABLATIONS = {
   "uherding_sigma1": dict(sigma=1.0),
   "uherding_flat": dict(weighted=False),
@@ -82,39 +97,10 @@ ABLATIONS = {
   "uherding_gated_r1": dict(gate=True, statistic="ranked", rank_per_class=1.0),
   "uherding_gated_r25": dict(gate=True, statistic="ranked", rank_per_class=2.5),
   "uherding_gated_at50": dict(gate=True, statistic="median", narrow_from=50.0),
-  "uherding_cvswitch_k50_agree": dict(
-    gate=True,
-    statistic="median",
-    switch_error=uherding.SWITCH_ERROR,
-    switch_folds=uherding.CV_FOLDS,
-    narrow_query=uherding.NARROW_QUERY,
-    reducible=1.0,
-  ),
-  "uherding_cvswitch_k50_agree2": dict(
-    gate=True,
-    statistic="median",
-    switch_error=uherding.SWITCH_ERROR,
-    switch_folds=uherding.CV_FOLDS,
-    narrow_query=uherding.NARROW_QUERY,
-    reducible=0.5,
-  ),
-  "uherding_cvswitch_k50_agree3": dict(
-    gate=True,
-    statistic="median",
-    switch_error=uherding.SWITCH_ERROR,
-    switch_folds=uherding.CV_FOLDS,
-    narrow_query=uherding.NARROW_QUERY,
-    reducible=0.2,
-  ),
-  "uherding_cvswitch_agree_wide": dict(
-    gate=True,
-    statistic="median",
-    switch_error=uherding.SWITCH_ERROR,
-    switch_folds=uherding.CV_FOLDS,
-    narrow_query=uherding.NARROW_QUERY,
-    reducible=uherding.REDUCIBLE_SCALE,
-    reducible_wide=uherding.REDUCIBLE_SCALE,
-  ),
+  "uherding_cvswitch_k50_agree": _agree(1.0),
+  "uherding_cvswitch_k50_agree2": _agree(0.5),
+  "uherding_cvswitch_k50_agree3": _agree(0.2),
+  "uherding_cvswitch_agree_wide": _agree(uherding.REDUCIBLE_SCALE, uherding.REDUCIBLE_SCALE),
 }
 
 

@@ -679,6 +679,23 @@ def switch_strategy(setup: Setup) -> Strategy:
 
 
 CV_FOLDS = 10  # `cv_switch_strategy`'s folds over the initial set
+
+
+def _cv_switch(setup: Setup, name: str, **options) -> Strategy:
+  """`uherding_gated` with the switch on the initial set's cross-validated error
+  (`cv_switch_strategy`'s) and ``options`` of `strategy`: the cv-switch leaders' common
+  build."""
+  return strategy(
+    setup,
+    statistic="median",
+    name=name,
+    gate=True,
+    switch_error=SWITCH_ERROR,
+    switch_folds=CV_FOLDS,
+    **options,
+  )
+
+
 CV_SWITCH_DOC = "uherding_switch deciding on the initial set's 10-fold error, measured once"
 
 
@@ -695,14 +712,7 @@ def cv_switch_strategy(setup: Setup) -> Strategy:
   v10's leader after two development cells (the fresh low-budget draw at 10: every seed
   to `uherding_median`, 10-fold errors 0.07-0.19; Fashion-MNIST at 20: every seed to the
   gate, 0.21-0.29) and before any other cell of it was read."""
-  return strategy(
-    setup,
-    statistic="median",
-    name="uherding_cvswitch",
-    gate=True,
-    switch_error=SWITCH_ERROR,
-    switch_folds=CV_FOLDS,
-  )
+  return _cv_switch(setup, "uherding_cvswitch")
 
 
 NARROW_QUERY = 50.0  # `cv_switch_k50_strategy`: queries of this many picks per class or more
@@ -723,15 +733,7 @@ def cv_switch_k50_strategy(setup: Setup) -> Strategy:
   is as large as the initial set, so the rule reads either way (the query's size or the
   starting budget); the query's needs no state. Frozen as v11's leader before any cell of it
   ran; not confirmed (it lost both fresh trap draws at 50 to v10, docs/results.md)."""
-  return strategy(
-    setup,
-    statistic="median",
-    name="uherding_cvswitch_k50",
-    gate=True,
-    switch_error=SWITCH_ERROR,
-    switch_folds=CV_FOLDS,
-    narrow_query=NARROW_QUERY,
-  )
+  return _cv_switch(setup, "uherding_cvswitch_k50", narrow_query=NARROW_QUERY)
 
 
 REDUCIBLE_SCALE = 0.2  # `cv_switch_agree_strategy`: wholly reducible from this excess agreement
@@ -762,15 +764,8 @@ def cv_switch_agree_strategy(setup: Setup) -> Strategy:
   there (`benchmarks/agreement_picks.py`, after the freeze) the cluster's picks have a
   median excess agreement of 0.16-0.23 (95th percentile 0.38-0.56) and the others a 5th
   percentile of 0.17-0.27: at 0.2 the discount reaches part of the cluster only."""
-  return strategy(
-    setup,
-    statistic="median",
-    name="uherding_cvswitch_agree",
-    gate=True,
-    switch_error=SWITCH_ERROR,
-    switch_folds=CV_FOLDS,
-    narrow_query=NARROW_QUERY,
-    reducible=REDUCIBLE_SCALE,
+  return _cv_switch(
+    setup, "uherding_cvswitch_agree", narrow_query=NARROW_QUERY, reducible=REDUCIBLE_SCALE
   )
 
 
@@ -792,13 +787,9 @@ def cv_switch_agree_all_strategy(setup: Setup) -> Strategy:
   1, the margin case at 1 and 2, the blobs at 1): ahead on the trap at 1 by 2.89 +- 1.18,
   inside 2 SE elsewhere (-0.25 to +0.60), mean +0.67. Frozen as v13's leader in the
   commit that added it, before any other cell of it ran."""
-  return strategy(
+  return _cv_switch(
     setup,
-    statistic="median",
-    name="uherding_cvswitch_agree_all",
-    gate=True,
-    switch_error=SWITCH_ERROR,
-    switch_folds=CV_FOLDS,
+    "uherding_cvswitch_agree_all",
     narrow_query=NARROW_QUERY,
     reducible=REDUCIBLE_SCALE,
     reducible_wide=REDUCIBLE_SCALE,
