@@ -270,9 +270,11 @@ VARIANTS = {
     "low_budget_balance": 0.0,
   },
   # v12 (2026-12-05, thirteenth session; its leader `uherding_cvswitch_agree` frozen in the
-  # commit that added it, before any cell of it ran): v11 whose narrow gate (queries of 50
-  # picks per class) counts only the uncertainty its labels can reduce (the labeled
-  # neighbours' agreement beyond chance, wholly reducible from a fifth of the way): v11 lost
+  # commit that added it, before any cell of it ran; its probe with the same parameters,
+  # `uherding_cvswitch_k50_agree3`, had run the blobs and the trap at 50): v11 whose narrow
+  # gate (queries of 50 picks per class) counts only the uncertainty its labels can reduce
+  # (the labeled neighbours' agreement beyond chance, wholly reducible from a fifth of the
+  # way): v11 lost
   # both fresh trap draws, where the narrow kernel keeps buying in the cluster of random
   # labels. Identical to v10 below 50 per class. Development cells: the trap, the blobs and
   # the margin case at 50, the trap's seed-2 draw at 50 (and v11's stored picks on them and
