@@ -249,9 +249,9 @@ def test_the_package_imports_form_no_circle_and_the_loop_does_not_import_search(
       visit(module, [module])
 
 
-def test_uherdings_ablations_take_one_change_away_each(synthetic):
+def _herding_case(synthetic):
+  """(setup, context, key) of the uherding ablation tests: a 16-unit MLP, 24 labels."""
   from autoal_jax import models, train
-  from autoal_jax.strategies import base, coverage, uherding
   from benchmarks import herding_ablation
 
   herding_ablation.register()
@@ -262,7 +262,56 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
     eval_chunk=100, train=train.TrainConfig(batch_size=16, epochs=1, min_steps=3),
   )  # fmt: skip
   (context,) = [_autoal_context(synthetic, model, 1, 24)]
-  key = jax.random.key(7)
+  return setup, context, jax.random.key(7)
+
+
+def test_uherdings_reducible_gate_counts_what_labels_can_reduce(synthetic):
+  from autoal_jax.strategies import uherding
+
+  setup, context, key = _herding_case(synthetic)
+  full = strategies.build("uherding", setup).host_query((), key, context, K)
+  median = strategies.build("uherding_median", setup).host_query((), key, context, K)
+  gate = int(
+    strategies.build("uherding_gated", setup).host_query((), key, context, K)[2].metrics["gate"]
+  )
+  cv_error = strategies.build("uherding_cvswitch_k50", setup).init(key, context)
+  want = strategies.build("uherding_cvswitch", setup).host_query(cv_error, key, context, K)
+  # The narrow gate counting only reducible uncertainty: host and traced alike; in a
+  # query too small to narrow, v11's leader exactly (no agreement computed).
+  for name in ("uherding_cvswitch_k50_agree", "uherding_cvswitch_agree"):  # v12's leader
+    agree = strategies.build(name, setup)
+    np.testing.assert_array_equal(agree.host_query(cv_error, key, context, K)[0], want[0])
+  reducible = uherding.strategy(
+    setup, gate=True, statistic="median", narrow_query=K / synthetic.info.num_classes,
+    reducible=0.5,
+  )  # fmt: skip
+  host, traced = reducible.host_query((), key, context, K), reducible.query((), key, context, K)
+  np.testing.assert_array_equal(host[0], traced[0])
+  assert 0.0 <= float(host[2].metrics["reducible"]) <= 1.0
+  assert int(host[2].metrics["gate"]) <= gate  # fewer errors count, none more
+  assert float(host[2].metrics["kernel_width"]) == float(full[2].metrics["kernel_width"])
+  assert not np.any(np.asarray(context.labeled)[np.asarray(host[0])])
+  with pytest.raises(ValueError, match="reducible"):
+    uherding.strategy(setup, gate=True, statistic="median", reducible=1.0)
+  # At the gate's own width in every query: never a larger gate.
+  host = uherding.strategy(setup, gate=True, statistic="median", reducible_wide=0.2).host_query(
+    (), key, context, K
+  )
+  # v13's leader: its probe's picks; v10's with the reducible gate (never a larger one).
+  v13 = strategies.build("uherding_cvswitch_agree_all", setup).host_query(cv_error, key, context, K)
+  probe = strategies.build("uherding_cvswitch_agree_wide", setup)
+  np.testing.assert_array_equal(probe.host_query(cv_error, key, context, K)[0], v13[0])
+  assert int(v13[2].metrics["gate"]) <= int(want[2].metrics["gate"])
+  assert 0.0 <= float(host[2].metrics["reducible"]) <= 1.0 and int(host[2].metrics["gate"]) <= gate
+  assert float(host[2].metrics["kernel_width"]) == float(median[2].metrics["kernel_width"])
+  with pytest.raises(ValueError, match="reducible_wide"):
+    uherding.strategy(setup, statistic="median", reducible_wide=0.2)
+
+
+def test_uherdings_ablations_take_one_change_away_each(synthetic):
+  from autoal_jax.strategies import base, coverage, uherding
+
+  setup, context, key = _herding_case(synthetic)
   full = strategies.build("uherding", setup).host_query((), key, context, K)
   fixed = strategies.build("uherding_sigma1", setup).host_query((), key, context, K)
   wide = strategies.build("uherding_wide", setup).host_query((), key, context, K)
@@ -309,36 +358,6 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   np.testing.assert_array_equal(wide_query.host_query((), key, context, K)[0], gated_min[0])
   fewer = uherding.strategy(setup, gate=True, statistic="median", narrow_query=K + 1.0)
   np.testing.assert_array_equal(fewer.host_query((), key, context, K)[0], gated[0])
-  # The narrow gate counting only reducible uncertainty: host and traced alike; in a
-  # query too small to narrow, v11's leader exactly (no agreement computed).
-  for name in ("uherding_cvswitch_k50_agree", "uherding_cvswitch_agree"):  # v12's leader
-    agree = strategies.build(name, setup)
-    np.testing.assert_array_equal(agree.host_query(cv_error, key, context, K)[0], want[0])
-  reducible = uherding.strategy(
-    setup, gate=True, statistic="median", narrow_query=K / synthetic.info.num_classes,
-    reducible=0.5,
-  )  # fmt: skip
-  host, traced = reducible.host_query((), key, context, K), reducible.query((), key, context, K)
-  np.testing.assert_array_equal(host[0], traced[0])
-  assert 0.0 <= float(host[2].metrics["reducible"]) <= 1.0
-  assert int(host[2].metrics["gate"]) <= gate  # fewer errors count, none more
-  assert float(host[2].metrics["kernel_width"]) == float(full[2].metrics["kernel_width"])
-  assert not np.any(np.asarray(context.labeled)[np.asarray(host[0])])
-  with pytest.raises(ValueError, match="reducible"):
-    uherding.strategy(setup, gate=True, statistic="median", reducible=1.0)
-  # At the gate's own width in every query: host and traced alike, never a larger gate.
-  wide = uherding.strategy(setup, gate=True, statistic="median", reducible_wide=0.2)
-  host, traced = wide.host_query((), key, context, K), wide.query((), key, context, K)
-  np.testing.assert_array_equal(host[0], traced[0])
-  # v13's leader: its probe's picks; v10's with the reducible gate (never a larger one).
-  v13 = strategies.build("uherding_cvswitch_agree_all", setup).host_query(cv_error, key, context, K)
-  probe = strategies.build("uherding_cvswitch_agree_wide", setup)
-  np.testing.assert_array_equal(probe.host_query(cv_error, key, context, K)[0], v13[0])
-  assert int(v13[2].metrics["gate"]) <= int(want[2].metrics["gate"])
-  assert 0.0 <= float(host[2].metrics["reducible"]) <= 1.0 and int(host[2].metrics["gate"]) <= gate
-  assert float(host[2].metrics["kernel_width"]) == float(median[2].metrics["kernel_width"])
-  with pytest.raises(ValueError, match="reducible_wide"):
-    uherding.strategy(setup, statistic="median", reducible_wide=0.2)
   # The width at which K balls cover the gate: wider for one pick than for K.
   cover = strategies.build("uherding_gated_cover", setup)
   covered = cover.host_query((), key, context, K)

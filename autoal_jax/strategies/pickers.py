@@ -207,6 +207,9 @@ def kmeans_plus_plus(key, x, sq, candidate_mask, k: int):
   )
 
 
+TIE_RTOL, TIE_ATOL = 1e-5, 1e-7  # `kmeans_sampling`: squared distances this close tie
+
+
 def kmeans_sampling(
   key: jax.Array,
   embeddings: jax.Array,
@@ -250,7 +253,10 @@ def kmeans_sampling(
   d = jnp.where(candidate_mask, d, jnp.inf)
   nearest = jax.ops.segment_min(d, a, num_segments=k)
   index = jnp.arange(n, dtype=jnp.int32)
-  is_best = candidate_mask & (d == nearest[a])
+  # Ties within float rounding (a two-member cluster's members are equidistant from its
+  # centre, their computed distances a few ulps apart, which way depends on the compiled
+  # shapes and the CPU) go to the lowest index too.
+  is_best = candidate_mask & (d <= nearest[a] * (1.0 + TIE_RTOL) + TIE_ATOL)
   best = jax.ops.segment_min(jnp.where(is_best, index, n), a, num_segments=k)
   if active is not None:
     best = jnp.where(active, best, -1)
