@@ -270,6 +270,10 @@ def test_label_agreement_tells_random_labels_from_a_boundary():
   # Wholly reducible from half the excess on: twice as much, clipped at 1.
   half = np.asarray(uherding.label_agreement(x, labeled, labels, 0.5, 3, scale=0.5))
   np.testing.assert_allclose(half, np.minimum(2.0 * got, 1.0), rtol=1e-5, atol=1e-6)
+  # One raw pass, rescaled at either scale: the same numbers.
+  mean = uherding.label_agreement(x, labeled, labels, 0.5, 3, raw=True)
+  for scale, want in ((1.0, got), (0.5, half)):
+    np.testing.assert_array_equal(np.asarray(uherding.excess_agreement(mean, 3, scale)), want)
 
 
 def test_the_reducible_gate_counts_and_ranks_only_reducible_uncertainty():

@@ -220,6 +220,7 @@ def label_agreement(
   capacity: int | None = None,
   chunk: int = 1024,
   scale: float = 1.0,
+  raw: bool = False,
 ) -> jax.Array:
   """How far the labels near each sample agree beyond chance: a signal of uncertainty
   that labels reduce (0: none) against uncertainty they do not (label noise, classes that
@@ -234,6 +235,7 @@ def label_agreement(
   ``scale``, clipped to [0, 1]: ``scale`` < 1 counts a sample as wholly reducible from
   that excess agreement on (overlapping classes agree well above chance but not
   perfectly), and discounts only the samples whose labels agree little beyond chance.
+  ``raw``: A itself, for `excess_agreement` at several scales from one pass.
 
   x: L2-normalised embeddings float32[N, D]; labeled bool[N]; labels int32[N] (read on
   the labeled rows); ``capacity`` >= the number labeled (static; None: N): the labeled
@@ -267,6 +269,12 @@ def label_agreement(
     return jax.lax.dynamic_update_slice_in_dim(out, mean, c * chunk, 0)
 
   agreement = jax.lax.fori_loop(0, rows, body, jnp.zeros(rows * chunk, jnp.float32))[:n]
+  return agreement if raw else excess_agreement(agreement, num_classes, scale)
+
+
+def excess_agreement(agreement: jax.Array, num_classes: int, scale: float = 1.0) -> jax.Array:
+  """`label_agreement`'s rescaling of a mean agreement A (``raw=True``'s): (A - 1/C) /
+  (1 - 1/C) / ``scale``, clipped to [0, 1]. float32[N]."""
   chance = 1.0 / num_classes
   return jnp.clip((agreement - chance) / ((1.0 - chance) * scale), 0.0, 1.0)
 
@@ -474,18 +482,21 @@ def strategy(
         per_class = jnp.sum(context.labeled, dtype=jnp.float32) / setup.info.num_classes
         narrow = jnp.bool_(True) if wide_query else per_class >= narrow_from
 
-      def agreement_at(scale):
-        return label_agreement(
+      agreement = None
+      if (reducible and narrowing_here) or reducible_wide:  # one pass, rescaled per scale
+        mean = label_agreement(
           coverage.normalise(embeddings),
           context.labeled,
           labels,
           width,
           setup.info.num_classes,
           label_capacity,
-          scale=scale,
+          raw=True,
         )
 
-      agreement = None
+      def agreement_at(scale):
+        return excess_agreement(mean, setup.info.num_classes, scale)
+
       if reducible and narrowing_here:
         wide = agreement_at(reducible_wide) if reducible_wide else 1.0
         agreement = jnp.where(narrow, agreement_at(reducible), wide)
