@@ -188,6 +188,43 @@ def merged_cells(folders) -> dict:
   return cells
 
 
+def parse_compose(spec: str) -> tuple[str, list]:
+  """``NAME=PART[,PART...]``, each PART ``[FROM:]STRATEGY[|ALTERNATIVE...]`` (FROM labels
+  per class, 0 when left out) -> (NAME, [(FROM, [STRATEGY, ...]), ...] by FROM)."""
+  name, sep, body = spec.partition("=")
+  if not sep or not name or not body:
+    raise ValueError(f"A composed row is NAME=[FROM:]STRATEGY[|ALT][,...]: {spec!r}")
+  parts = []
+  for part in body.split(","):
+    start, _, names = part.rpartition(":")
+    if not names or (start and not start.isdigit()):
+      raise ValueError(f"A composed row's part is [FROM:]STRATEGY[|ALT]: {part!r}")
+    parts.append((int(start or 0), names.split("|")))
+  if len({start for start, _ in parts}) != len(parts):
+    raise ValueError(f"A composed row names each FROM once: {spec!r}")
+  return name, sorted(parts)
+
+
+def compose(cells: dict, spec: str) -> dict:
+  """The cells with one more row, NAME, from ``spec`` (`parse_compose`): in a cell of M
+  labels per class, the runs of the part with the largest FROM <= M, seed by seed the
+  first of its strategies that ran that seed. For a strategy whose picks are another's
+  in some regime and a third's in another (v12: v10's leader below 50 picks per class,
+  its own, or its development probe's, the same code and parameters, at 50): one row
+  over every cell, no run repeated. Cells where no part's strategy ran get no row."""
+  name, parts = parse_compose(spec)
+  out = {}
+  for key, cell in cells.items():
+    out[key] = dict(cell)
+    usable = [names for start, names in parts if start <= key[1]]
+    runs = {}
+    for strategy in reversed(usable[-1]) if usable else ():
+      runs.update(cell.get(strategy, {}))
+    if runs:
+      out[key][name] = dict(sorted(runs.items()))
+  return out
+
+
 def _datasets_in(cells: dict) -> list[str]:
   """The datasets of ``cells`` ({(dataset, budget): ...}): `DATASETS`' order, then the
   others (fresh draws, files) sorted."""
@@ -209,7 +246,10 @@ def regrets(cell: dict, single) -> tuple[str, dict]:
   return best, out
 
 
-def tables(cells: dict) -> tuple[str, dict]:
+def tables(cells: dict, composed=()) -> tuple[str, dict]:
+  """The per-dataset regret tables, the rows over every cell and each autoal version's
+  (the strategies named autoal or autoal@VARIANT, and the ``composed`` rows of `compose`)
+  against the others on its own cells; and the heat map's grids."""
   from experiments.configs import sweep
 
   lines, per_strategy, grids = [], {}, {}
@@ -275,7 +315,7 @@ def tables(cells: dict) -> tuple[str, dict]:
     "| version | cells | mean regret | rank | lowest other |",
     "|---|---|---|---|---|",
   ]
-  for version in [s for s in ranked if s.split("@")[0] == "autoal"]:
+  for version in [s for s in ranked if s.split("@")[0] == "autoal" or s in composed]:
     keys = list(per_strategy[version])
     others = {s: mean_regret(s, keys) for s in per_strategy
               if s != version and all(k in per_strategy[s] for k in keys)}  # fmt: skip
@@ -428,6 +468,8 @@ def main(argv):
     print(rounds([*FLAGS.also, FLAGS.stored], strategy, key))
     return
   cells = merged_cells([*FLAGS.also, FLAGS.stored])
+  for spec in FLAGS.compose:
+    cells = compose(cells, spec)
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
     return
@@ -436,7 +478,7 @@ def main(argv):
       raise app.UsageError("--versus takes two strategies: A,B")
     print(versus(cells, *FLAGS.versus))
     return
-  text, grids = tables(cells)
+  text, grids = tables(cells, [parse_compose(spec)[0] for spec in FLAGS.compose])
   print(text)
   if FLAGS.figure and heat_map(grids, FLAGS.figure):
     print(f"\nwrote {FLAGS.figure}")
@@ -466,6 +508,12 @@ def _define_flags() -> None:
     "rounds",
     "",
     "Only STRATEGY:KEY, its query log's KEY per round (e.g. uherding_gated:gate; runs nothing).",
+  )
+  flags.DEFINE_multi_string(
+    "compose",
+    [],
+    "--table, --versus: a row NAME=[FROM:]STRATEGY[|ALT][,...] from other rows by budget "
+    "(sweep.compose), e.g. 'autoal@v12=uherding_cvswitch,50:uherding_cvswitch_agree'.",
   )
   flags.DEFINE_list("versus", [], "Only A against B (A,B) in every cell both ran (runs nothing).")
   flags.DEFINE_bool("bought", False, "Only print who bought each stored autoal run's queries.")

@@ -373,6 +373,65 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   )
 
 
+def test_a_composed_row_takes_each_cells_runs_from_its_budgets_part():
+  from benchmarks import sweep
+
+  # a, b, p: later strategies (not single ones); margin the cells' best single.
+  cells = {
+    ("d", 2): {"a": {0: 1.0, 1: 2.0}, "b": {0: 9.0}, "margin": {0: 3.0, 1: 3.0}},
+    ("d", 50): {"a": {0: 4.0, 1: 4.0}, "b": {0: 5.0}, "p": {0: 7.0, 1: 6.0},
+                "margin": {0: 6.0, 1: 6.0}},
+    ("e", 50): {"a": {0: 1.0}, "margin": {0: 2.0, 1: 2.0}},  # neither b nor p: no row
+  }  # fmt: skip
+  assert sweep.parse_compose("v=a,50:b|p") == ("v", [(0, ["a"]), (50, ["b", "p"])])
+  out = sweep.compose(cells, "v=50:b|p,a")
+  assert out["d", 2]["v"] == {0: 1.0, 1: 2.0}  # below 50: a's runs
+  assert out["d", 50]["v"] == {0: 5.0, 1: 6.0}  # b's seed 0, p's seed 1 (b did not run it)
+  assert "v" not in out["e", 50] and "v" not in cells["d", 2]  # the input is left as it was
+  text, _ = sweep.tables(out, ["v"])
+  # Regret 1.5 +- 0.5 at 2 (3-1, 3-2: beyond 2 SE), 0.5 +- 0.5 at 50 (6-5, 6-6): mean 1.0.
+  assert "| v | 1.00 | 2 | 1 |" in text
+  assert "| v | 2 | 1.00 |" in text.split("Each autoal version")[1]  # a version's row
+  for bad in ("v", "=a", "v=", "v=x:a", "v=a,0:b"):
+    with pytest.raises(ValueError):
+      sweep.parse_compose(bad)
+
+
+def test_the_bars_bootstrap_counts_fails_by_chance_and_by_a_real_gap():
+  from benchmarks import bar_null
+
+  rng = np.random.default_rng(0)
+  noise = rng.normal(0.0, 1.0, (3, 10))
+
+  def runs(values):
+    return {seed: float(v) for seed, v in enumerate(values)}
+
+  # margin 10 points ahead of random; far: 10 under margin everywhere; near: margin's
+  # runs less 0.05 (a gap of 0.05 at no spread: a fail in most draws however small).
+  cell = {
+    "margin": runs(80 + noise[0]),
+    "random": runs(70 + noise[1]),
+    "far": runs(70 + noise[2]),
+    "near": runs(80 + noise[0] - 0.05),
+    "short": {0: 1.0},  # not every seed: left out
+  }
+  single = ("margin", "random")
+  fails = bar_null.cell_fails(cell, single, ["far", "near", "short"], 200, rng)
+  assert set(fails) == {"far", "near", bar_null.ORACLE}
+  assert fails["far"].all() and not fails[bar_null.ORACLE].any() and fails["near"].all()
+  assert bar_null.stored_fail(cell, single, "far") and not bar_null.stored_fail(
+    cell, single, "margin"
+  )
+  # Two leaders the runs cannot tell apart (0.1 apart at a spread of 1): the oracle
+  # fails some draws, more once they are taken as tied, never where the rival is far.
+  close = {"margin": runs(80 + noise[0]), "random": runs(79.9 + noise[1])}
+  rates = [bar_null.cell_fails(close, single, [], 4000, rng, tie)[bar_null.ORACLE].mean()
+           for tie in (0.0, 2.0)]  # fmt: skip
+  assert 0.0 < rates[0] < rates[1] < 0.2
+  text = bar_null.table({("d", 2): cell, ("d", 5): close}, single, ["far"], 100)
+  assert "| (oracle) | 2 | - |" in text and "| far | 1 | 1 | 1.0 (1-1) |" in text
+
+
 def test_the_sweep_writes_a_synthetic_case_beside_its_own_flags(tmp_path):
   # As the command runs it: its flags defined, then a synthetic cell's data made (until
   # 2026-12-04 that imported the synthetic suite, whose flags clashed with the sweep's,

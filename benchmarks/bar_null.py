@@ -1,0 +1,130 @@
+r"""How many cells the budget sweep's bar fails by chance alone: a paired bootstrap over
+each cell's seeds.
+
+  python -m benchmarks.bar_null \
+    --stored=docs/results/in_progress/sweep --also=docs/results/sweep \
+--compose='autoal@v12=uherding_cvswitch,50:uherding_cvswitch_agree|uherding_cvswitch_k50_agree3' \
+    --strategies=autoal@v12,uherding_cvswitch,uherding,maxherding,dropquery,margin [--tie=2]
+
+The bar (issue 28): a strategy fails a cell when its paired regret to the cell's best
+single strategy is more than two standard errors above zero; the best is picked after the
+fact, among the cell's single strategies (`experiments/configs/sweep.py`'s ``SINGLE``),
+from the same noisy means. So even a strategy whose picks were those of the cell's true
+best would fail some cells: the maximum of a dozen noisy means sits above the true best's.
+
+Per cell, the seeds are drawn again with replacement (all strategies together: the
+pairing kept), ``--draws`` times; in each draw the best single strategy is picked anew and
+each strategy's fail decided as the sweep's tables decide it (`sweep.regrets`). Printed:
+per strategy, the cells it ran in, its fails in the stored runs, and the mean (5th-95th
+percentile) number of fails over the draws; and the same for **the oracle**, the cell's
+best single strategy in the stored runs, taken as the truth (in each draw it is scored as
+a strategy of its own). The oracle's count is what the bar costs a strategy that always
+matched the best single strategy. It is low rather than high: the stored best's lead is
+itself inflated by the same after-the-fact pick, so the draws' leaders are farther apart
+than the true ones, and a seed drawn twice shrinks the paired spread the SE sees the same
+way for every strategy. ``--tie=2`` gives the other end: every single strategy the
+stored runs cannot tell from the best (within 2 SE) raised to the best's mean, so the
+oracle's rivals are as good as it and the after-the-fact pick costs it most.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+ORACLE = "(oracle)"
+
+
+def cell_fails(cell: dict, single, strategies, draws: int, rng, tie: float = 0.0) -> dict:
+  """{strategy: bool[draws]}, whether it fails the cell in each bootstrap draw of the
+  seeds, for each of ``strategies`` that ran every seed the single strategies ran, and
+  for `ORACLE` (the stored best single strategy). ``cell``: {strategy: {seed: AUBC}}.
+
+  ``tie`` > 0: first, every single strategy whose stored paired regret to the best is
+  under ``tie`` SE has its runs raised by that regret (its mean the best's, its spread
+  its own): the leaders the stored runs cannot tell apart taken as truly tied."""
+  singles = [s for s in single if s in cell]
+  seeds = sorted(set.intersection(*(set(cell[s]) for s in singles)))
+  names = [s for s in strategies if s in cell and set(seeds) <= set(cell[s])]
+  table = np.asarray([[cell[s][i] for i in seeds] for s in singles + names])  # [S, n]
+  oracle = int(np.argmax(table[: len(singles)].mean(axis=1)))
+  if tie > 0.0:
+    regret = table[oracle][None] - table[: len(singles)]
+    mean = regret.mean(axis=1)
+    se = regret.std(axis=1, ddof=1) / np.sqrt(len(seeds))
+    tied = mean < tie * se
+    table[: len(singles)] += np.where(tied, mean, 0.0)[:, None]
+  rows = np.concatenate([table, table[oracle : oracle + 1]])  # the oracle as its own row
+  index = rng.integers(0, len(seeds), (draws, len(seeds)))
+  drawn = rows[:, index]  # [S', draws, n]
+  best = np.argmax(drawn[: len(singles)].mean(axis=2), axis=0)  # [draws]
+  regret = drawn[best, np.arange(draws)][None] - drawn  # [S', draws, n]
+  mean = regret.mean(axis=2)
+  se = regret.std(axis=2, ddof=1) / np.sqrt(len(seeds))
+  fails = mean > 2 * se
+  out = {name: fails[len(singles) + i] for i, name in enumerate(names)}
+  out[ORACLE] = fails[-1]
+  return out
+
+
+def stored_fail(cell: dict, single, strategy: str) -> bool:
+  """Whether ``strategy`` fails the stored cell (the sweep's tables' decision)."""
+  from benchmarks import sweep
+
+  best, table = sweep.regrets(cell, single)
+  if strategy not in table or strategy == best:
+    return False
+  mean, se, _ = table[strategy]
+  return mean > 2 * se
+
+
+def table(cells: dict, single, strategies, draws=2000, seed=0, tie=0.0) -> str:
+  """The markdown table of the module's doc string (``tie``: `cell_fails`')."""
+  rng = np.random.default_rng(seed)
+  counts, stored, ran = {}, {}, {}
+  for key in sorted(cells):
+    cell = cells[key]
+    if not any(s in cell for s in single):
+      continue
+    for name, fails in cell_fails(cell, single, strategies, draws, rng, tie).items():
+      counts[name] = counts.get(name, 0) + fails.astype(np.int64)
+      ran[name] = ran.get(name, 0) + 1
+      if name != ORACLE:
+        stored[name] = stored.get(name, 0) + stored_fail(cell, single, name)
+  tied = f"; single strategies within {tie:g} SE of the best raised to it" if tie else ""
+  lines = [
+    f"Fails of the bar (more than 2 SE under the cell's best single strategy) in {draws} "
+    f"paired bootstrap draws of each cell's seeds{tied}\n",
+    "| strategy | cells | fails (stored runs) | fails over the draws: mean (5th-95th pct) |",
+    "|---|---|---|---|",
+  ]
+  for name in [ORACLE, *[s for s in strategies if s in counts]]:
+    low, high = np.percentile(counts[name], [5, 95])
+    shown = "-" if name == ORACLE else str(stored[name])
+    lines.append(
+      f"| {name} | {ran[name]} | {shown} | {counts[name].mean():.1f} ({low:.0f}-{high:.0f}) |"
+    )
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  from benchmarks import sweep
+  from experiments.configs import sweep as config
+
+  cells = sweep.merged_cells([*FLAGS.also, FLAGS.stored])
+  for spec in FLAGS.compose:
+    cells = sweep.compose(cells, spec)
+  print(table(cells, config.SINGLE, FLAGS.strategies, FLAGS.draws, FLAGS.seed, FLAGS.tie))
+
+
+if __name__ == "__main__":
+  flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
+  flags.DEFINE_list("also", [], "More folders of stored cells, merged with --stored's.")
+  flags.DEFINE_multi_string("compose", [], "A composed row (benchmarks.sweep --compose).")
+  flags.DEFINE_list("strategies", [], "The strategies to count (beside the oracle).")
+  flags.DEFINE_integer("draws", 2000, "Bootstrap draws per cell.")
+  flags.DEFINE_integer("seed", 0, "The draws' seed.")
+  flags.DEFINE_float("tie", 0.0, "Single strategies within this many SE of the best: tied.")
+  app.run(main)
