@@ -53,6 +53,13 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   development probe for the one-label trap cells, where v10 is 5 points under margin:
   does the cluster of random labels drop out of the gate once a few of its labels
   disagree?).
+- ``uherding_cvswitch_agree_q10``: v12's leader whose gate, in queries of 10 to 49 picks
+  per class, covers at the 10% quantile of the nearest-labeled distances (`kernel_width`'s
+  ``q10``) instead of the median (`uherding.strategy`'s ``mid_query``): where the switch
+  keeps the gate it is ``uherding_gated_q10`` pick for pick in those queries (the
+  fourteenth session: that probe was 0.70 +- 0.21 ahead of v10 on the margin case at 10,
+  behind on the trap at 10 and 20 inside 2 SE). ``uherding_cvswitch_agree_q10r``: the
+  same with v12's reducible discount (scale 0.2) in that tier too (``mid_reducible``).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -101,6 +108,10 @@ ABLATIONS = {
   "uherding_cvswitch_k50_agree2": _agree(0.5),
   "uherding_cvswitch_k50_agree3": _agree(0.2),
   "uherding_cvswitch_agree_wide": _agree(uherding.REDUCIBLE_SCALE, uherding.REDUCIBLE_SCALE),
+  "uherding_cvswitch_agree_q10": dict(_agree(uherding.REDUCIBLE_SCALE), mid_query=10.0),
+  "uherding_cvswitch_agree_q10r": dict(
+    _agree(uherding.REDUCIBLE_SCALE), mid_query=10.0, mid_reducible=True
+  ),
 }
 
 

@@ -308,6 +308,44 @@ def test_uherdings_reducible_gate_counts_what_labels_can_reduce(synthetic):
     uherding.strategy(setup, statistic="median", reducible_wide=0.2)
 
 
+def test_uherdings_mid_tier_covers_at_its_own_width_in_mid_sized_queries(synthetic):
+  from autoal_jax.strategies import uherding
+
+  setup, context, key = _herding_case(synthetic)
+  per_class = K / synthetic.info.num_classes
+  gated = strategies.build("uherding_gated", setup).host_query((), key, context, K)
+  q10 = strategies.build("uherding_gated_q10", setup).host_query((), key, context, K)
+  # A query of at least mid_query picks per class: the gate at the q10 width, host and
+  # traced alike; a query below it: the median's (uherding_gated's picks).
+  mid = uherding.strategy(setup, gate=True, statistic="median", mid_query=per_class)
+  for picked in (mid.host_query((), key, context, K), mid.query((), key, context, K)):
+    np.testing.assert_array_equal(picked[0], q10[0])
+    assert float(picked[2].metrics["kernel_width"]) == float(q10[2].metrics["kernel_width"])
+  above = uherding.strategy(setup, gate=True, statistic="median", mid_query=per_class + 1)
+  np.testing.assert_array_equal(above.host_query((), key, context, K)[0], gated[0])
+  # The probe: v12's leader (here v10's: the query is under 10 per class) below the tier.
+  assert K < 10 * synthetic.info.num_classes
+  cv_error = strategies.build("uherding_cvswitch", setup).init(key, context)
+  want = strategies.build("uherding_cvswitch", setup).host_query(cv_error, key, context, K)
+  probe = strategies.build("uherding_cvswitch_agree_q10", setup)
+  np.testing.assert_array_equal(probe.host_query(cv_error, key, context, K)[0], want[0])
+  # With the reducible discount in the tier: never a larger gate, host and traced alike.
+  discounted = uherding.strategy(
+    setup, gate=True, statistic="median", mid_query=per_class, narrow_query=50.0,
+    reducible=0.2, mid_reducible=True,
+  )  # fmt: skip
+  host = discounted.host_query((), key, context, K)
+  np.testing.assert_array_equal(host[0], discounted.query((), key, context, K)[0])
+  assert int(host[2].metrics["gate"]) <= int(gated[2].metrics["gate"])
+  assert 0.0 <= float(host[2].metrics["reducible"]) <= 1.0
+  median = dict(gate=True, statistic="median")
+  bad = (dict(mid_query=1.0), dict(median, mid_query=1.0, mid_statistic="ranked"),
+         dict(median, mid_reducible=True))  # fmt: skip
+  for options in bad:
+    with pytest.raises(ValueError, match="mid"):
+      uherding.strategy(setup, **options)
+
+
 def test_uherdings_ablations_take_one_change_away_each(synthetic):
   from autoal_jax.strategies import base, coverage, uherding
 

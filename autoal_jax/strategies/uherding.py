@@ -377,6 +377,9 @@ def strategy(
   narrow_query: float = 0.0,
   reducible: float = 0.0,
   reducible_wide: float = 0.0,
+  mid_query: float = 0.0,
+  mid_statistic: str = "q10",
+  mid_reducible: bool = False,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -400,7 +403,13 @@ def strategy(
   agreement beyond chance at the median width (`label_agreement` at ``scale`` =
   ``reducible``; a region of random labels, which a narrow kernel would keep buying in,
   gets none). ``reducible_wide`` (> 0, with ``gate``): the same at that scale wherever
-  the gate holds at ``statistic``'s width (not narrowed). ``gate``: the greedy step
+  the gate holds at ``statistic``'s width (not narrowed). ``mid_query`` (> 0, with
+  ``gate`` and the median): where the query has at least this many picks per class (but
+  fewer than ``narrow_query``'s, when set) and the gate holds, the width is
+  ``mid_statistic``'s (`kernel_width`'s ``min``, ``median`` or ``q10``) instead: a tier
+  between the median's and the narrow query's; ``mid_reducible`` (with ``reducible``):
+  the gate and weights there count only the reducible uncertainty too, at ``reducible``'s
+  scale. ``gate``: the greedy step
   covers and picks only the samples where the calibrated model expects its errors
   (`expected_error_gate`), the labeled ones covering as before. ``trust``: the weights and
   the gate believe the calibrated uncertainty only near a label (`labeled_trust`,
@@ -424,6 +433,15 @@ def strategy(
     raise ValueError("reducible_wide weighs the gate at the median width: gate, the median")
   if reducible < 0.0 or (reducible and (not narrowing or statistic != "median")):
     raise ValueError("reducible weighs the narrow gate: narrow_from or narrow_query, the median")
+  if mid_query < 0.0 or (
+    mid_query
+    and (not gate or trust or sigma is not None or statistic != "median" or narrow_from > 0.0)
+  ):
+    raise ValueError("mid_query needs the gate at the median width, no trust, no narrow_from")
+  if mid_query and mid_statistic not in ("min", "median", "q10"):
+    raise ValueError(f"mid_statistic is 'min', 'median' or 'q10': {mid_statistic!r}")
+  if mid_reducible and not (mid_query and reducible):
+    raise ValueError("mid_reducible weighs the mid tier's gate: mid_query and reducible")
   rank = math.ceil(rank_per_class * setup.info.num_classes) if statistic == "ranked" else 0
   if statistic == "ranked" and rank < 1:
     raise ValueError(f"The 'ranked' width needs rank_per_class > 0: {rank_per_class}")
@@ -478,12 +496,14 @@ def strategy(
       # no second width (and no agreement).
       wide_query = narrow_query > 0.0 and k >= narrow_query * setup.info.num_classes
       narrowing_here = wide_query or narrow_from > 0.0
+      mid_tier = not wide_query and mid_query > 0.0 and k >= mid_query * setup.info.num_classes
       if narrowing_here:
         per_class = jnp.sum(context.labeled, dtype=jnp.float32) / setup.info.num_classes
         narrow = jnp.bool_(True) if wide_query else per_class >= narrow_from
 
       agreement = None
-      if (reducible and narrowing_here) or reducible_wide:  # one pass, rescaled per scale
+      mid_discount = mid_tier and mid_reducible
+      if (reducible and narrowing_here) or reducible_wide or mid_discount:  # one pass
         mean = label_agreement(
           coverage.normalise(embeddings),
           context.labeled,
@@ -500,6 +520,8 @@ def strategy(
       if reducible and narrowing_here:
         wide = agreement_at(reducible_wide) if reducible_wide else 1.0
         agreement = jnp.where(narrow, agreement_at(reducible), wide)
+      elif mid_discount:
+        agreement = agreement_at(reducible)
       elif reducible_wide:
         agreement = agreement_at(reducible_wide)
       if agreement is not None:
@@ -532,6 +554,9 @@ def strategy(
       metrics["gate"] = jnp.sum(candidates, dtype=jnp.int32)
       if narrowing_here:
         width = jnp.where(~opened & narrow, width_by("min"), width)
+        metrics["kernel_width"] = width
+      elif mid_tier:
+        width = jnp.where(opened, width, width_by(mid_statistic))
         metrics["kernel_width"] = width
       if agreement is not None:  # the weights too, where the gate holds
         weights = jnp.where(opened, weights, weights * agreement)
