@@ -327,8 +327,17 @@ def test_uherdings_mid_tier_covers_at_its_own_width_in_mid_sized_queries(synthet
   assert K < 10 * synthetic.info.num_classes
   cv_error = strategies.build("uherding_cvswitch", setup).init(key, context)
   want = strategies.build("uherding_cvswitch", setup).host_query(cv_error, key, context, K)
-  probe = strategies.build("uherding_cvswitch_agree_q10", setup)
-  np.testing.assert_array_equal(probe.host_query(cv_error, key, context, K)[0], want[0])
+  for name in ("uherding_cvswitch_agree_q10", "uherding_cvswitch_agree_mid"):  # v14's leader
+    probe = strategies.build(name, setup)
+    np.testing.assert_array_equal(probe.host_query(cv_error, key, context, K)[0], want[0])
+  # In a query of 10 per class: v14's leader is its development probe, pick for pick.
+  k10 = 10 * synthetic.info.num_classes
+  v14 = strategies.build("uherding_cvswitch_agree_mid", setup).host_query(
+    cv_error, key, context, k10
+  )
+  q10r = strategies.build("uherding_cvswitch_agree_q10r", setup)
+  np.testing.assert_array_equal(q10r.host_query(cv_error, key, context, k10)[0], v14[0])
+  assert "reducible" in v14[2].metrics and v14[0].shape == (k10,)
   # With the reducible discount in the tier: never a larger gate, host and traced alike.
   discounted = uherding.strategy(
     setup, gate=True, statistic="median", mid_query=per_class, narrow_query=50.0,

@@ -385,6 +385,11 @@ register(
   uherding.cv_switch_agree_all_strategy,
   uherding.CV_SWITCH_AGREE_ALL_DOC,
 )
+register(
+  "uherding_cvswitch_agree_mid",
+  uherding.cv_switch_agree_mid_strategy,
+  uherding.CV_SWITCH_AGREE_MID_DOC,
+)
 register("dcom", dcom.strategy, dcom.DOC)
 
 __all__ = [

@@ -830,3 +830,38 @@ def cv_switch_agree_all_strategy(setup: Setup) -> Strategy:
     reducible=REDUCIBLE_SCALE,
     reducible_wide=REDUCIBLE_SCALE,
   )
+
+
+MID_QUERY = 10.0  # `cv_switch_agree_mid_strategy`: the mid tier from this many picks per class
+CV_SWITCH_AGREE_MID_DOC = (
+  "uherding_cvswitch_agree whose gate in queries of 10-49 per class covers at the q10 width"
+)
+
+
+def cv_switch_agree_mid_strategy(setup: Setup) -> Strategy:
+  """``uherding_cvswitch_agree_mid``: `uherding_cvswitch_agree` (v12's leader) whose gate,
+  in queries of `MID_QUERY` to `NARROW_QUERY` (excluded) picks per class, covers at the
+  10% quantile of the nearest-labeled distances (`kernel_width`'s ``q10``, between the
+  median and UHerding's smallest) and, there too, counts only the uncertainty that labels
+  can reduce (`label_agreement` at `REDUCIBLE_SCALE`; `strategy`'s ``mid_query``,
+  ``mid_reducible``). Smaller queries, and runs the switch sends to the whole pool, are
+  `uherding_cvswitch`'s; queries of 50 per class and more v12's.
+
+  Development (the fourteenth session; `benchmarks/herding_ablation.py`'s probes): the
+  gate at the q10 width (``uherding_gated_q10``, which it is pick for pick where the
+  switch keeps the gate and the discount is left out) was 0.70 +- 0.21 ahead of v10 on
+  the margin case at 10 per class (v10 fails it by 0.68 +- 0.17) and behind on the trap
+  at 10 and 20 inside 2 SE (-0.55, -0.24), level on Fashion-MNIST at 10 and 20; with the
+  discount (``uherding_cvswitch_agree_q10r``, the same code and parameters as this) it
+  was ahead of v10 on all three synthetic cells (margin 10 +0.32, trap 10 +0.10, trap 20
+  +0.15; against the q10 width alone: trap 10 +0.65 +- 0.27, trap 20 +0.40 +- 0.25,
+  margin 10 -0.38 +- 0.29). Frozen as v14's leader in the commit that added it, before
+  any other cell of it ran."""
+  return _cv_switch(
+    setup,
+    "uherding_cvswitch_agree_mid",
+    narrow_query=NARROW_QUERY,
+    reducible=REDUCIBLE_SCALE,
+    mid_query=MID_QUERY,
+    mid_reducible=True,
+  )

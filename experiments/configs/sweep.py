@@ -299,6 +299,19 @@ VARIANTS = {
     "low_budget_per_class": float("inf"),
     "low_budget_balance": 0.0,
   },
+  # v14 (2026-12-05, fourteenth session; its leader `uherding_cvswitch_agree_mid` frozen in
+  # the commit that added it, before any cell of it ran; its probe with the same
+  # parameters, `uherding_cvswitch_agree_q10r`, had run three cells): v12 whose gate, in
+  # queries of 10-49 picks per class, covers at the q10 width with v12's reducible
+  # discount. Development cells: the margin case at 10, the trap at 10 and 20 (the probe),
+  # Fashion-MNIST at 10 and 20 (the q10 width without the discount). Confirming cells:
+  # every other cell at 10 and 20 per class.
+  "v14": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding_cvswitch_agree_mid",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
