@@ -15,8 +15,9 @@ best would fail some cells: the maximum of a dozen noisy means sits above the tr
 Per cell, the seeds are drawn again with replacement (all strategies together: the
 pairing kept), ``--draws`` times; in each draw the best single strategy is picked anew and
 each strategy's fail decided as the sweep's tables decide it (`sweep.regrets`). Printed:
-per strategy, the cells it ran in, its fails in the stored runs, and the mean (5th-95th
-percentile) number of fails over the draws; and the same for **the oracle**, the cell's
+per strategy, the cells it ran in, its fails in the stored runs, the mean (5th-95th
+percentile) number of fails over the draws and the share of draws where it fails none
+(the issue's "in no cell"); and the same for **the oracle**, the cell's
 best single strategy in the stored runs, taken as the truth (in each draw it is scored as
 a strategy of its own). The oracle's count is what the bar costs a strategy that always
 matched the best single strategy. It is low rather than high: the stored best's lead is
@@ -96,14 +97,17 @@ def table(cells: dict, single, strategies, draws=2000, seed=0, tie=0.0) -> str:
   lines = [
     f"Fails of the bar (more than 2 SE under the cell's best single strategy) in {draws} "
     f"paired bootstrap draws of each cell's seeds{tied}\n",
-    "| strategy | cells | fails (stored runs) | fails over the draws: mean (5th-95th pct) |",
-    "|---|---|---|---|",
+    "| strategy | cells | fails (stored runs) | fails over the draws: mean (5th-95th pct) "
+    "| draws with no fail |",
+    "|---|---|---|---|---|",
   ]
   for name in [ORACLE, *[s for s in strategies if s in counts]]:
     low, high = np.percentile(counts[name], [5, 95])
     shown = "-" if name == ORACLE else str(stored[name])
+    none = np.mean(counts[name] == 0)
     lines.append(
-      f"| {name} | {ran[name]} | {shown} | {counts[name].mean():.1f} ({low:.0f}-{high:.0f}) |"
+      f"| {name} | {ran[name]} | {shown} | {counts[name].mean():.1f} ({low:.0f}-{high:.0f}) "
+      f"| {100 * none:.0f}% |"
     )
   return "\n".join(lines)
 
