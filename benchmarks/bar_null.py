@@ -17,7 +17,8 @@ pairing kept), ``--draws`` times; in each draw the best single strategy is picke
 each strategy's fail decided as the sweep's tables decide it (`sweep.regrets`). Printed:
 per strategy, the cells it ran in, its fails in the stored runs, the mean (5th-95th
 percentile) number of fails over the draws and the share of draws where it fails none
-(the issue's "in no cell"); and the same for **the oracle**, the cell's
+(the issue's "in no cell"), then cell by cell where one of them fails the stored runs;
+and the same for **the oracle**, the cell's
 best single strategy in the stored runs, taken as the truth (in each draw it is scored as
 a strategy of its own). The oracle's count is what the bar costs a strategy that always
 matched the best single strategy. It is low rather than high: the stored best's lead is
@@ -83,16 +84,20 @@ def stored_fail(cell: dict, single, strategy: str) -> bool:
 def table(cells: dict, single, strategies, draws=2000, seed=0, tie=0.0) -> str:
   """The markdown table of the module's doc string (``tie``: `cell_fails`')."""
   rng = np.random.default_rng(seed)
-  counts, stored, ran = {}, {}, {}
+  counts, stored, ran, failed = {}, {}, {}, []
   for key in sorted(cells):
     cell = cells[key]
     if not any(s in cell for s in single):
       continue
+    rates = {}
     for name, fails in cell_fails(cell, single, strategies, draws, rng, tie).items():
       counts[name] = counts.get(name, 0) + fails.astype(np.int64)
       ran[name] = ran.get(name, 0) + 1
+      rates[name] = float(fails.mean())
       if name != ORACLE:
         stored[name] = stored.get(name, 0) + stored_fail(cell, single, name)
+    if any(stored_fail(cell, single, name) for name in strategies):
+      failed.append((key, rates))
   tied = f"; single strategies within {tie:g} SE of the best raised to it" if tie else ""
   lines = [
     f"Fails of the bar (more than 2 SE under the cell's best single strategy) in {draws} "
@@ -108,6 +113,20 @@ def table(cells: dict, single, strategies, draws=2000, seed=0, tie=0.0) -> str:
     lines.append(
       f"| {name} | {ran[name]} | {shown} | {counts[name].mean():.1f} ({low:.0f}-{high:.0f}) "
       f"| {100 * none:.0f}% |"
+    )
+  lines += [
+    "\nThe cells where one of them fails in the stored runs: each one's share of the draws "
+    "where it fails the cell (* it fails the stored runs)\n",
+    f"| cell | {ORACLE} | " + " | ".join(strategies) + " |",
+    "|---|---|" + "---|" * len(strategies),
+  ]
+  for (dataset, budget), rates in failed:
+    entries = []
+    for name in strategies:
+      star = "*" if stored_fail(cells[dataset, budget], single, name) else ""
+      entries.append(f"{100 * rates[name]:.0f}%{star}" if name in rates else "")
+    lines.append(
+      f"| {dataset}-{budget} | {100 * rates[ORACLE]:.0f}% | " + " | ".join(entries) + " |"
     )
   return "\n".join(lines)
 

@@ -433,6 +433,7 @@ def test_the_bars_bootstrap_counts_fails_by_chance_and_by_a_real_gap():
   assert 0.0 < rates[0] < rates[1] < 0.2
   text = bar_null.table({("d", 2): cell, ("d", 5): close}, single, ["far"], 100)
   assert "| (oracle) | 2 | - |" in text and "| far | 1 | 1 | 1.0 (1-1) | 0% |" in text
+  assert "| d-2 | 0% | 100%* |" in text and "| d-5 |" not in text  # far ran in d-2 alone
 
 
 def test_the_sweep_writes_a_synthetic_case_beside_its_own_flags(tmp_path):
