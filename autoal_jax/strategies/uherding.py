@@ -856,7 +856,9 @@ def cv_switch_agree_mid_strategy(setup: Setup) -> Strategy:
   was ahead of v10 on all three synthetic cells (margin 10 +0.32, trap 10 +0.10, trap 20
   +0.15; against the q10 width alone: trap 10 +0.65 +- 0.27, trap 20 +0.40 +- 0.25,
   margin 10 -0.38 +- 0.29). Frozen as v14's leader in the commit that added it, before
-  any other cell of it ran."""
+  any other cell of it ran; not confirmed (27 cells at 10 and 20 per class: level with
+  v10 on average, failing four where v10 fails three; docs/results.md, the fourteenth
+  session)."""
   return _cv_switch(
     setup,
     "uherding_cvswitch_agree_mid",

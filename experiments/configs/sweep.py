@@ -305,7 +305,7 @@ VARIANTS = {
   # queries of 10-49 picks per class, covers at the q10 width with v12's reducible
   # discount. Development cells: the margin case at 10, the trap at 10 and 20 (the probe),
   # Fashion-MNIST at 10 and 20 (the q10 width without the discount). Confirming cells:
-  # every other cell at 10 and 20 per class.
+  # every other cell at 10 and 20 per class. Not confirmed (level with v10 on them).
   "v14": {
     **FROZEN_SEARCH,
     "low_budget_leader": "uherding_cvswitch_agree_mid",
