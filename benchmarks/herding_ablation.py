@@ -53,6 +53,10 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   development probe for the one-label trap cells, where v10 is 5 points under margin:
   does the cluster of random labels drop out of the gate once a few of its labels
   disagree?).
+- ``uherding_gated_flat``: `uherding_gated` whose greedy step weighs every sample of the
+  gate alike (MaxHerding's coverage of the expected-error region, as DropQuery clusters
+  its uncertain candidates; a development probe, the fourteenth session: the cells v10
+  and v14 fail at 10 per class want DropQuery's, Cluster-Margin's or MC dropout's picks).
 - ``uherding_cvswitch_agree_q10``: v12's leader whose gate, in queries of 10 to 49 picks
   per class, covers at the 10% quantile of the nearest-labeled distances (`kernel_width`'s
   ``q10``) instead of the median (`uherding.strategy`'s ``mid_query``): where the switch
@@ -109,6 +113,7 @@ ABLATIONS = {
   "uherding_cvswitch_k50_agree3": _agree(0.2),
   "uherding_cvswitch_agree_wide": _agree(uherding.REDUCIBLE_SCALE, uherding.REDUCIBLE_SCALE),
   "uherding_cvswitch_agree_q10": dict(_agree(uherding.REDUCIBLE_SCALE), mid_query=10.0),
+  "uherding_gated_flat": dict(gate=True, statistic="median", weighted=False),
   "uherding_cvswitch_agree_q10r": dict(
     _agree(uherding.REDUCIBLE_SCALE), mid_query=10.0, mid_reducible=True
   ),
