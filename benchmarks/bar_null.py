@@ -90,14 +90,15 @@ def table(cells: dict, single, strategies, draws=2000, seed=0, tie=0.0) -> str:
     if not any(s in cell for s in single):
       continue
     rates = {}
+    here = {name: stored_fail(cell, single, name) for name in strategies}
     for name, fails in cell_fails(cell, single, strategies, draws, rng, tie).items():
       counts[name] = counts.get(name, 0) + fails.astype(np.int64)
       ran[name] = ran.get(name, 0) + 1
       rates[name] = float(fails.mean())
       if name != ORACLE:
-        stored[name] = stored.get(name, 0) + stored_fail(cell, single, name)
-    if any(stored_fail(cell, single, name) for name in strategies):
-      failed.append((key, rates))
+        stored[name] = stored.get(name, 0) + here[name]
+    if any(here.values()):
+      failed.append((key, rates, here))
   tied = f"; single strategies within {tie:g} SE of the best raised to it" if tie else ""
   lines = [
     f"Fails of the bar (more than 2 SE under the cell's best single strategy) in {draws} "
@@ -120,10 +121,10 @@ def table(cells: dict, single, strategies, draws=2000, seed=0, tie=0.0) -> str:
     f"| cell | {ORACLE} | " + " | ".join(strategies) + " |",
     "|---|---|" + "---|" * len(strategies),
   ]
-  for (dataset, budget), rates in failed:
+  for (dataset, budget), rates, here in failed:
     entries = []
     for name in strategies:
-      star = "*" if stored_fail(cells[dataset, budget], single, name) else ""
+      star = "*" if here[name] else ""
       entries.append(f"{100 * rates[name]:.0f}%{star}" if name in rates else "")
     lines.append(
       f"| {dataset}-{budget} | {100 * rates[ORACLE]:.0f}% | " + " | ".join(entries) + " |"
@@ -136,9 +137,7 @@ def main(argv):
   from benchmarks import sweep
   from experiments.configs import sweep as config
 
-  cells = sweep.merged_cells([*FLAGS.also, FLAGS.stored])
-  for spec in FLAGS.compose:
-    cells = sweep.compose(cells, spec)
+  cells = sweep.composed_cells([*FLAGS.also, FLAGS.stored], FLAGS.compose)
   print(table(cells, config.SINGLE, FLAGS.strategies, FLAGS.draws, FLAGS.seed, FLAGS.tie))
 
 

@@ -88,10 +88,7 @@ def _agree(scale: float, wide: float = 0.0) -> dict:
   """v11's leader's options with the reducible gate at ``scale`` (``wide``: at the median
   width too)."""
   return dict(
-    gate=True,
-    statistic="median",
-    switch_error=uherding.SWITCH_ERROR,
-    switch_folds=uherding.CV_FOLDS,
+    uherding.CV_SWITCH_OPTIONS,
     narrow_query=uherding.NARROW_QUERY,
     reducible=scale,
     reducible_wide=wide,

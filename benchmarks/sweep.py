@@ -225,6 +225,14 @@ def compose(cells: dict, spec: str) -> dict:
   return out
 
 
+def composed_cells(folders, specs=()) -> dict:
+  """`merged_cells` of ``folders`` with the rows of each of ``specs`` (`compose`)."""
+  cells = merged_cells(folders)
+  for spec in specs:
+    cells = compose(cells, spec)
+  return cells
+
+
 def _datasets_in(cells: dict) -> list[str]:
   """The datasets of ``cells`` ({(dataset, budget): ...}): `DATASETS`' order, then the
   others (fresh draws, files) sorted."""
@@ -467,9 +475,7 @@ def main(argv):
     strategy, _, key = FLAGS.rounds.partition(":")
     print(rounds([*FLAGS.also, FLAGS.stored], strategy, key))
     return
-  cells = merged_cells([*FLAGS.also, FLAGS.stored])
-  for spec in FLAGS.compose:
-    cells = compose(cells, spec)
+  cells = composed_cells([*FLAGS.also, FLAGS.stored], FLAGS.compose)
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
     return

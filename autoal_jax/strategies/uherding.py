@@ -717,19 +717,17 @@ def switch_strategy(setup: Setup) -> Strategy:
 CV_FOLDS = 10  # `cv_switch_strategy`'s folds over the initial set
 
 
+# `uherding_gated` with the switch on the initial set's cross-validated error: the options
+# of `strategy` every cv-switch leader (and probe of one) starts from.
+CV_SWITCH_OPTIONS = dict(
+  statistic="median", gate=True, switch_error=SWITCH_ERROR, switch_folds=CV_FOLDS
+)
+
+
 def _cv_switch(setup: Setup, name: str, **options) -> Strategy:
-  """`uherding_gated` with the switch on the initial set's cross-validated error
-  (`cv_switch_strategy`'s) and ``options`` of `strategy`: the cv-switch leaders' common
+  """`CV_SWITCH_OPTIONS` and ``options`` of `strategy`: the cv-switch leaders' common
   build."""
-  return strategy(
-    setup,
-    statistic="median",
-    name=name,
-    gate=True,
-    switch_error=SWITCH_ERROR,
-    switch_folds=CV_FOLDS,
-    **options,
-  )
+  return strategy(setup, name=name, **CV_SWITCH_OPTIONS, **options)
 
 
 CV_SWITCH_DOC = "uherding_switch deciding on the initial set's 10-fold error, measured once"
