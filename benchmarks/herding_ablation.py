@@ -64,6 +64,11 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   fourteenth session: that probe was 0.70 +- 0.21 ahead of v10 on the margin case at 10,
   behind on the trap at 10 and 20 inside 2 SE). ``uherding_cvswitch_agree_q10r``: the
   same with v12's reducible discount (scale 0.2) in that tier too (``mid_reducible``).
+- ``uherding_cvswitch_agree_mc``: v12's leader whose weights and gate read the task
+  model's MC-dropout predictive distribution (the mean of its passes' probabilities;
+  `uherding.strategy`'s ``mc``) instead of its deterministic pass (a development probe,
+  the fifteenth session: the cells v12 fails at 10 per class and 10:1 Fashion-MNIST at 50
+  were won by var_ratio_mc, Cluster-Margin and DropQuery, whose uncertainty sees dropout).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -114,6 +119,7 @@ ABLATIONS = {
   "uherding_cvswitch_agree_q10r": dict(
     _agree(uherding.REDUCIBLE_SCALE), mid_query=10.0, mid_reducible=True
   ),
+  "uherding_cvswitch_agree_mc": dict(_agree(uherding.REDUCIBLE_SCALE), mc=True),
 }
 
 

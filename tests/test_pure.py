@@ -355,6 +355,35 @@ def test_uherdings_mid_tier_covers_at_its_own_width_in_mid_sized_queries(synthet
       uherding.strategy(setup, **options)
 
 
+def test_uherdings_mc_option_reads_the_mc_predictive_distribution(synthetic):
+  from autoal_jax.strategies import uherding
+
+  setup, context, key = _herding_case(synthetic)
+  mc_probs = context.outputs.mc_probs
+  logits = uherding.mc_predictive_logits(mc_probs)
+  np.testing.assert_allclose(
+    jax.nn.softmax(logits, axis=-1), np.mean(np.asarray(mc_probs), axis=0), rtol=1e-5, atol=1e-7
+  )
+  with pytest.raises(ValueError, match="T >= 2"):
+    uherding.mc_predictive_logits(mc_probs[:1])
+  gated = uherding.strategy(setup, gate=True, statistic="median")
+  mc = uherding.strategy(setup, gate=True, statistic="median", mc=True)
+  assert mc.needs.mc and not gated.needs.mc
+  # The same query as the deterministic one on a context whose logits are the MC mean's.
+  swapped = context._replace(outputs=context.outputs._replace(logits=logits))
+  host = mc.host_query((), key, context, K)
+  np.testing.assert_array_equal(host[0], gated.host_query((), key, swapped, K)[0])
+  np.testing.assert_array_equal(host[0], mc.query((), key, context, K)[0])
+  assert int(host[2].metrics["gate"]) == int(
+    gated.host_query((), key, swapped, K)[2].metrics["gate"]
+  )
+  # The probe: v12's leader reading the MC passes.
+  probe = strategies.build("uherding_cvswitch_agree_mc", setup)
+  assert probe.needs.mc
+  state = probe.init(key, context)
+  assert probe.host_query(state, key, context, K)[0].shape == (K,)
+
+
 def test_uherdings_ablations_take_one_change_away_each(synthetic):
   from autoal_jax.strategies import base, coverage, uherding
 

@@ -285,6 +285,16 @@ def trusted_uncertainty(u, trust):
   return trust * u + (1.0 - trust)
 
 
+def mc_predictive_logits(mc_probs: jax.Array) -> jax.Array:
+  """The log of the mean of T MC-dropout passes' probabilities (the predictive
+  distribution of Gal & Ghahramani 2016), as logits: softmax of them is that mean.
+  mc_probs float[T, N, C], T >= 2 -> float32[N, C]."""
+  if mc_probs is None or mc_probs.ndim != 3 or mc_probs.shape[0] < 2:
+    raise ValueError("mc_predictive_logits needs mc_probs float[T, N, C], T >= 2")
+  mean = jnp.mean(mc_probs.astype(jnp.float32), axis=0)
+  return jnp.log(jnp.maximum(mean, jnp.finfo(jnp.float32).tiny))
+
+
 def held_out_error(logits, labels, mask):
   """The share of the rows of ``mask`` whose argmax is not their label (0 with none).
   logits float32[M, C], labels int32[M], mask bool[M] -> float32 scalar."""
@@ -380,6 +390,7 @@ def strategy(
   mid_query: float = 0.0,
   mid_statistic: str = "q10",
   mid_reducible: bool = False,
+  mc: bool = False,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -421,7 +432,11 @@ def strategy(
   on under this share of a held-out part of at least one label per class, else the gate.
   ``switch_folds``: with ``switch_error``, the error decided on instead is the
   ``switch_folds``-fold cross-validated error over the initial labeled set, measured once
-  in ``init`` (`cross_validated_error`; the strategy's state), the held-out rule unused."""
+  in ``init`` (`cross_validated_error`; the strategy's state), the held-out rule unused.
+  ``mc``: the weights and the gate read the task model's MC-dropout predictive
+  distribution (the mean of its T passes' probabilities, `mc_predictive_logits`; the
+  strategy needs ``mc_probs``) instead of its deterministic pass, at the calibrated
+  temperature (fitted, as always, on the calibration copy's deterministic logits)."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   if statistic not in (*WIDTH_STATISTICS, "cover") or (statistic == "cover" and trust):
@@ -465,7 +480,8 @@ def strategy(
     temperature = jnp.where(
       jnp.any(held) & (num_train > 0), fit_temperature(logits, labels[index], held), 1.0
     )
-    weights = margin_uncertainty(context.outputs.logits, temperature, context.labeled)
+    pool_logits = mc_predictive_logits(context.outputs.mc_probs) if mc else context.outputs.logits
+    weights = margin_uncertainty(pool_logits, temperature, context.labeled)
     if not weighted:
       weights = jnp.ones_like(weights)
     embeddings = base.distance_space(context.outputs)
@@ -529,9 +545,7 @@ def strategy(
         metrics["reducible"] = jnp.sum(jnp.where(candidates, agreement, 0.0)) / jnp.maximum(
           unlabeled, 1.0
         )
-      gated = expected_error_gate(
-        context.outputs.logits, temperature, context.labeled, k, trusted, agreement
-      )
+      gated = expected_error_gate(pool_logits, temperature, context.labeled, k, trusted, agreement)
       opened = jnp.bool_(False)  # the whole pool instead of the gate
       if gate_error > 0.0:
         error = held_out_error(logits, labels[index], held)
@@ -599,7 +613,7 @@ def strategy(
 
   elif switch_error > 0.0:
     init = lambda key, context: jnp.asarray(-1, jnp.int32)  # noqa: E731 (undecided)
-  return Strategy(name, init, query, Needs(), DOC, host_query=host_query)
+  return Strategy(name, init, query, Needs(mc=mc), DOC, host_query=host_query)
 
 
 DOC = "uncertainty-weighted kernel coverage, calibrated, shrinking kernel (Bae et al. 2025)"
