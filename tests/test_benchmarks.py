@@ -434,6 +434,28 @@ def test_the_bars_bootstrap_counts_fails_by_chance_and_by_a_real_gap():
   text = bar_null.table({("d", 2): cell, ("d", 5): close}, single, ["far"], 100)
   assert "| (oracle) | 2 | - |" in text and "| far | 1 | 1 | 1.0 (1-1) | 0% |" in text
   assert "| d-2 | 0% | 100%* |" in text and "| d-5 |" not in text  # far ran in d-2 alone
+  # The held-out bar: on each seed, the single strategy best on the other seeds.
+  a, b = [10.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+  runs = np.asarray([a, b])[:, None]  # [S=2, D=1, n=3]
+  np.testing.assert_array_equal(bar_null.reference(runs, np.arange(3)[None], "after"), [a])
+  np.testing.assert_array_equal(
+    bar_null.reference(runs, np.arange(3)[None], "held_out"), [[1.0, 0.0, 0.0]]
+  )
+  # Seed 0 drawn twice: not among its own other seeds.
+  drawn = np.asarray([[10.0, 10.0, 0.0], b])[:, None]
+  np.testing.assert_array_equal(
+    bar_null.reference(drawn, np.asarray([[0, 0, 1]]), "held_out"), [[1.0, 1.0, 0.0]]
+  )
+  with pytest.raises(ValueError, match="bar"):
+    bar_null.reference(runs, np.arange(3)[None], "before")
+  # Nobody passes the held-out choice's bar who fails it by a real gap; the leader whose
+  # lead holds on every held-out seed passes.
+  assert bar_null.stored_fail(cell, single, "far", "held_out")
+  assert not bar_null.stored_fail(cell, single, "margin", "held_out")
+  held = bar_null.cell_fails(cell, single, ["far"], 200, rng, bar="held_out")
+  assert held["far"].all() and not held[bar_null.ORACLE].any()
+  text = bar_null.table({("d", 2): cell}, single, ["far"], 100, bar="held_out")
+  assert "chosen on the cell's other seeds" in text and "| far | 1 | 1 |" in text
 
 
 def test_the_sweep_writes_a_synthetic_case_beside_its_own_flags(tmp_path):
