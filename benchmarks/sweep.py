@@ -301,9 +301,10 @@ def tables(cells: dict, composed=()) -> tuple[str, dict]:
     names = ", ".join(f"{d}-{b}" for d, b in waiting)
     lines.append(f"\n(cells waiting for their single strategies, not tabled: {names})")
   lines += [
-    "\nEvery cell: mean regret (points), cells run, cells more than 2 SE under the best\n",
-    "| strategy | mean regret | cells | > 2 SE under |",
-    "|---|---|---|---|",
+    "\nEvery cell: mean regret (points), cells run, cells more than 2 SE under the best, "
+    "the 90th percentile of the cells' regrets and the worst cell\n",
+    "| strategy | mean regret | cells | > 2 SE under | 90th pct | worst cell |",
+    "|---|---|---|---|---|---|",
   ]
 
   def mean_regret(strategy, keys):
@@ -313,8 +314,11 @@ def tables(cells: dict, composed=()) -> tuple[str, dict]:
   for strategy in ranked:
     values = per_strategy[strategy].values()
     fails = sum(m > 2 * se for m, se in values)
-    lines.append(f"| {strategy} | {mean_regret(strategy, per_strategy[strategy]):.2f} | "
-                 f"{len(values)} | {fails} |")  # fmt: skip
+    (dataset, budget), (worst, _) = max(per_strategy[strategy].items(), key=lambda i: i[1][0])
+    tail = np.percentile([m for m, _ in values], 90)
+    mean = mean_regret(strategy, per_strategy[strategy])
+    lines.append(f"| {strategy} | {mean:.2f} | {len(values)} | {fails} | {tail:.2f} | "
+                 f"{worst:.2f} ({dataset}-{budget}) |")  # fmt: skip
   # The searches (autoal's versions) against every strategy on the same cells: the mean
   # regrets above average over different cells where a version ran on fewer of them.
   lines += [
@@ -353,9 +357,11 @@ def align_rows(grids: dict) -> dict:
   return aligned
 
 
-def heat_map(grids: dict, path: str) -> bool:
+def heat_map(grids: dict, path: str, strategies=(), columns: int = 0) -> bool:
   """Draws the grids to ``path``; False (nothing drawn) where there is none (a folder of
-  later strategies alone: no cell's single strategies)."""
+  later strategies alone: no cell's single strategies). ``strategies``: only these rows,
+  in this order (blank where one did not run; none: every row); ``columns`` > 0: the
+  panels wrapped into rows of that many (0: one row)."""
   if not grids:
     return False
   import matplotlib
@@ -364,19 +370,38 @@ def heat_map(grids: dict, path: str) -> bool:
   import matplotlib.pyplot as plt
 
   aligned = align_rows(grids)
-  fig, axes = plt.subplots(1, len(grids), figsize=(3.2 * len(grids) + 1, 6.5), squeeze=False)
-  vmax = max(float(np.nanmax(g)) for _, _, g in grids.values())
-  for ax, (dataset, (names, budgets, grid)) in zip(axes[0], aligned.items(), strict=True):
+  if strategies:
+    kept = {}
+    for dataset, (names, budgets, grid) in aligned.items():
+      rows = [grid[names.index(s)] if s in names else np.full(len(budgets), np.nan)
+              for s in strategies]  # fmt: skip
+      kept[dataset] = (list(strategies), budgets, np.stack(rows))
+    aligned = kept
+  wide = columns if columns > 0 else len(aligned)
+  tall = -(-len(aligned) // wide)
+  rows_each = len(next(iter(aligned.values()))[0])
+  height = 6.5 if tall == 1 else 0.8 + 0.28 * rows_each
+  fig, axes = plt.subplots(tall, wide, figsize=(3.2 * wide + 1, height * tall), squeeze=False)
+  finite = [g[np.isfinite(g)] for _, _, g in aligned.values()]
+  vmax = max((float(np.max(f)) for f in finite if f.size), default=1.0)
+  for index, (dataset, (names, budgets, grid)) in enumerate(aligned.items()):
+    ax = axes[index // wide][index % wide]
     image = ax.imshow(grid, cmap="Reds", vmin=0, vmax=max(vmax, 1e-6), aspect="auto")
     ax.set_xticks(range(len(budgets)), [str(b) for b in budgets])
-    ax.set_yticks(range(len(names)), names if ax is axes[0][0] else [""] * len(names))
-    ax.set_xlabel("labels per class (start)")
+    first = index % wide == 0
+    ax.set_yticks(range(len(names)), names if first else [""] * len(names))
+    if index + wide >= len(aligned):  # the lowest panel of its column
+      ax.set_xlabel("labels per class (start)")
     ax.set_title(dataset, fontsize=10)
     for i in range(grid.shape[0]):
       for j in range(grid.shape[1]):
         if np.isfinite(grid[i, j]):
           ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=6)
-  fig.colorbar(image, ax=axes[0].tolist(), label="regret to the best single (AUBC points)")
+  for index in range(len(aligned), tall * wide):  # the last row's empty places
+    axes[index // wide][index % wide].axis("off")
+  if tall > 1:
+    fig.subplots_adjust(hspace=0.3)
+  fig.colorbar(image, ax=axes.ravel().tolist(), label="regret to the best single (AUBC points)")
   fig.savefig(path, dpi=120, bbox_inches="tight")
   plt.close(fig)
   return True
@@ -486,7 +511,7 @@ def main(argv):
     return
   text, grids = tables(cells, [parse_compose(spec)[0] for spec in FLAGS.compose])
   print(text)
-  if FLAGS.figure and heat_map(grids, FLAGS.figure):
+  if FLAGS.figure and heat_map(grids, FLAGS.figure, FLAGS.heat_strategies, FLAGS.heat_columns):
     print(f"\nwrote {FLAGS.figure}")
 
 
@@ -525,6 +550,8 @@ def _define_flags() -> None:
   flags.DEFINE_bool("bought", False, "Only print who bought each stored autoal run's queries.")
   flags.DEFINE_string("stored", "docs/results/sweep", "Where finished cells are stored.")
   flags.DEFINE_string("figure", "docs/results/sweep_heatmap.png", "The heat map ('': none).")
+  flags.DEFINE_list("heat_strategies", [], "The heat map's rows, in order (none: every one).")
+  flags.DEFINE_integer("heat_columns", 0, "The heat map's panels per row (0: one row).")
 
 
 if __name__ == "__main__":

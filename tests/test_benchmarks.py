@@ -303,7 +303,9 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   assert rows["| random"] == "| random | 2.00 +- 0.00* | best 86.00 |"
   assert rows["| autoal"].startswith("| autoal | 0.33 +- 0.33 | 0.33 +- 0.33 |")
   # Over the cells: autoal 0.33 mean regret and no significant loss; margin and random one each.
-  assert "| autoal | 0.33 | 2 | 0 |" in text and "| random | 1.00 | 2 | 1 |" in text
+  # The 90th percentile of its cells' regrets and its worst cell beside them.
+  assert "| autoal | 0.33 | 2 | 0 | 0.33 | 0.33 (digits-2) |" in text
+  assert "| random | 1.00 | 2 | 1 | 1.80 | 2.00 (digits-2) |" in text
   # A later search version's file: its runs as STRATEGY@VARIANT, paired with the cell's.
   store("digits-2-v2", {"autoal": [80, 81, 79]})
   cells = sweep.load_cells(str(tmp_path))
@@ -343,6 +345,10 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   np.testing.assert_array_equal(aligned["b"][2], [[np.nan], [3.0], [4.0]])
   sweep.heat_map(grids, str(tmp_path / "map.png"))
   assert (tmp_path / "map.png").stat().st_size > 0
+  # Chosen rows (one that never ran: blank) and the panels wrapped, two to a row.
+  three = {**aligned, "c": (["x"], [5], np.array([[0.5]]))}
+  assert sweep.heat_map(three, str(tmp_path / "some.png"), ["z", "never", "x"], columns=2)
+  assert (tmp_path / "some.png").stat().st_size > 0
   # Two strategies against each other, cell by cell (digits-2: dcom 1.0 above margin on
   # every seed; digits-5: margin 0.67 +- 0.33 under autoal; digits-10: neither ran).
   text = sweep.versus(sweep.load_cells(str(tmp_path)), "dcom", "margin")
