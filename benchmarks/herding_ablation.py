@@ -69,6 +69,12 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   `uherding.strategy`'s ``mc``) instead of its deterministic pass (a development probe,
   the fifteenth session: the cells v12 fails at 10 per class and 10:1 Fashion-MNIST at 50
   were won by var_ratio_mc, Cluster-Margin and DropQuery, whose uncertainty sees dropout).
+- ``uherding_cvswitch_agree_sharp``: v12's leader whose calibration's temperature grid
+  reaches down to 0.1 (`uherding.SHARP_TEMPERATURES`; the released code's starts at 1): a
+  development probe, the fifteenth session: on both Fashion-MNIST pools at 50 per class
+  the fitted temperature sits at the grid's lower bound from the second query on, and
+  v12 fails the 10:1 pool there; a sharper temperature counts fewer expected errors and
+  narrows the gate.
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -120,6 +126,9 @@ ABLATIONS = {
     _agree(uherding.REDUCIBLE_SCALE), mid_query=10.0, mid_reducible=True
   ),
   "uherding_cvswitch_agree_mc": dict(_agree(uherding.REDUCIBLE_SCALE), mc=True),
+  "uherding_cvswitch_agree_sharp": dict(
+    _agree(uherding.REDUCIBLE_SCALE), temperatures=uherding.SHARP_TEMPERATURES
+  ),
 }
 
 

@@ -384,6 +384,37 @@ def test_uherdings_mc_option_reads_the_mc_predictive_distribution(synthetic):
   assert probe.host_query(state, key, context, K)[0].shape == (K,)
 
 
+def test_uherdings_sharp_grid_fits_temperatures_under_one(synthetic):
+  from autoal_jax.strategies import uherding
+
+  # An underconfident model: every argmax right, softmax(logits) about 0.5 confident;
+  # the released grid stops at 1, the sharp one finds a temperature under it.
+  rng = np.random.default_rng(0)
+  labels = jnp.asarray(rng.integers(0, 3, 200), jnp.int32)
+  logits = 0.5 * jax.nn.one_hot(labels, 3) + 0.05 * jnp.asarray(rng.normal(size=(200, 3)))
+  mask = jnp.ones(200, bool)
+  assert float(uherding.fit_temperature(logits, labels, mask)) == 1.0
+  sharp = float(uherding.fit_temperature(logits, labels, mask, uherding.SHARP_TEMPERATURES))
+  assert 0.1 <= sharp < 1.0
+  assert float(uherding.expected_calibration_error(logits, labels, mask, sharp)) < float(
+    uherding.expected_calibration_error(logits, labels, mask, 1.0)
+  )
+  setup, context, key = _herding_case(synthetic)
+  gated = uherding.strategy(setup, gate=True, statistic="median")
+  same = uherding.strategy(setup, gate=True, statistic="median", temperatures=uherding.TEMPERATURES)
+  np.testing.assert_array_equal(
+    same.host_query((), key, context, K)[0], gated.host_query((), key, context, K)[0]
+  )
+  probe = strategies.build("uherding_cvswitch_agree_sharp", setup)
+  state = probe.init(key, context)
+  host = probe.host_query(state, key, context, K)
+  np.testing.assert_array_equal(host[0], probe.query(state, key, context, K)[0])
+  assert float(host[2].metrics["temperature"]) >= 0.1
+  for bad in ((), (0.0, 1.0)):
+    with pytest.raises(ValueError, match="temperatures"):
+      uherding.strategy(setup, temperatures=bad)
+
+
 def test_uherdings_ablations_take_one_change_away_each(synthetic):
   from autoal_jax.strategies import base, coverage, uherding
 

@@ -37,6 +37,9 @@ from autoal_jax.strategies import base, coverage, pickers
 from autoal_jax.types import Context, Needs, QueryInfo, Setup, Strategy
 
 TEMPERATURES = tuple(float(t) for t in np.round(np.arange(1.0, 20.0, 0.1), 1))
+# The released code's grid reaching down to 0.1: temperatures that sharpen an
+# underconfident model's probabilities too (`strategy`'s ``temperatures``).
+SHARP_TEMPERATURES = tuple(float(t) for t in np.round(np.arange(0.1, 20.0, 0.1), 1))
 HELD_OUT = 0.3
 NUM_BINS = 15
 MIN_LABELS = 4  # below this no held-out part is worth fitting a temperature on
@@ -391,6 +394,7 @@ def strategy(
   mid_statistic: str = "q10",
   mid_reducible: bool = False,
   mc: bool = False,
+  temperatures=None,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -436,7 +440,9 @@ def strategy(
   ``mc``: the weights and the gate read the task model's MC-dropout predictive
   distribution (the mean of its T passes' probabilities, `mc_predictive_logits`; the
   strategy needs ``mc_probs``) instead of its deterministic pass, at the calibrated
-  temperature (fitted, as always, on the calibration copy's deterministic logits)."""
+  temperature (fitted, as always, on the calibration copy's deterministic logits).
+  ``temperatures``: the calibration's grid (None: `TEMPERATURES`, the released code's,
+  1.0 to 19.9; `SHARP_TEMPERATURES` reaches down to 0.1)."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   if statistic not in (*WIDTH_STATISTICS, "cover") or (statistic == "cover" and trust):
@@ -457,6 +463,9 @@ def strategy(
     raise ValueError(f"mid_statistic is 'min', 'median' or 'q10': {mid_statistic!r}")
   if mid_reducible and not (mid_query and reducible):
     raise ValueError("mid_reducible weighs the mid tier's gate: mid_query and reducible")
+  grid = TEMPERATURES if temperatures is None else tuple(float(t) for t in temperatures)
+  if not grid or min(grid) <= 0.0:
+    raise ValueError(f"temperatures: a non-empty grid of positive values, got {temperatures!r}")
   rank = math.ceil(rank_per_class * setup.info.num_classes) if statistic == "ranked" else 0
   if statistic == "ranked" and rank < 1:
     raise ValueError(f"The 'ranked' width needs rank_per_class > 0: {rank_per_class}")
@@ -478,7 +487,7 @@ def strategy(
   def select(fit_state, herd_key, context: Context, labels, index, held, num_train, k, state):
     logits = trainer.pool_outputs(fit_state, herd_key, context.images[index], num_mc=0).logits
     temperature = jnp.where(
-      jnp.any(held) & (num_train > 0), fit_temperature(logits, labels[index], held), 1.0
+      jnp.any(held) & (num_train > 0), fit_temperature(logits, labels[index], held, grid), 1.0
     )
     pool_logits = mc_predictive_logits(context.outputs.mc_probs) if mc else context.outputs.logits
     weights = margin_uncertainty(pool_logits, temperature, context.labeled)
