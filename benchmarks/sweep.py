@@ -341,18 +341,20 @@ def tables(cells: dict, composed=()) -> tuple[str, dict]:
   return "\n".join(lines), grids
 
 
-def align_rows(grids: dict) -> dict:
+def align_rows(grids: dict, rows=()) -> dict:
   """The grids with one row per strategy in every panel (the panels share the labels of
-  the first): the union of the datasets' rows in the order they first appear, NaN (blank)
-  where a strategy did not run."""
-  rows = []
-  for names, _, _ in grids.values():
-    rows += [n for n in names if n not in rows]
+  the first): the union of the datasets' rows in the order they first appear (``rows``:
+  these, in this order, the others left out), NaN (blank) where a strategy did not run."""
+  rows = list(rows)
+  if not rows:
+    for names, _, _ in grids.values():
+      rows += [n for n in names if n not in rows]
   aligned = {}
   for dataset, (names, budgets, grid) in grids.items():
     full = np.full((len(rows), len(budgets)), np.nan)
     for i, name in enumerate(names):
-      full[rows.index(name)] = grid[i]
+      if name in rows:
+        full[rows.index(name)] = grid[i]
     aligned[dataset] = (rows, budgets, full)
   return aligned
 
@@ -369,14 +371,7 @@ def heat_map(grids: dict, path: str, strategies=(), columns: int = 0) -> bool:
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
-  aligned = align_rows(grids)
-  if strategies:
-    kept = {}
-    for dataset, (names, budgets, grid) in aligned.items():
-      rows = [grid[names.index(s)] if s in names else np.full(len(budgets), np.nan)
-              for s in strategies]  # fmt: skip
-      kept[dataset] = (list(strategies), budgets, np.stack(rows))
-    aligned = kept
+  aligned = align_rows(grids, strategies)
   wide = columns if columns > 0 else len(aligned)
   tall = -(-len(aligned) // wide)
   rows_each = len(next(iter(aligned.values()))[0])
