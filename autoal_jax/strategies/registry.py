@@ -381,6 +381,11 @@ register("uherding_cvswitch", uherding.cv_switch_strategy, uherding.CV_SWITCH_DO
 register("uherding_cvswitch_k50", uherding.cv_switch_k50_strategy, uherding.CV_SWITCH_K50_DOC)
 register("uherding_cvswitch_agree", uherding.cv_switch_agree_strategy, uherding.CV_SWITCH_AGREE_DOC)
 register(
+  "uherding_cvswitch_agree_sharp50",
+  uherding.cv_switch_agree_sharp50_strategy,
+  uherding.CV_SWITCH_AGREE_SHARP50_DOC,
+)
+register(
   "uherding_cvswitch_agree_all",
   uherding.cv_switch_agree_all_strategy,
   uherding.CV_SWITCH_AGREE_ALL_DOC,

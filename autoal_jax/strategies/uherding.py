@@ -395,6 +395,7 @@ def strategy(
   mid_reducible: bool = False,
   mc: bool = False,
   temperatures=None,
+  narrow_temperatures=None,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -442,7 +443,10 @@ def strategy(
   strategy needs ``mc_probs``) instead of its deterministic pass, at the calibrated
   temperature (fitted, as always, on the calibration copy's deterministic logits).
   ``temperatures``: the calibration's grid (None: `TEMPERATURES`, the released code's,
-  1.0 to 19.9; `SHARP_TEMPERATURES` reaches down to 0.1)."""
+  1.0 to 19.9; `SHARP_TEMPERATURES` reaches down to 0.1). ``narrow_temperatures`` (with
+  ``narrow_query``): the grid in queries of at least ``narrow_query`` picks per class
+  instead (k is static: the choice is the build's, no branch is traced); smaller queries
+  keep ``temperatures``."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   if statistic not in (*WIDTH_STATISTICS, "cover") or (statistic == "cover" and trust):
@@ -463,9 +467,19 @@ def strategy(
     raise ValueError(f"mid_statistic is 'min', 'median' or 'q10': {mid_statistic!r}")
   if mid_reducible and not (mid_query and reducible):
     raise ValueError("mid_reducible weighs the mid tier's gate: mid_query and reducible")
-  grid = TEMPERATURES if temperatures is None else tuple(float(t) for t in temperatures)
-  if not grid or min(grid) <= 0.0:
-    raise ValueError(f"temperatures: a non-empty grid of positive values, got {temperatures!r}")
+
+  def checked_grid(values, name):
+    grid = TEMPERATURES if values is None else tuple(float(t) for t in values)
+    if not grid or min(grid) <= 0.0:
+      raise ValueError(f"{name}: a non-empty grid of positive values, got {values!r}")
+    return grid
+
+  grid = checked_grid(temperatures, "temperatures")
+  if narrow_temperatures is not None and narrow_query <= 0.0:
+    raise ValueError("narrow_temperatures is the narrow query's grid: narrow_query needed")
+  narrow_grid = checked_grid(
+    temperatures if narrow_temperatures is None else narrow_temperatures, "narrow_temperatures"
+  )
   rank = math.ceil(rank_per_class * setup.info.num_classes) if statistic == "ranked" else 0
   if statistic == "ranked" and rank < 1:
     raise ValueError(f"The 'ranked' width needs rank_per_class > 0: {rank_per_class}")
@@ -486,8 +500,13 @@ def strategy(
 
   def select(fit_state, herd_key, context: Context, labels, index, held, num_train, k, state):
     logits = trainer.pool_outputs(fit_state, herd_key, context.images[index], num_mc=0).logits
+    # k is static: the query's tier (narrow from `narrow_query` picks per class) and grid.
+    wide_query = narrow_query > 0.0 and k >= narrow_query * setup.info.num_classes
+    temperatures_here = narrow_grid if wide_query else grid
     temperature = jnp.where(
-      jnp.any(held) & (num_train > 0), fit_temperature(logits, labels[index], held, grid), 1.0
+      jnp.any(held) & (num_train > 0),
+      fit_temperature(logits, labels[index], held, temperatures_here),
+      1.0,
     )
     pool_logits = mc_predictive_logits(context.outputs.mc_probs) if mc else context.outputs.logits
     weights = margin_uncertainty(pool_logits, temperature, context.labeled)
@@ -517,9 +536,8 @@ def strategy(
       unlabeled = jnp.sum(candidates, dtype=jnp.float32)
       metrics["trust"] = jnp.sum(jnp.where(candidates, trusted, 0.0)) / jnp.maximum(unlabeled, 1)
     if gate:
-      # k is static: a query too small to narrow, with no labeled-set rule, computes
-      # no second width (and no agreement).
-      wide_query = narrow_query > 0.0 and k >= narrow_query * setup.info.num_classes
+      # A query too small to narrow, with no labeled-set rule, computes no second width
+      # (and no agreement).
       narrowing_here = wide_query or narrow_from > 0.0
       mid_tier = not wide_query and mid_query > 0.0 and k >= mid_query * setup.info.num_classes
       if narrowing_here:
@@ -823,6 +841,36 @@ def cv_switch_agree_strategy(setup: Setup) -> Strategy:
   percentile of 0.17-0.27: at 0.2 the discount reaches part of the cluster only."""
   return _cv_switch(
     setup, "uherding_cvswitch_agree", narrow_query=NARROW_QUERY, reducible=REDUCIBLE_SCALE
+  )
+
+
+CV_SWITCH_AGREE_SHARP50_DOC = (
+  "uherding_cvswitch_agree whose calibration in queries of 50+ per class reaches under 1"
+)
+
+
+def cv_switch_agree_sharp50_strategy(setup: Setup) -> Strategy:
+  """``uherding_cvswitch_agree_sharp50``: `uherding_cvswitch_agree` (v12's leader) whose
+  calibration, in queries of at least `NARROW_QUERY` picks per class, fits its
+  temperature on `SHARP_TEMPERATURES` (0.1 to 19.9) instead of the released grid (1.0 to
+  19.9; `strategy`'s ``narrow_temperatures``). Smaller queries are v12's leader's, pick
+  for pick (v10's: `uherding_cvswitch`).
+
+  Development (the fifteenth session, `benchmarks/herding_ablation.py`'s probe
+  ``uherding_cvswitch_agree_sharp``, the sharp grid at every budget): in most cells from
+  5-10 per class on v12's fitted temperature sits at the released grid's floor, 1; with
+  the sharp grid 10:1 Fashion-MNIST at 50 gained 0.10 +- 0.04 over v12 (its gate a tenth
+  narrower), Fashion-MNIST at 50 and 20 were level, and where the switch opens the whole
+  pool it sharpened the weights towards margin and lost (digits at 10 -0.14 +- 0.07, the
+  low-budget case at 10 -0.74 +- 0.29): hence the narrow tier only. Frozen as v15's
+  leader in the commit that added it, before any cell of it ran; at 50 per class it is
+  the probe, pick for pick (its two Fashion-MNIST cells are development cells)."""
+  return _cv_switch(
+    setup,
+    "uherding_cvswitch_agree_sharp50",
+    narrow_query=NARROW_QUERY,
+    reducible=REDUCIBLE_SCALE,
+    narrow_temperatures=SHARP_TEMPERATURES,
   )
 
 

@@ -312,6 +312,21 @@ VARIANTS = {
     "low_budget_per_class": float("inf"),
     "low_budget_balance": 0.0,
   },
+  # v15 (2026-12-06, sixteenth session; its leader `uherding_cvswitch_agree_sharp50` frozen
+  # in the commit that added it, before any cell of it ran; its probe at every budget,
+  # `uherding_cvswitch_agree_sharp`, is the same strategy pick for pick at 50 per class):
+  # v12 whose calibration, in queries of 50 picks per class, fits its temperature on a grid
+  # reaching down to 0.1 (the released one stops at 1, where v12's sits in those cells).
+  # Identical to v12 below 50 per class. Development cells: 10:1 Fashion-MNIST and
+  # Fashion-MNIST at 50 (the probe; and at 20, digits and the low-budget case at 10, which
+  # chose the narrow tier). Confirming cells that chose nothing: every other cell at 50
+  # (the blobs, the margin case, the trap, the low-budget case, the draws of seeds 1-4).
+  "v15": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding_cvswitch_agree_sharp50",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
