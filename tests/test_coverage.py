@@ -251,6 +251,24 @@ def test_label_agreement_is_the_smoothed_nearest_labeled_agreement_beyond_chance
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
 
 
+def test_label_agreement_never_holds_the_labeled_rows_pairwise_matrix():
+  # 4096 labeled slots: their dense distance matrix alone is 64 MiB; the chunked nearest
+  # other labeled row (and the kernel's chunks) hold chunk x capacity at a time.
+  n, capacity, chunk = 4096, 4096, 256
+  shapes = (
+    jax.ShapeDtypeStruct((n, 8), jnp.float32),
+    jax.ShapeDtypeStruct((n,), bool),
+    jax.ShapeDtypeStruct((n,), jnp.int32),
+  )
+  agreement = jax.jit(
+    lambda x, labeled, labels: uherding.label_agreement(
+      x, labeled, labels, 0.5, 10, capacity, chunk
+    )
+  )
+  memory = agreement.lower(*shapes).compile().memory_analysis()
+  assert memory.temp_size_in_bytes < capacity * capacity * 4 / 8
+
+
 def test_label_agreement_tells_random_labels_from_a_boundary():
   # Three tight groups: one whose labels are random (a region of label noise), two pure
   # ones of different classes side by side (a boundary), and a far sample with no label

@@ -74,6 +74,48 @@ def margin_uncertainty(logits, temperature, labeled):
   return jnp.where(labeled, 0.0, 1.0 - (top2[:, 0] - top2[:, 1]))
 
 
+def _gather_labeled(x, labeled, capacity):
+  """The labeled rows of x gathered first into ``capacity`` slots (static; None: N):
+  (their rows float32[capacity, D], how many slots are live (labeled), int32 scalar,
+  each slot's row of x, int32[capacity])."""
+  n = x.shape[0]
+  capacity = n if capacity is None else min(capacity, n)
+  members = jnp.argsort(jnp.logical_not(labeled), stable=True)[:capacity].astype(jnp.int32)
+  count = jnp.minimum(jnp.sum(labeled, dtype=jnp.int32), capacity)
+  return jnp.asarray(x)[members].astype(jnp.float32), count, members
+
+
+def _nearest_other(xs, count, chunk: int, floor: float | None = None):
+  """Each of the first ``count`` rows of xs (float32[S, D]): the squared distance to its
+  nearest other row among them and that row's slot, compared in chunks of ``chunk`` rows
+  (O(S^2 D) time, O(S (D + chunk)) memory; only the chunks holding live rows run).
+  ``floor``: distances not above it are left out too (duplicates). (float32[S] (inf:
+  none, or a slot past ``count``), int32[S] (0 there))."""
+  size = xs.shape[0]
+  sq = jnp.sum(xs * xs, axis=-1)
+  slot = jnp.arange(size, dtype=jnp.int32)
+  live_all = slot < count
+  padded = jnp.pad(slot, (0, -size % chunk))
+
+  def body(c, carry):
+    nearest, index = carry
+    rows = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
+    live = c * chunk + jnp.arange(chunk, dtype=jnp.int32) < count
+    d2 = sq[rows][:, None] + sq[None, :] - 2.0 * jnp.dot(xs[rows], xs.T, precision="highest")
+    keep = live[:, None] & live_all[None, :] & (rows[:, None] != slot[None, :])
+    if floor is not None:
+      keep = keep & (d2 > floor)
+    d2 = jnp.where(keep, d2, jnp.inf)
+    # The padding slots write nowhere.
+    at = jnp.where(live, rows, size)
+    nearest = nearest.at[at].set(jnp.min(d2, axis=1), mode="drop")
+    index = index.at[at].set(jnp.argmin(d2, axis=1).astype(jnp.int32), mode="drop")
+    return nearest, index
+
+  init = (jnp.full(size, jnp.inf, jnp.float32), jnp.zeros(size, jnp.int32))
+  return jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, init)
+
+
 def kernel_width(
   x: jax.Array,
   labeled: jax.Array,
@@ -102,29 +144,10 @@ def kernel_width(
     raise ValueError(f"Unknown kernel width statistic {statistic!r}: {WIDTH_STATISTICS}")
   if (statistic == "ranked") != (rank >= 1):
     raise ValueError(f"A rank (>= 1) is for the 'ranked' width only: {statistic!r}, {rank}")
-  n = x.shape[0]
-  capacity = n if capacity is None else min(capacity, n)
-  members = jnp.argsort(jnp.logical_not(labeled), stable=True)[:capacity].astype(jnp.int32)
-  count = jnp.minimum(jnp.sum(labeled, dtype=jnp.int32), capacity)
-  xs = x[members]
-  sq = jnp.sum(xs * xs, axis=-1)
-  slot = jnp.arange(capacity, dtype=jnp.int32)
-  live_all = slot < count
-  padded = jnp.pad(slot, (0, -capacity % chunk))
-
-  def body(c, nearest):
-    rows = jax.lax.dynamic_slice(padded, (c * chunk,), (chunk,))
-    live = c * chunk + jnp.arange(chunk, dtype=jnp.int32) < count
-    d2 = sq[rows][:, None] + sq[None, :] - 2.0 * jnp.dot(xs[rows], xs.T, precision="highest")
-    # Not itself, nor a duplicate (float rounding leaves ~1e-7 where the code's cdist
-    # gives 0): a distance under 1e-3 counts as zero.
-    other = rows[:, None] != slot[None, :]
-    d2 = jnp.where(live[:, None] & live_all[None, :] & other & (d2 > 1e-6), d2, jnp.inf)
-    # Each row's nearest other labeled row; the padding slots write nowhere.
-    return nearest.at[jnp.where(live, rows, capacity)].set(jnp.min(d2, axis=1), mode="drop")
-
-  init = jnp.full(capacity, jnp.inf, jnp.float32)
-  nearest = jax.lax.fori_loop(0, (count + chunk - 1) // chunk, body, init)
+  xs, count, _ = _gather_labeled(x, labeled, capacity)
+  # Not itself, nor a duplicate (float rounding leaves ~1e-7 where the code's cdist gives
+  # 0): a distance under 1e-3 counts as zero.
+  nearest, _ = _nearest_other(xs, count, chunk, floor=1e-6)
   if statistic == "min":
     best = jnp.min(nearest)
   else:
@@ -242,20 +265,16 @@ def label_agreement(
 
   x: L2-normalised embeddings float32[N, D]; labeled bool[N]; labels int32[N] (read on
   the labeled rows); ``capacity`` >= the number labeled (static; None: N): the labeled
-  rows are gathered into that many slots, O(capacity^2 D + N capacity D) time, chunked.
+  rows are gathered into that many slots, O(capacity^2 D + N capacity D) time, chunked
+  (O(chunk capacity) memory: the labeled rows' nearest others too).
   """
   n = x.shape[0]
-  capacity = n if capacity is None else min(capacity, n)
-  members = jnp.argsort(jnp.logical_not(labeled), stable=True)[:capacity].astype(jnp.int32)
-  count = jnp.minimum(jnp.sum(labeled, dtype=jnp.int32), capacity)
-  live = jnp.arange(capacity, dtype=jnp.int32) < count
-  xs = x[members].astype(jnp.float32)
+  xs, count, members = _gather_labeled(x, labeled, capacity)
+  live = jnp.arange(xs.shape[0], dtype=jnp.int32) < count
   ys = labels[members]
   sq = jnp.sum(xs * xs, axis=-1)
-  d2 = sq[:, None] + sq[None, :] - 2.0 * jnp.dot(xs, xs.T, precision="highest")
-  d2 = jnp.where(live[None, :] & ~jnp.eye(capacity, dtype=bool), d2, jnp.inf)
-  nearest = jnp.argmin(d2, axis=1)
-  agree = jnp.where(live & (ys[nearest] == ys) & jnp.isfinite(jnp.min(d2, axis=1)), 1.0, 0.0)
+  distance, nearest = _nearest_other(xs, count, chunk)
+  agree = jnp.where(live & (ys[nearest] == ys) & jnp.isfinite(distance), 1.0, 0.0)
   kernel = coverage.rbf(width)
   x = x.astype(jnp.float32)
   rows = -(-n // chunk)
