@@ -16,10 +16,10 @@ KEPT/NAME.json.gz, no checkpoint, and deletes the kept file of a finished cell.
 results.json: the suite's next command skips those runs (the CLI resumes from its
 results.json; only the run that was in flight starts again), with exactly the results of
 an uninterrupted cell, a seed's runs being independent of the others'. The kept files are
-committed with the session's work. A table reads them only when asked:
-`benchmarks.sweep --table --also=docs/results/in_progress/sweep` merges them (the
-synthetic cases' and draws' cells, which the sweep has not stored whole; docs/results.md
-names the tables that do).
+committed with the session's work. A table reads them only when named: `benchmarks.sweep
+--table --stored=docs/results/in_progress/sweep --also=docs/results/sweep` merges them
+with the stored cells (the synthetic cases' and draws' cells, which the sweep has not
+stored whole; docs/results.md names the tables that do).
 """
 
 from __future__ import annotations
