@@ -882,8 +882,11 @@ def cv_switch_agree_sharp50_strategy(setup: Setup) -> Strategy:
   narrower), Fashion-MNIST at 50 and 20 were level, and where the switch opens the whole
   pool it sharpened the weights towards margin and lost (digits at 10 -0.14 +- 0.07, the
   low-budget case at 10 -0.74 +- 0.29): hence the narrow tier only. Frozen as v15's
-  leader in the commit that added it, before any cell of it ran; at 50 per class it is
-  the probe, pick for pick (its two Fashion-MNIST cells are development cells)."""
+  leader in the commit that added it (944c082), before any cell of it ran; at 50 per
+  class it is the probe, pick for pick (its two Fashion-MNIST cells are development
+  cells). Not confirmed: on the sixteen other cells at 50 level with v12 (mean -0.01;
+  docs/results.md, the sixteenth session), its temperature under 1 only late in the
+  blobs' and the trap's runs."""
   return _cv_switch(
     setup,
     "uherding_cvswitch_agree_sharp50",

@@ -321,6 +321,7 @@ VARIANTS = {
   # Fashion-MNIST at 50 (the probe; and at 20, digits and the low-budget case at 10, which
   # chose the narrow tier). Confirming cells that chose nothing: every other cell at 50
   # (the blobs, the margin case, the trap, the low-budget case, the draws of seeds 1-4).
+  # Not confirmed (level with v12 on them: docs/results.md, the sixteenth session).
   "v15": {
     **FROZEN_SEARCH,
     "low_budget_leader": "uherding_cvswitch_agree_sharp50",
