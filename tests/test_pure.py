@@ -435,7 +435,6 @@ def test_uherdings_sharp_grid_fits_temperatures_under_one(synthetic):
   )
   np.testing.assert_array_equal(wide[0], at_probe[0])
   assert float(wide[2].metrics["temperature"]) == float(at_probe[2].metrics["temperature"])
-  np.testing.assert_array_equal(wide[0], v15.query(state, key, context, k50)[0])  # traced
 
 
 def test_uherdings_ablations_take_one_change_away_each(synthetic):
