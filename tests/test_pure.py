@@ -401,10 +401,18 @@ def test_uherdings_sharp_grid_fits_temperatures_under_one(synthetic):
   )
   setup, context, key = _herding_case(synthetic)
   gated = uherding.strategy(setup, gate=True, statistic="median")
-  same = uherding.strategy(setup, gate=True, statistic="median", temperatures=uherding.TEMPERATURES)
+  # The released grid passed explicitly, a narrow tier's grid (one value: it shows where it
+  # applies) above the query's size: the default gate's query, pick for pick.
+  same = uherding.strategy(
+    setup, gate=True, statistic="median", temperatures=uherding.TEMPERATURES,
+    narrow_query=50.0, narrow_temperatures=(0.5,),
+  )  # fmt: skip
+  assert K < 50 * synthetic.info.num_classes
   np.testing.assert_array_equal(
     same.host_query((), key, context, K)[0], gated.host_query((), key, context, K)[0]
   )
+  k50 = 50 * synthetic.info.num_classes  # the narrow tier: its grid
+  assert float(same.host_query((), key, context, k50)[2].metrics["temperature"]) == 0.5
   probe = strategies.build("uherding_cvswitch_agree_sharp", setup)
   state = probe.init(key, context)
   host = probe.host_query(state, key, context, K)
@@ -415,17 +423,9 @@ def test_uherdings_sharp_grid_fits_temperatures_under_one(synthetic):
       uherding.strategy(setup, temperatures=bad)
   with pytest.raises(ValueError, match="narrow_query"):
     uherding.strategy(setup, narrow_temperatures=uherding.SHARP_TEMPERATURES)
-  # The narrow grid is the query's in the narrow tier only (a one-value grid shows which).
-  tiered = uherding.strategy(
-    setup, gate=True, statistic="median", narrow_query=50.0, narrow_temperatures=(0.5,)
-  )
-  k50 = 50 * synthetic.info.num_classes
-  assert float(tiered.host_query((), key, context, k50)[2].metrics["temperature"]) == 0.5
-  assert float(tiered.host_query((), key, context, K)[2].metrics["temperature"]) >= 1.0
   # v15's leader: the sharp grid only in queries of 50 per class; below, v12's pick for pick.
   v15 = strategies.build("uherding_cvswitch_agree_sharp50", setup)
   v12 = strategies.build("uherding_cvswitch_agree", setup)
-  assert K < 50 * synthetic.info.num_classes
   small = v15.host_query(state, key, context, K)
   np.testing.assert_array_equal(small[0], v12.host_query(state, key, context, K)[0])
   assert float(small[2].metrics["temperature"]) >= 1.0
