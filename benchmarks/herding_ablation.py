@@ -75,6 +75,14 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   the fitted temperature sits at the grid's lower bound from the second query on, and
   v12 fails the 10:1 pool there; a sharper temperature counts fewer expected errors and
   narrows the gate.
+- ``uherding_cvswitch_agree_errgate``: v12's leader whose gate keeps as many samples as
+  the calibration copy's held-out error rate says it gets wrong (`uherding.strategy`'s
+  ``gate_count="held_out"``) instead of the errors its calibrated probabilities expect (a
+  development probe, the sixteenth session: where the switch keeps the gate, v12's gate
+  holds about 1.5 times the test error's share of the pool in the margin case at 10 and
+  10:1 Fashion-MNIST at 50, whose fitted temperatures, 2-16 at 10 per class, are set on
+  9-12 held-out labels; the cells it fails there are won by margin, DropQuery and
+  Cluster-Margin, narrower than its gate).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -129,6 +137,7 @@ ABLATIONS = {
   "uherding_cvswitch_agree_sharp": dict(
     _agree(uherding.REDUCIBLE_SCALE), temperatures=uherding.SHARP_TEMPERATURES
   ),
+  "uherding_cvswitch_agree_errgate": dict(_agree(uherding.REDUCIBLE_SCALE), gate_count="held_out"),
 }
 
 

@@ -190,7 +190,9 @@ def cover_width(key: jax.Array, x: jax.Array, members: jax.Array, k: int, sample
   return jnp.where((s >= 2) & jnp.isfinite(middle), jnp.sqrt(middle), 1.0)
 
 
-def expected_error_gate(logits, temperature, labeled, k: int, trust=None, reducible=None):
+def expected_error_gate(
+  logits, temperature, labeled, k: int, trust=None, reducible=None, error_rate=None
+):
   """The unlabeled samples where the calibrated model expects its errors: the m most
   uncertain (U of `margin_uncertainty`), m = max(k, round(sum over the unlabeled of
   1 - max softmax(logits / T))), the number of errors the calibrated probabilities
@@ -210,6 +212,11 @@ def expected_error_gate(logits, temperature, labeled, k: int, trust=None, reduci
   of a sample's uncertainty labels can reduce; its error probability and its uncertainty
   are multiplied by it (after ``trust``): the gate counts and ranks the errors that
   labels can fix, and a region of label noise neither fills nor widens it.
+
+  ``error_rate`` (float32 scalar, None: the calibrated count above): m counts the
+  unlabeled samples times this share of errors instead (times their ``reducible``
+  factors, when given): a gate sized by a measured error rate, not by the calibrated
+  probabilities; the ranking is the same.
   """
   probs = jax.nn.softmax(logits.astype(jnp.float32) / temperature, axis=-1)
   unlabeled = jnp.logical_not(labeled)
@@ -221,6 +228,9 @@ def expected_error_gate(logits, temperature, labeled, k: int, trust=None, reduci
   if reducible is not None:
     error, u = reducible * error, reducible * u
   errors = jnp.sum(jnp.where(unlabeled, error, 0.0))
+  if error_rate is not None:
+    share = 1.0 if reducible is None else reducible
+    errors = error_rate * jnp.sum(jnp.where(unlabeled, share, 0.0))
   m = jnp.maximum(jnp.round(errors).astype(jnp.int32), k)
   u = jnp.where(unlabeled, u, -1.0)
   rank = jnp.argsort(jnp.argsort(-u, stable=True), stable=True)
@@ -415,6 +425,7 @@ def strategy(
   mc: bool = False,
   temperatures=None,
   narrow_temperatures=None,
+  gate_count: str = "expected",
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -465,7 +476,11 @@ def strategy(
   1.0 to 19.9; `SHARP_TEMPERATURES` reaches down to 0.1). ``narrow_temperatures`` (with
   ``narrow_query``): the grid in queries of at least ``narrow_query`` picks per class
   instead (k is static: the choice is the build's, no branch is traced); smaller queries
-  keep ``temperatures``."""
+  keep ``temperatures``. ``gate_count`` (with ``gate``): how many samples the gate keeps,
+  ``expected``: the errors the calibrated probabilities expect on the unlabeled pool;
+  ``held_out``: the calibration copy's error rate on its held-out labels times the
+  unlabeled pool (`expected_error_gate`'s ``error_rate``; the expected count where no
+  label is held out)."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   if statistic not in (*WIDTH_STATISTICS, "cover") or (statistic == "cover" and trust):
@@ -484,6 +499,8 @@ def strategy(
     raise ValueError("mid_query needs the gate at the median width, no trust, no narrow_from")
   if mid_query and mid_statistic not in ("min", "median", "q10"):
     raise ValueError(f"mid_statistic is 'min', 'median' or 'q10': {mid_statistic!r}")
+  if gate_count not in ("expected", "held_out") or (gate_count == "held_out" and not gate):
+    raise ValueError(f"gate_count is 'expected' or 'held_out' (with gate): {gate_count!r}")
   if mid_reducible and not (mid_query and reducible):
     raise ValueError("mid_reducible weighs the mid tier's gate: mid_query and reducible")
 
@@ -591,7 +608,19 @@ def strategy(
         metrics["reducible"] = jnp.sum(jnp.where(candidates, agreement, 0.0)) / jnp.maximum(
           unlabeled, 1.0
         )
-      gated = expected_error_gate(pool_logits, temperature, context.labeled, k, trusted, agreement)
+      rate = None
+      if gate_count == "held_out":
+        measured = held_out_error(logits, labels[index], held)
+        metrics["gate_error_rate"] = measured
+        rate = jnp.where(jnp.any(held) & (num_train > 0), measured, jnp.nan)
+      gated = expected_error_gate(
+        pool_logits, temperature, context.labeled, k, trusted, agreement, rate
+      )
+      if rate is not None:  # no held-out label: the calibrated count
+        expected = expected_error_gate(
+          pool_logits, temperature, context.labeled, k, trusted, agreement
+        )
+        gated = jnp.where(jnp.isnan(rate), expected, gated)
       opened = jnp.bool_(False)  # the whole pool instead of the gate
       if gate_error > 0.0:
         error = held_out_error(logits, labels[index], held)
