@@ -312,6 +312,15 @@ def test_the_reducible_gate_counts_and_ranks_only_reducible_uncertainty():
   want[np.flatnonzero(~labeled)[np.argsort(-u[~labeled], kind="stable")[:m]]] = True
   got = uherding.expected_error_gate(*args, None, jnp.asarray(reducible))
   np.testing.assert_array_equal(np.asarray(got), want)
+  # Sized by a measured error rate instead: the same ranking, rate x the pool's count.
+  for rate, share in ((0.3, None), (0.3, reducible), (0.0, None)):
+    m = max(k, int(np.round(rate * (np.ones(n) if share is None else share)[~labeled].sum())))
+    sized = np.zeros(n, bool)
+    order = -(1.0 - (top2[:, 1] - top2[:, 0])) if share is None else -u
+    sized[np.flatnonzero(~labeled)[np.argsort(order[~labeled], kind="stable")[:m]]] = True
+    factor = None if share is None else jnp.asarray(share)
+    got = uherding.expected_error_gate(*args, None, factor, jnp.float32(rate))
+    np.testing.assert_array_equal(np.asarray(got), sized)
 
 
 def test_held_out_error_is_the_share_of_wrong_held_out_rows():

@@ -437,6 +437,21 @@ def test_uherdings_sharp_grid_fits_temperatures_under_one(synthetic):
   assert float(wide[2].metrics["temperature"]) == float(at_probe[2].metrics["temperature"])
 
 
+def test_uherdings_gate_sized_by_the_held_out_error_rate(synthetic):
+  from autoal_jax.strategies import uherding
+
+  setup, context, key = _herding_case(synthetic)
+  sized = uherding.strategy(setup, gate=True, statistic="median", gate_count="held_out")
+  picks, _, info = sized.host_query((), key, context, K)
+  rate, gate = float(info.metrics["gate_error_rate"]), int(info.metrics["gate"])
+  unlabeled = int(np.sum(~np.asarray(context.labeled)))
+  assert 0.0 <= rate <= 1.0 and gate == max(K, int(np.round(np.float32(rate) * unlabeled)))
+  assert picks.shape == (K,) and not np.any(np.asarray(context.labeled)[np.asarray(picks)])
+  for bad in (dict(gate_count="held_out"), dict(gate=True, gate_count="measured")):
+    with pytest.raises(ValueError, match="gate_count"):
+      uherding.strategy(setup, **bad)
+
+
 def test_uherdings_ablations_take_one_change_away_each(synthetic):
   from autoal_jax.strategies import base, coverage, uherding
 
