@@ -82,7 +82,9 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   holds about 1.5 times the test error's share of the pool in the margin case at 10 and
   10:1 Fashion-MNIST at 50, whose fitted temperatures, 2-16 at 10 per class, are set on
   9-12 held-out labels; the cells it fails there are won by margin, DropQuery and
-  Cluster-Margin, narrower than its gate).
+  Cluster-Margin, narrower than its gate). Ran as a probe of this module at 07aa1cd on
+  four cells, then moved to the library under the same name, the same options
+  (`uherding.cv_switch_agree_errgate_strategy`, v16's leader).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -137,7 +139,6 @@ ABLATIONS = {
   "uherding_cvswitch_agree_sharp": dict(
     _agree(uherding.REDUCIBLE_SCALE), temperatures=uherding.SHARP_TEMPERATURES
   ),
-  "uherding_cvswitch_agree_errgate": dict(_agree(uherding.REDUCIBLE_SCALE), gate_count="held_out"),
 }
 
 

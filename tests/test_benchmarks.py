@@ -269,6 +269,9 @@ def test_the_sweep_config_freezes_every_search_and_training_key():
   v15 = common.search_config(sweep.get_config("digits,1,v15"), train.TrainConfig())
   assert v15.low_budget_leader == "uherding_cvswitch_agree_sharp50"
   search.check_config(v15)
+  v16 = common.search_config(sweep.get_config("digits,1,v16"), train.TrainConfig())
+  assert v16.low_budget_leader == "uherding_cvswitch_agree_errgate"
+  search.check_config(v16)
   assert sweep.VARIANTS["v5"] == sweep.VARIANTS["v4"]  # the same values, the CRN code
   assert sweep.get_config("digits_imb,2,v3b").search.balance_counts == "initial"
   npz = sweep.get_config("npz,2,4,3000")

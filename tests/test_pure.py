@@ -450,6 +450,9 @@ def test_uherdings_gate_sized_by_the_held_out_error_rate(synthetic):
   for bad in (dict(gate_count="held_out"), dict(gate=True, gate_count="measured")):
     with pytest.raises(ValueError, match="gate_count"):
       uherding.strategy(setup, **bad)
+  # v16's leader: v12's with this gate count (its queries run in the sweep's cells).
+  v16 = strategies.build("uherding_cvswitch_agree_errgate", setup)
+  assert v16.name == "uherding_cvswitch_agree_errgate" and not v16.needs.mc
 
 
 def test_uherdings_ablations_take_one_change_away_each(synthetic):

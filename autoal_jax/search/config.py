@@ -55,6 +55,7 @@ STRATEGY_LEADERS = (
   "uherding_cvswitch_agree_all",
   "uherding_cvswitch_agree_mid",
   "uherding_cvswitch_agree_sharp50",
+  "uherding_cvswitch_agree_errgate",
 )
 FALLBACKS = ("vote", "rotation", "leader")
 # v1's budget rule, the default until 2026-12-05: TypiClust alone below 10 labels per class

@@ -386,6 +386,11 @@ register(
   uherding.CV_SWITCH_AGREE_SHARP50_DOC,
 )
 register(
+  "uherding_cvswitch_agree_errgate",
+  uherding.cv_switch_agree_errgate_strategy,
+  uherding.CV_SWITCH_AGREE_ERRGATE_DOC,
+)
+register(
   "uherding_cvswitch_agree_all",
   uherding.cv_switch_agree_all_strategy,
   uherding.CV_SWITCH_AGREE_ALL_DOC,

@@ -925,6 +925,37 @@ def cv_switch_agree_sharp50_strategy(setup: Setup) -> Strategy:
   )
 
 
+CV_SWITCH_AGREE_ERRGATE_DOC = (
+  "uherding_cvswitch_agree whose gate is sized by the held-out error rate, not calibration"
+)
+
+
+def cv_switch_agree_errgate_strategy(setup: Setup) -> Strategy:
+  """``uherding_cvswitch_agree_errgate``: `uherding_cvswitch_agree` (v12's leader) whose
+  gate keeps as many samples as the calibration copy's error rate on its held-out labels
+  says the model gets wrong (`strategy`'s ``gate_count="held_out"``: that rate times the
+  unlabeled pool, times the reducible factors in the narrow tier) instead of the errors
+  its calibrated probabilities expect; the gate's ranking, width and weights are v12's.
+  Runs the switch sends to the whole pool are v12's, pick for pick.
+
+  Development (the sixteenth session, `benchmarks/herding_ablation.py`'s probe of the
+  same name, the same options): at 10 per class the fitted temperature is 2-16, set by
+  the ECE of 9-12 held-out labels, and v12's gate count follows it. Against v10 (v12
+  there): the margin case +0.23 +- 0.22, its seed-1 draw +0.39 +- 0.15 (which it then
+  passes), the blobs' seed-1 draw -0.18 +- 0.47, the trap +0.36 +- 0.50; mean +0.20. The
+  gate is not narrower on average (the copy, trained on 70% of the labels, errs on
+  30-36% of its held-out labels where the task model errs on 21-31% of the test set):
+  its size follows a measured rate, not the temperature's noise. Frozen as v16's leader
+  in the commit that added it to the library, before any other cell of it ran."""
+  return _cv_switch(
+    setup,
+    "uherding_cvswitch_agree_errgate",
+    narrow_query=NARROW_QUERY,
+    reducible=REDUCIBLE_SCALE,
+    gate_count="held_out",
+  )
+
+
 CV_SWITCH_AGREE_ALL_DOC = (
   "uherding_cvswitch_agree whose gate counts only reducible uncertainty at every budget"
 )

@@ -328,6 +328,21 @@ VARIANTS = {
     "low_budget_per_class": float("inf"),
     "low_budget_balance": 0.0,
   },
+  # v16 (2026-12-06, sixteenth session; its leader `uherding_cvswitch_agree_errgate` frozen
+  # in the commit that moved it into the library, after four development cells of the
+  # probe of the same name and options, and before any other cell of it ran): v12 whose
+  # gate keeps as many samples as the calibration copy's held-out error rate says the
+  # model gets wrong, not the errors its calibrated probabilities expect. Development
+  # cells: the margin case, its seed-1 draw, the blobs' seed-1 draw and the trap at 10
+  # per class. Confirming cells chosen before the runs: the other synthetic cells at 10
+  # and 20 per class (the blobs, margin and trap cases and their draws); the cells at 50
+  # and the image datasets' not yet run.
+  "v16": {
+    **FROZEN_SEARCH,
+    "low_budget_leader": "uherding_cvswitch_agree_errgate",
+    "low_budget_per_class": float("inf"),
+    "low_budget_balance": 0.0,
+  },
 }
 
 # digits_imb (digits at 10:1, a 512-image pool) is a development dataset, added after the
