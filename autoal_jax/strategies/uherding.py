@@ -946,7 +946,10 @@ def cv_switch_agree_errgate_strategy(setup: Setup) -> Strategy:
   gate is not narrower on average (the copy, trained on 70% of the labels, errs on
   30-36% of its held-out labels where the task model errs on 21-31% of the test set):
   its size follows a measured rate, not the temperature's noise. Frozen as v16's leader
-  in the commit that added it to the library, before any other cell of it ran."""
+  in the commit that added it to the library (167416a), before any other cell of it ran.
+  Not confirmed: on the 17 other synthetic cells at 10 and 20 per class level with v12
+  (mean -0.04, behind by more than 2 SE on the trap at 20; docs/results.md, the
+  sixteenth session)."""
   return _cv_switch(
     setup,
     "uherding_cvswitch_agree_errgate",

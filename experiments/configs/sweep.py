@@ -336,7 +336,8 @@ VARIANTS = {
   # cells: the margin case, its seed-1 draw, the blobs' seed-1 draw and the trap at 10
   # per class. Confirming cells chosen before the runs: the other synthetic cells at 10
   # and 20 per class (the blobs, margin and trap cases and their draws); the cells at 50
-  # and the image datasets' not yet run.
+  # and the image datasets' not yet run. Not confirmed (level with v12 on the 17: mean
+  # -0.04; docs/results.md, the sixteenth session).
   "v16": {
     **FROZEN_SEARCH,
     "low_budget_leader": "uherding_cvswitch_agree_errgate",
