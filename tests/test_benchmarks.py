@@ -251,27 +251,20 @@ def test_the_sweep_config_freezes_every_search_and_training_key():
   assert v6.low_budget_leader == "uherding_wide" and v6.low_budget_balance == 0.0
   assert sweep.get_config("digits,1,v7").search.low_budget_leader == "uherding_median"
   assert sweep.get_config("digits,1,v8").search.low_budget_leader == "uherding_gated"
-  v10 = common.search_config(sweep.get_config("digits,1,v10"), train.TrainConfig())
-  assert v10.low_budget_leader == "uherding_cvswitch" and v10.low_budget_per_class == float("inf")
-  search.check_config(v10)
-  v11 = common.search_config(sweep.get_config("digits,1,v11"), train.TrainConfig())
-  assert v11.low_budget_leader == "uherding_cvswitch_k50" and v11.low_budget_balance == 0.0
-  search.check_config(v11)
-  v12 = common.search_config(sweep.get_config("digits,1,v12"), train.TrainConfig())
-  assert v12.low_budget_leader == "uherding_cvswitch_agree" and v12.low_budget_balance == 0.0
-  search.check_config(v12)
-  v13 = common.search_config(sweep.get_config("digits,1,v13"), train.TrainConfig())
-  assert v13.low_budget_leader == "uherding_cvswitch_agree_all"
-  search.check_config(v13)
-  v14 = common.search_config(sweep.get_config("digits,1,v14"), train.TrainConfig())
-  assert v14.low_budget_leader == "uherding_cvswitch_agree_mid"
-  search.check_config(v14)
-  v15 = common.search_config(sweep.get_config("digits,1,v15"), train.TrainConfig())
-  assert v15.low_budget_leader == "uherding_cvswitch_agree_sharp50"
-  search.check_config(v15)
-  v16 = common.search_config(sweep.get_config("digits,1,v16"), train.TrainConfig())
-  assert v16.low_budget_leader == "uherding_cvswitch_agree_errgate"
-  search.check_config(v16)
+  leaders = {
+    "v10": "uherding_cvswitch",
+    "v11": "uherding_cvswitch_k50",
+    "v12": "uherding_cvswitch_agree",
+    "v13": "uherding_cvswitch_agree_all",
+    "v14": "uherding_cvswitch_agree_mid",
+    "v15": "uherding_cvswitch_agree_sharp50",
+    "v16": "uherding_cvswitch_agree_errgate",
+  }
+  for variant, leader in leaders.items():  # each version's leader buys at every budget
+    frozen = common.search_config(sweep.get_config(f"digits,1,{variant}"), train.TrainConfig())
+    assert frozen.low_budget_leader == leader and frozen.low_budget_balance == 0.0
+    assert frozen.low_budget_per_class == float("inf")
+    search.check_config(frozen)
   assert sweep.VARIANTS["v5"] == sweep.VARIANTS["v4"]  # the same values, the CRN code
   assert sweep.get_config("digits_imb,2,v3b").search.balance_counts == "initial"
   npz = sweep.get_config("npz,2,4,3000")
