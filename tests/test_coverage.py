@@ -321,6 +321,9 @@ def test_the_reducible_gate_counts_and_ranks_only_reducible_uncertainty():
     factor = None if share is None else jnp.asarray(share)
     got = uherding.expected_error_gate(*args, None, factor, jnp.float32(rate))
     np.testing.assert_array_equal(np.asarray(got), sized)
+  # No rate measured (NaN): the calibrated count.
+  unmeasured = uherding.expected_error_gate(*args, None, None, jnp.float32(np.nan))
+  np.testing.assert_array_equal(np.asarray(unmeasured), np.asarray(plain))
 
 
 def test_held_out_error_is_the_share_of_wrong_held_out_rows():

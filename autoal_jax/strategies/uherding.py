@@ -216,7 +216,8 @@ def expected_error_gate(
   ``error_rate`` (float32 scalar, None: the calibrated count above): m counts the
   unlabeled samples times this share of errors instead (times their ``reducible``
   factors, when given): a gate sized by a measured error rate, not by the calibrated
-  probabilities; the ranking is the same.
+  probabilities; the ranking is the same. A NaN rate (none measured) keeps the
+  calibrated count.
   """
   probs = jax.nn.softmax(logits.astype(jnp.float32) / temperature, axis=-1)
   unlabeled = jnp.logical_not(labeled)
@@ -230,7 +231,8 @@ def expected_error_gate(
   errors = jnp.sum(jnp.where(unlabeled, error, 0.0))
   if error_rate is not None:
     share = 1.0 if reducible is None else reducible
-    errors = error_rate * jnp.sum(jnp.where(unlabeled, share, 0.0))
+    measured = error_rate * jnp.sum(jnp.where(unlabeled, share, 0.0))
+    errors = jnp.where(jnp.isnan(error_rate), errors, measured)
   m = jnp.maximum(jnp.round(errors).astype(jnp.int32), k)
   u = jnp.where(unlabeled, u, -1.0)
   rank = jnp.argsort(jnp.argsort(-u, stable=True), stable=True)
@@ -539,10 +541,9 @@ def strategy(
     # k is static: the query's tier (narrow from `narrow_query` picks per class) and grid.
     wide_query = narrow_query > 0.0 and k >= narrow_query * setup.info.num_classes
     temperatures_here = narrow_grid if wide_query else grid
+    calibrated = jnp.any(held) & (num_train > 0)  # a copy trained, labels held out
     temperature = jnp.where(
-      jnp.any(held) & (num_train > 0),
-      fit_temperature(logits, labels[index], held, temperatures_here),
-      1.0,
+      calibrated, fit_temperature(logits, labels[index], held, temperatures_here), 1.0
     )
     pool_logits = mc_predictive_logits(context.outputs.mc_probs) if mc else context.outputs.logits
     weights = margin_uncertainty(pool_logits, temperature, context.labeled)
@@ -609,18 +610,13 @@ def strategy(
           unlabeled, 1.0
         )
       rate = None
-      if gate_count == "held_out":
+      if gate_count == "held_out":  # NaN with no held-out label: the calibrated count
         measured = held_out_error(logits, labels[index], held)
         metrics["gate_error_rate"] = measured
-        rate = jnp.where(jnp.any(held) & (num_train > 0), measured, jnp.nan)
+        rate = jnp.where(calibrated, measured, jnp.nan)
       gated = expected_error_gate(
         pool_logits, temperature, context.labeled, k, trusted, agreement, rate
       )
-      if rate is not None:  # no held-out label: the calibrated count
-        expected = expected_error_gate(
-          pool_logits, temperature, context.labeled, k, trusted, agreement
-        )
-        gated = jnp.where(jnp.isnan(rate), expected, gated)
       opened = jnp.bool_(False)  # the whole pool instead of the gate
       if gate_error > 0.0:
         error = held_out_error(logits, labels[index], held)
