@@ -447,6 +447,9 @@ def test_uherdings_gate_sized_by_the_held_out_error_rate(synthetic):
   unlabeled = int(np.sum(~np.asarray(context.labeled)))
   assert 0.0 <= rate <= 1.0 and gate == max(K, int(np.round(np.float32(rate) * unlabeled)))
   assert picks.shape == (K,) and not np.any(np.asarray(context.labeled)[np.asarray(picks)])
+  traced = jax.jit(sized.query, static_argnums=3)((), key, context, K)  # the caller's jit
+  np.testing.assert_array_equal(traced[0], picks)
+  assert int(traced[2].metrics["gate"]) == gate
   for bad in (dict(gate_count="held_out"), dict(gate=True, gate_count="measured")):
     with pytest.raises(ValueError, match="gate_count"):
       uherding.strategy(setup, **bad)
