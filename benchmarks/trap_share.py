@@ -4,6 +4,7 @@ set (`benchmarks.synthetic_cases`, the first quarter of the pool rows by constru
 
   python -m benchmarks.trap_share                  # the sweep's stored and kept trap cells
   python -m benchmarks.trap_share --per_round      # the same, query by query
+  python -m benchmarks.trap_share --case=trap_d2   # a fresh draw of the case (data seed 2)
 
 Per cell (labels per class) and strategy: the share of the labels bought in the seven
 queries (the initial set excluded) that lie in the cluster, mean over the seeds, in %.
@@ -22,19 +23,24 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 
 
-def shares(folders, per_round: bool = False) -> dict:
+def shares(folders, per_round: bool = False, case: str = "trap") -> dict:
   """{labels per class: {strategy: mean % of its bought labels in the cluster}}; with
-  ``per_round``, {strategy: [that % of each query]}."""
-  from benchmarks import synthetic_cases
+  ``per_round``, {strategy: [that % of each query]}. ``case``: the sweep's draw
+  (``trap``) or a fresh one (``trap_dN``, built the same way: its cluster is the first
+  quarter of its pool too)."""
+  from benchmarks import sweep, synthetic_cases
 
-  cluster = len(synthetic_cases.make_case("trap")[0].train_labels) // 4
+  drawn = sweep.synthetic_draw(case)
+  if drawn is None or drawn[0] != "trap":
+    raise ValueError(f"case must be trap or trap_dN (N >= 1), got {case!r}")
+  cluster = len(synthetic_cases.make_case("trap", drawn[1])[0].train_labels) // 4
   found = {}
   for folder in folders:
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
       # trap-M, trap-M-VARIANT, trap-M+LATER (later strategies: their own names)
       stem = name[: -len(".json.gz")].partition("+")[0] if name.endswith(".json.gz") else ""
       parts = stem.split("-") if stem else []
-      if len(parts) < 2 or parts[0] != "trap" or not parts[1].isdigit():
+      if len(parts) < 2 or parts[0] != case or not parts[1].isdigit():
         continue
       suffix = "" if len(parts) == 2 else f"@{parts[2]}"
       with gzip.open(os.path.join(folder, name), "rt") as f:
@@ -65,7 +71,7 @@ def table(by_cell: dict) -> str:
 
 def main(argv):
   del argv
-  print(table(shares(FLAGS.folders, FLAGS.per_round)))
+  print(table(shares(FLAGS.folders, FLAGS.per_round, FLAGS.case)))
 
 
 if __name__ == "__main__":
@@ -75,4 +81,5 @@ if __name__ == "__main__":
     "Folders of stored or kept sweep cells (trap-M[-VARIANT|+LATER].json.gz).",
   )
   flags.DEFINE_bool("per_round", False, "Each query's share, in order, not the run's.")
+  flags.DEFINE_string("case", "trap", "The sweep's draw (trap) or a fresh one (trap_dN).")
   app.run(main)

@@ -719,3 +719,11 @@ def test_trap_share_counts_the_bought_labels_in_the_noise_cluster(tmp_path):
   rounds = trap_share.shares([str(tmp_path)], per_round=True)
   assert rounds == {2: {"margin": [25.0, 25.0], "autoal@v5": [100.0], "dcom": [50.0]}}
   assert "| 2 | 100 | 50 | 25 25 |" in trap_share.table(rounds)
+  # A fresh draw: its own cells only (its cluster the first quarter of its pool too).
+  with gzip.open(tmp_path / "trap_d2-1.json.gz", "wt") as f:
+    json.dump({"runs": [{"strategy": "margin", "seed": 0, "picks": [[cluster - 1, cluster]]}]}, f)
+  assert trap_share.shares([str(tmp_path)], case="trap_d2") == {1: {"margin": 50.0}}
+  assert 1 not in trap_share.shares([str(tmp_path)])
+  for bad in ("blobs", "trap_d0", "margin_d2"):
+    with pytest.raises(ValueError, match="trap_dN"):
+      trap_share.shares([str(tmp_path)], case=bad)
