@@ -439,6 +439,37 @@ def num_epochs(config: TrainConfig, num_labeled: int) -> int:
   return max(config.epochs, math.ceil(config.min_steps / steps_per_epoch))
 
 
+@functools.lru_cache(maxsize=32)
+def _programs(network: nn.Module, image_shape, mean, std, config: TrainConfig, mesh: Mesh):
+  """The jitted programs of a `Trainer`, shared by every Trainer of an equal network,
+  input, configuration and mesh (flax modules, `TrainConfig` and meshes compare by
+  value): a second Trainer of the same task (a strategy's copy of the task model, the
+  cross-validation's folds, each variant a test builds) traces and compiles nothing the
+  first one did. The optimiser is built here too, once: it is a static field of the
+  `TrainState`, so states of equal Trainers share one program.
+
+  Returns (fresh state, epoch order, train steps, evaluate, pool outputs), each jitted."""
+  tx = make_optimizer(config)
+  stats = dict(mean=mean, std=std)
+  fresh = jax.jit(
+    functools.partial(init_train_state, model=network, tx=tx, image_shape=image_shape)
+  )
+  steps = jax.jit(functools.partial(train_steps, **stats, config=config, mesh=mesh))
+  evaluate_fn = jax.jit(functools.partial(evaluate, **stats, chunk=config.eval_chunk, mesh=mesh))
+  outputs = jax.jit(
+    functools.partial(
+      pool_outputs,
+      **stats,
+      chunk=config.eval_chunk,
+      head=models.mc_head(network),
+      predict_loss=config.loss_prediction,
+      mesh=mesh,
+    ),
+    static_argnames="num_mc",
+  )
+  return fresh, jax.jit(epoch_order), steps, evaluate_fn, outputs
+
+
 class Trainer:
   """The jitted training, evaluation and pool passes of one task model on one dataset.
 
@@ -490,15 +521,15 @@ class Trainer:
     if steps_per_call < 1:
       raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
     self.steps_per_call = steps_per_call
-    tx = make_optimizer(config)
     stats = dict(mean=tuple(info.mean), std=tuple(info.std))
     network = model
     if config.loss_prediction:
       network = models.WithLossNet(model, config.loss_hidden)
     self.network = network
-    self._fresh = jax.jit(
-      functools.partial(init_train_state, model=network, tx=tx, image_shape=info.image_shape)
+    programs = _programs(
+      network, tuple(info.image_shape), stats["mean"], stats["std"], config, self.mesh
     )
+    self._fresh, self.order, self.steps, self.evaluate, self.pool_outputs = programs
     self.init_variables = None
     if init_variables is not None:
       shapes = jax.eval_shape(self._fresh, jax.random.key(0))
@@ -507,26 +538,10 @@ class Trainer:
         self.mesh,
       )
       self._start_from = jax.jit(functools.partial(start_from, wrapped=config.loss_prediction))
-    self.order = jax.jit(epoch_order)
     mesh = self.mesh
     # The whole fit as one traceable function (un-jitted: a round program composes it).
     self.fit_program = functools.partial(
       fit_program, init_fn=self.init, **stats, config=config, mesh=mesh
-    )
-    self.steps = jax.jit(functools.partial(train_steps, **stats, config=config, mesh=mesh))
-    self.evaluate = jax.jit(
-      functools.partial(evaluate, **stats, chunk=config.eval_chunk, mesh=mesh)
-    )
-    self.pool_outputs = jax.jit(
-      functools.partial(
-        pool_outputs,
-        **stats,
-        chunk=config.eval_chunk,
-        head=models.mc_head(network),
-        predict_loss=config.loss_prediction,
-        mesh=mesh,
-      ),
-      static_argnames="num_mc",
     )
 
   def init(self, key: jax.Array) -> TrainState:

@@ -81,6 +81,29 @@ def test_fit_learns_and_compiles_once_for_every_labeled_size(synthetic, key):
   assert float(trainer.evaluate(state, test_x, test_y)) > 0.9
 
 
+def test_trainers_of_one_task_share_their_programs(synthetic, key):
+  # A second Trainer of an equal model, input and configuration (a strategy's copy of the
+  # task model, a cross-validation fold, a test's next variant) traces and compiles none
+  # of the first one's programs and trains the same model; another configuration compiles.
+  images, labels = jnp.asarray(synthetic.train_images), jnp.asarray(synthetic.train_labels)
+  labeled = _mask(400, np.arange(20))
+  config = CONFIG._replace(min_steps=7)  # this test's own: no other test compiled it
+  first = _trainer(synthetic, config)
+  a = first.fit(key, images, labels, labeled, 20)
+  second = _trainer(synthetic, config)  # a new, equal model object
+  assert second.steps is first.steps and second.pool_outputs is first.pool_outputs
+  with compiled_programs() as programs:
+    b = second.fit(key, images, labels, labeled, 20)
+    jax.block_until_ready(b)
+  assert programs == []
+  jax.tree.map(np.testing.assert_array_equal, a.params, b.params)
+  other = _trainer(synthetic, config._replace(learning_rate=2 * config.learning_rate))
+  assert other.steps is not first.steps
+  with compiled_programs() as programs:
+    jax.block_until_ready(other.fit(key, images, labels, labeled, 20))
+  assert programs != []
+
+
 def test_fit_is_deterministic_given_the_key(synthetic, key):
   trainer = _trainer(synthetic)
   args = (
