@@ -521,14 +521,12 @@ class Trainer:
     if steps_per_call < 1:
       raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
     self.steps_per_call = steps_per_call
-    stats = dict(mean=tuple(info.mean), std=tuple(info.std))
+    mean, std = tuple(info.mean), tuple(info.std)
     network = model
     if config.loss_prediction:
       network = models.WithLossNet(model, config.loss_hidden)
     self.network = network
-    programs = _programs(
-      network, tuple(info.image_shape), stats["mean"], stats["std"], config, self.mesh
-    )
+    programs = _programs(network, tuple(info.image_shape), mean, std, config, self.mesh)
     self._fresh, self.order, self.steps, self.evaluate, self.pool_outputs = programs
     self.init_variables = None
     if init_variables is not None:
@@ -538,10 +536,9 @@ class Trainer:
         self.mesh,
       )
       self._start_from = jax.jit(functools.partial(start_from, wrapped=config.loss_prediction))
-    mesh = self.mesh
     # The whole fit as one traceable function (un-jitted: a round program composes it).
     self.fit_program = functools.partial(
-      fit_program, init_fn=self.init, **stats, config=config, mesh=mesh
+      fit_program, init_fn=self.init, mean=mean, std=std, config=config, mesh=self.mesh
     )
 
   def init(self, key: jax.Array) -> TrainState:
