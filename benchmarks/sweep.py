@@ -87,9 +87,12 @@ def cell_command(
   variant: str = "v1",
   only=(),
   module: str = "experiments.main",
+  seeds: int = 0,
 ) -> list[str]:
   """The CLI command of a cell; ValueError (the config's own checks, e.g. a pool with no
-  room for the budget) before any process starts."""
+  room for the budget) before any process starts. ``seeds`` > 0: seeds 0 to seeds - 1
+  instead of the config's ten (a finished workdir resumes, running the new seeds only:
+  the seed count is not part of a run's identity)."""
   from experiments.configs import sweep
 
   suffix = "" if variant == "v1" else f",{variant}"
@@ -104,6 +107,8 @@ def cell_command(
     extra.append(f"--config.strategies={','.join(only)}")
   elif variant != "v1":  # a later search version: its autoal alone, paired with the cell
     extra.append("--config.strategies=autoal")
+  if seeds:
+    extra.append(f"--config.seeds={seeds}")
   return [
     sys.executable,
     "-m",
@@ -131,14 +136,23 @@ def run_cell(dataset: str, budget: str) -> None:
   workdir = os.path.join(FLAGS.runs, name)
   try:
     command = cell_command(
-      dataset, budget, workdir, FLAGS.runs, variant, FLAGS.only or later, FLAGS.module
+      dataset,
+      budget,
+      workdir,
+      FLAGS.runs,
+      variant,
+      FLAGS.only or later,
+      FLAGS.module,
+      FLAGS.seeds,
     )
   except ValueError as e:  # no room in the pool for this budget
     print(f"{name}: skipped ({e})", flush=True)
     return
   print(" ".join(command), flush=True)
   subprocess.run(command, check=True)
-  if not FLAGS.only:  # a whole cell (or a variant's autoal, or the later strategies) only
+  # A whole cell (or a variant's autoal, or the later strategies) only; with --seeds, the
+  # workdir's every run (tabled with --min_seeds: the strategies that ran the new seeds).
+  if not FLAGS.only or FLAGS.seeds:
     os.makedirs(FLAGS.stored, exist_ok=True)
     with open(os.path.join(workdir, "results.json"), "rb") as src:
       # No name or time in the header: a cell stored again (a resumed sweep passing a
@@ -231,6 +245,18 @@ def composed_cells(folders, specs=()) -> dict:
   for spec in specs:
     cells = compose(cells, spec)
   return cells
+
+
+def with_seeds(cells: dict, count: int) -> dict:
+  """``cells`` with, in each, only the strategies that ran ``count`` seeds or more (cells
+  left with none dropped): a cell extended to more seeds for some of its strategies
+  (``--seeds``) tabled over those alone, its best single strategy one of them."""
+  out = {}
+  for key, cell in cells.items():
+    kept = {s: runs for s, runs in cell.items() if len(runs) >= count}
+    if kept:
+      out[key] = kept
+  return out
 
 
 def _datasets_in(cells: dict) -> list[str]:
@@ -496,6 +522,7 @@ def main(argv):
     print(rounds([*FLAGS.also, FLAGS.stored], strategy, key))
     return
   cells = composed_cells([*FLAGS.also, FLAGS.stored], FLAGS.compose)
+  cells = with_seeds(cells, FLAGS.min_seeds)
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
     return
@@ -526,6 +553,10 @@ def _define_flags() -> None:
   flags.DEFINE_string(
     "module", "experiments.main", "The CLI module (one that registers probes: herding_ablation)."
   )
+  flags.DEFINE_integer(
+    "seeds", 0, "Run seeds 0..N-1 (0: the config's ten); stores the workdir even with --only."
+  )
+  flags.DEFINE_integer("min_seeds", 0, "--table: only the strategies that ran this many seeds.")
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
   flags.DEFINE_list(
     "also", [], "--table: more folders of stored cells, merged with --stored's (e.g. kept runs)."
