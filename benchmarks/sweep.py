@@ -456,6 +456,76 @@ def versus(cells: dict, a: str, b: str) -> str:
   return "\n".join(lines)
 
 
+def new_seeds(cells: dict, single, first: int) -> str:
+  """The bar on new seeds, in the cells where some strategy ran seeds ``first`` and up: the
+  reference is the single strategy (of ``single``, among those that ran both the first and
+  the new seeds) with the best mean AUBC over seeds 0 to ``first`` - 1, and each strategy's
+  paired regret to it is read on the new seeds alone (a fail: over 2 SE). The seeds that
+  chose the reference never score it, so its lead carries no winner's curse: it is a
+  strategy one could have picked from the first seeds. Beside it, per strategy, the bar
+  after the fact (`regrets`) over all the seeds and over the first ones, with the same
+  single strategies. Markdown: a row per cell (each strategy's new-seed regret), then a
+  row per strategy (mean new-seed regret, and the fails on each bar)."""
+  rows, summary = [], {}
+  names: list[str] = []
+  for dataset in _datasets_in(cells):
+    for budget in sorted(b for d, b in cells if d == dataset):
+      cell = cells[dataset, budget]
+      old = {s: {k: v for k, v in r.items() if k < first} for s, r in cell.items()}
+      new = {s: {k: v for k, v in r.items() if k >= first} for s, r in cell.items()}
+      candidates = [s for s in single if s in cell and old[s] and len(new[s]) > 1]
+      if not candidates:
+        continue
+      reference = max(candidates, key=lambda s: np.mean(list(old[s].values())))
+      after_all = regrets(cell, candidates)[1]
+      after_old = regrets({s: r for s, r in old.items() if r}, candidates)[1]
+      entries = {}
+      for strategy, runs in new.items():
+        seeds = sorted(set(runs) & set(new[reference]))
+        if len(seeds) < 2:
+          continue
+        diff = np.asarray([new[reference][k] - runs[k] for k in seeds])
+        mean, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+        entries[strategy] = (mean, se)
+        if strategy not in names:
+          names.append(strategy)
+        fails = summary.setdefault(strategy, [[], 0, 0, 0])
+        fails[0].append(mean)
+        fails[1] += mean > 2 * se
+        fails[2] += after_all[strategy][0] > 2 * after_all[strategy][1]
+        if strategy in after_old:
+          fails[3] += after_old[strategy][0] > 2 * after_old[strategy][1]
+      rows.append((f"{dataset}-{budget}", reference, entries))
+  names = [s for s in single if s in names] + [s for s in names if s not in single]
+  lines = [
+    "| cell | chosen on the first seeds | " + " | ".join(names) + " |",
+    "|---|---|" + "---|" * len(names),
+  ]
+  for cell, reference, entries in rows:
+    texts = []
+    for strategy in names:
+      if strategy not in entries:
+        texts.append("")
+        continue
+      mean, se = entries[strategy]
+      star = "*" if mean > 2 * se else ""
+      texts.append("ref" if strategy == reference else f"{mean:.2f} +- {se:.2f}{star}")
+    lines.append(f"| {cell} | {reference} | " + " | ".join(texts) + " |")
+  lines += [
+    f"\n(regret on seeds {first} and up to the single strategy chosen on seeds 0-{first - 1};"
+    " * more than 2 SE)\n",
+    "| strategy | cells | mean regret, new seeds | fails: new seeds | fails: after the fact, "
+    f"all seeds | fails: after the fact, seeds 0-{first - 1} |",
+    "|---|---|---|---|---|---|",
+  ]
+  for strategy in names:
+    means, on_new, on_all, on_old = summary[strategy]
+    lines.append(
+      f"| {strategy} | {len(means)} | {np.mean(means):.2f} | {on_new} | {on_all} | {on_old} |"
+    )
+  return "\n".join(lines)
+
+
 def rounds(folders, strategy: str, key: str) -> str:
   """Per stored cell where ``strategy`` ran: the mean over its seeds, round by round, of
   the entry ``key`` of its query log (`search`: e.g. `uherding_gated`'s ``gate``, its
@@ -502,10 +572,11 @@ def bought(stored: str) -> str:
   return "\n".join(lines)
 
 
-def runs_cells(table: bool, rounds_key: str, versus_pair) -> bool:
+def runs_cells(table: bool, rounds_key: str, versus_pair, new_seeds: int = 0) -> bool:
   """Whether the command runs the cells: not when it prints a table, nor with the
-  flags that only read stored cells (--rounds, --versus), with or without --table."""
-  return not (table or rounds_key or versus_pair)
+  flags that only read stored cells (--rounds, --versus, --new_seeds), with or without
+  --table."""
+  return not (table or rounds_key or versus_pair or new_seeds)
 
 
 def main(argv):
@@ -513,7 +584,7 @@ def main(argv):
   if FLAGS.bought:
     print(bought(FLAGS.stored))
     return
-  if runs_cells(FLAGS.table, FLAGS.rounds, FLAGS.versus):
+  if runs_cells(FLAGS.table, FLAGS.rounds, FLAGS.versus, FLAGS.new_seeds):
     for dataset in FLAGS.datasets:
       for budget in FLAGS.budgets:
         run_cell(dataset, budget)
@@ -525,6 +596,11 @@ def main(argv):
   cells = with_seeds(cells, FLAGS.min_seeds)
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
+    return
+  if FLAGS.new_seeds:
+    from experiments.configs import sweep
+
+    print(new_seeds(cells, sweep.SINGLE, FLAGS.new_seeds))
     return
   if FLAGS.versus:
     if len(FLAGS.versus) != 2:
@@ -555,6 +631,9 @@ def _define_flags() -> None:
   )
   flags.DEFINE_integer(
     "seeds", 0, "Run seeds 0..N-1 (0: the config's ten); stores the workdir even with --only."
+  )
+  flags.DEFINE_integer(
+    "new_seeds", 0, "Only the bar on seeds N and up, the reference chosen on 0..N-1 (no runs)."
   )
   flags.DEFINE_integer("min_seeds", 0, "--table: only the strategies that ran this many seeds.")
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")

@@ -379,6 +379,42 @@ def test_the_sweeps_tables_by_hand(tmp_path):
   assert not any(
     sweep.runs_cells(*f) for f in ((True, "", []), (False, "g:gate", []), (False, "", ["a", "b"]))
   )
+  assert not sweep.runs_cells(False, "", [], 10)
+
+
+def test_more_seeds_extend_a_cell_and_the_bar_on_new_seeds_chooses_on_the_first():
+  from benchmarks import sweep
+
+  # --seeds: the CLI gets the seed count (a finished workdir then runs the new seeds only).
+  command = sweep.cell_command("digits", "1", "/w", "/r", only=("margin",), seeds=20)
+  assert "--config.seeds=20" in command and "--config.strategies=margin" in command
+  assert not any("seeds" in c for c in sweep.cell_command("digits", "1", "/w", "/r"))
+  # A cell: on seeds 0-1 'a' leads 'b' by 1; on seeds 2-4 'b' leads 'a' by 2; 'c' (not a
+  # single strategy) 0.5 under 'a' everywhere with some spread; 'd' ran the first seeds
+  # only (dropped by with_seeds(5), kept by with_seeds(2)).
+  a = {0: 60.0, 1: 61.0, 2: 60.0, 3: 62.0, 4: 61.0}
+  b = {0: 59.0, 1: 60.0, 2: 62.0, 3: 64.0, 4: 63.0}
+  c = {k: v - 0.5 + 0.1 * (k % 2) for k, v in a.items()}
+  d = {0: 70.0, 1: 70.0}
+  cells = {("digits", 1): {"a": a, "b": b, "c": c, "d": d}, ("digits", 2): {"a": a, "d": d}}
+  assert set(sweep.with_seeds(cells, 5)[("digits", 1)]) == {"a", "b", "c"}
+  assert set(sweep.with_seeds(cells, 2)[("digits", 2)]) == {"a", "d"}
+  assert ("digits", 2) in sweep.with_seeds(cells, 5)
+  assert sweep.with_seeds({("x", 1): {"d": d}}, 5) == {}
+  text = sweep.new_seeds(sweep.with_seeds(cells, 5), ("a", "b"), first=2)
+  lines = text.splitlines()
+  assert lines[0] == "| cell | chosen on the first seeds | a | b | c |"
+  # 'a' is chosen on seeds 0-1; on seeds 2-4 'b' is 2 above it (regret -2), 'c' 0.5 under
+  # it give or take 0.1 (regret 0.47 +- 0.03: a fail). The cell of 'a' alone: 'a' the ref.
+  assert lines[2] == "| digits-1 | a | ref | -2.00 +- 0.00 | 0.47 +- 0.03* |"
+  assert lines[3] == "| digits-2 | a | ref |  |  |"
+  rows = {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| ")}
+  # After the fact over all five seeds 'b' is the best (61.6 against 60.8) and no
+  # regret to it is over 2 SE (the first seeds go the other way); over seeds 0-1 alone
+  # 'a' is the best, 'b' 1 under it on both (a fail), 'c' 0.45 +- 0.05 under it (a fail).
+  assert rows["a"] == "| a | 2 | 0.00 | 0 | 0 | 0 |"
+  assert rows["b"] == "| b | 1 | -2.00 | 0 | 0 | 1 |"
+  assert rows["c"] == "| c | 1 | 0.47 | 1 | 0 | 1 |"
 
 
 def test_a_composed_row_takes_each_cells_runs_from_its_budgets_part():
