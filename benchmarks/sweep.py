@@ -8,6 +8,9 @@ sweep").
   python -m benchmarks.sweep --table                                  # tables + heat map
   python -m benchmarks.sweep --table --versus=uherding_gated,uherding_median  # A - B per cell
   python -m benchmarks.sweep --table --rounds=uherding_gated:gate     # a log entry per round
+  python -m benchmarks.sweep --datasets=trap --budgets=1 --only=margin --seeds=20 \
+    --stored=DIR                                 # seeds 10-19 added to a finished cell
+  python -m benchmarks.sweep --table --stored=DIR --min_seeds=20 [--new_seeds=10]
 
 Each cell is one CLI invocation in RUNS/DATASET-M (resumed when interrupted, a strategy's
 ten seeds as one vmapped program); its results.json goes, gzipped, to
@@ -16,6 +19,12 @@ docs/results/sweep/DATASET-M.json.gz when the cell finishes. The synthetic cases
 float features (the suite's uint8 encoding undone) and run as ``npz`` cells; CASE_dN
 (e.g. ``--datasets=trap_d1``) is a fresh draw of a case with data seed N, to confirm a
 rule chosen on the first draw.
+
+``--seeds=N`` runs seeds 0 to N - 1 of the cell's strategies (resuming its workdir, so a
+finished ten-seed cell runs the new seeds only) and stores the whole workdir in
+``--stored`` (give it a folder of its own); ``--min_seeds=N`` tables, in each cell, only
+the strategies that ran N seeds, and ``--new_seeds=10`` prints the bar on new seeds
+(`new_seeds`: the reference chosen on seeds 0-9, the regrets read on seeds 10 and up).
 
 The tables (``--table``, from the stored files only): per dataset, a row per strategy and
 a column per budget, each entry the strategy's paired regret to the cell's best single
@@ -456,7 +465,7 @@ def versus(cells: dict, a: str, b: str) -> str:
   return "\n".join(lines)
 
 
-def new_seeds(cells: dict, single, first: int) -> str:
+def new_seeds(cells: dict, single, first: int, focus: str = "") -> str:
   """The bar on new seeds, in the cells where some strategy ran seeds ``first`` and up: the
   reference is the single strategy (of ``single``, among those that ran both the first and
   the new seeds) with the best mean AUBC over seeds 0 to ``first`` - 1, and each strategy's
@@ -465,8 +474,9 @@ def new_seeds(cells: dict, single, first: int) -> str:
   strategy one could have picked from the first seeds. Beside it, per strategy, the bar
   after the fact (`regrets`) over all the seeds and over the first ones, with the same
   single strategies. Markdown: a row per cell (each strategy's new-seed regret), then a
-  row per strategy (mean new-seed regret, and the fails on each bar)."""
-  rows, summary = [], {}
+  row per strategy (mean new-seed regret, and the fails on each bar); with ``focus`` (a
+  strategy), then a row per cell of its regret on each bar."""
+  rows, summary, focused = [], {}, []
   names: list[str] = []
   for dataset in _datasets_in(cells):
     for budget in sorted(b for d, b in cells if d == dataset):
@@ -477,8 +487,8 @@ def new_seeds(cells: dict, single, first: int) -> str:
       if not candidates:
         continue
       reference = max(candidates, key=lambda s: np.mean(list(old[s].values())))
-      after_all = regrets(cell, candidates)[1]
-      after_old = regrets({s: r for s, r in old.items() if r}, candidates)[1]
+      best_all, after_all = regrets(cell, candidates)
+      best_old, after_old = regrets({s: r for s, r in old.items() if r}, candidates)
       entries = {}
       for strategy, runs in new.items():
         seeds = sorted(set(runs) & set(new[reference]))
@@ -496,6 +506,13 @@ def new_seeds(cells: dict, single, first: int) -> str:
         if strategy in after_old:
           fails[3] += after_old[strategy][0] > 2 * after_old[strategy][1]
       rows.append((f"{dataset}-{budget}", reference, entries))
+      if focus in entries:
+        bars = [
+          (best_old, after_old[focus]),
+          (best_all, after_all[focus]),
+          (reference, entries[focus]),
+        ]
+        focused.append((f"{dataset}-{budget}", bars))
   names = [s for s in single if s in names] + [s for s in names if s not in single]
   lines = [
     "| cell | chosen on the first seeds | " + " | ".join(names) + " |",
@@ -523,6 +540,17 @@ def new_seeds(cells: dict, single, first: int) -> str:
     lines.append(
       f"| {strategy} | {len(means)} | {np.mean(means):.2f} | {on_new} | {on_all} | {on_old} |"
     )
+  if focused:
+    lines += [
+      f"\n{focus}'s regret (mean +- SE, * more than 2 SE) and the reference of each bar\n",
+      f"| cell | after the fact, seeds 0-{first - 1} | after the fact, all seeds | new seeds |",
+      "|---|---|---|---|",
+    ]
+    for cell, bars in focused:
+      texts = [
+        f"{m:.2f} +- {se:.2f}{'*' if m > 2 * se else ''} ({ref})" for ref, (m, se, *_) in bars
+      ]
+      lines.append(f"| {cell} | " + " | ".join(texts) + " |")
   return "\n".join(lines)
 
 
@@ -600,7 +628,7 @@ def main(argv):
   if FLAGS.new_seeds:
     from experiments.configs import sweep
 
-    print(new_seeds(cells, sweep.SINGLE, FLAGS.new_seeds))
+    print(new_seeds(cells, sweep.SINGLE, FLAGS.new_seeds, FLAGS.focus))
     return
   if FLAGS.versus:
     if len(FLAGS.versus) != 2:
@@ -635,6 +663,7 @@ def _define_flags() -> None:
   flags.DEFINE_integer(
     "new_seeds", 0, "Only the bar on seeds N and up, the reference chosen on 0..N-1 (no runs)."
   )
+  flags.DEFINE_string("focus", "", "--new_seeds: this strategy's regret on each bar, by cell.")
   flags.DEFINE_integer("min_seeds", 0, "--table: only the strategies that ran this many seeds.")
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
   flags.DEFINE_list(

@@ -415,6 +415,11 @@ def test_more_seeds_extend_a_cell_and_the_bar_on_new_seeds_chooses_on_the_first(
   assert rows["a"] == "| a | 2 | 0.00 | 0 | 0 | 0 |"
   assert rows["b"] == "| b | 1 | -2.00 | 0 | 0 | 1 |"
   assert rows["c"] == "| c | 1 | 0.47 | 1 | 0 | 1 |"
+  focused = sweep.new_seeds(sweep.with_seeds(cells, 5), ("a", "b"), first=2, focus="c")
+  assert focused.startswith(text)
+  assert focused.splitlines()[-1] == (
+    "| digits-1 | 0.45 +- 0.05* (a) | 1.26 +- 0.74 (b) | 0.47 +- 0.03* (a) |"
+  )
 
 
 def test_a_composed_row_takes_each_cells_runs_from_its_budgets_part():
