@@ -768,3 +768,37 @@ def test_trap_share_counts_the_bought_labels_in_the_noise_cluster(tmp_path):
   for bad in ("blobs", "trap_d0", "margin_d2"):
     with pytest.raises(ValueError, match="trap_dN"):
       trap_share.shares([str(tmp_path)], case=bad)
+
+
+def test_the_trap_scale_probe_standardises_without_the_cluster_and_pairs_by_seed():
+  from benchmarks import trap_scale
+
+  rng = np.random.RandomState(0)
+  features = rng.randn(400, 3).astype(np.float32)
+  features[:100] += 10.0  # the first quarter: the cluster
+  embedding = trap_scale.cluster_free_embedding(features)
+  np.testing.assert_allclose(embedding[100:].mean(0), 0.0, atol=1e-5)
+  np.testing.assert_allclose(embedding[100:].std(0), 1.0, atol=1e-5)
+  assert embedding.dtype == np.float32 and embedding[:100].mean() > 8.0
+  # 'm' is the reference (best on seeds 0-1); 'h' 2 under it stored, 1 under it probed.
+  stored = {
+    "m": {0: 50.0, 1: 52.0, 2: 51.0, 3: 50.0},
+    "h": {0: 48.0, 1: 50.0, 2: 49.5, 3: 47.5},
+    "r": {0: 40.0, 1: 41.0, 2: 60.0, 3: 60.0},
+  }
+  probe = {"h": {0: 49.0, 1: 51.0, 2: 50.0, 3: 49.0}, "x": {0: 1.0}}
+  lines = trap_scale.table(stored, probe, ("m", "r", "h")).splitlines()
+  assert lines[0] == "reference: m (chosen on the stored seeds 0-9)"
+  # 'r' is best over all four seeds but not over the first ones; 'x' ran one seed: no row.
+  assert lines[-1] == "| h | 4 | 2.00 +- 0.20* | 1.00 +- 0.00* | 1.00 +- 0.20* |"
+  # Where the picks went: rows 0-1 the cluster (of 8), x0 = row index / 4, labels 0,1,2,0..
+  features = np.stack([np.arange(8) / 4.0, -np.ones(8)], axis=1)
+  labels = np.arange(8) % 3
+  runs = [
+    {"strategy": "a", "picks": [[0], [4], [5], [7]]},  # first three on the plane: 4, 5
+    {"strategy": "a", "picks": [[2], [3], [1], [6]]},  # first three on the plane: 2, 3
+  ]
+  text = trap_scale.pick_geometry(features, labels, runs).splitlines()
+  # shares 1/4 and 1/4; |x0| means (1+1.25+1.75)/3 and (0.5+0.75+1.5)/3; classes {1, 2}
+  # and {2, 0}
+  assert text[-1] == "| a | 2 | 0.25 | 1.12 | 1.00 | 2.00 |"

@@ -1,0 +1,167 @@
+r"""A mechanism probe for the trap at one label per class: do the coverage strategies lose
+there because the unlearnable cluster sets the scale of the features they cover?
+
+  python -m benchmarks.trap_scale --case=trap_d2 --runs=/work/runs/trap_scale   # run
+  python -m benchmarks.trap_scale --case=trap_d2 --runs=/work/runs/trap_scale --table
+
+The sweep's coverage strategies measure distances on the pool's standardised features
+(``embeddings = inputs``). In the trap a quarter of the pool is a cluster off the plane
+whose labels are random; it nearly doubles the spread of the two informative features
+(1.8 against the margin case's 1.15), so after standardisation the plane the classes
+live on is shrunk against the four noise features. The probe runs the cell again with a
+fixed embedding (``--config.embeddings=npz:...``) of the same features standardised with
+the statistics of the pool *without* the cluster (`cluster_free_embedding`): the plane at
+the margin case's scale, the cluster where it is. The task model, its inputs, the seeds'
+initial sets and first models are the sweep's, so each run is paired with the stored run
+of the same strategy and seed (``--stored``, the twenty-seed cells of
+``docs/results/sweep20``). It uses the generator's knowledge of which rows are the cluster:
+a probe of the mechanism, not a strategy.
+
+``--picks`` (no run): where each stored strategy's queries went, for the trap's draws and
+the margin case's (whose first quarter of rows is no cluster: its share is a control):
+the share in the cluster's rows, the mean |x0|, |x1| of the picks on the plane (the plane
+spans [-2, 2]; uniform picks average 1), and how many of the three classes the plane picks
+of the first three queries hold.
+
+``--table``: per strategy, the stored run's and the probe's regret to the reference (the
+single strategy with the best mean over the stored seeds 0-9, as the bar on new seeds
+chooses it) over the seeds both ran, and the probe's gain (probe - stored AUBC, paired).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+STRATEGIES = ("maxherding", "uherding", "uherding_cvswitch")
+
+
+def cluster_free_embedding(features: np.ndarray) -> np.ndarray:
+  """The trap's pool features [N, D] standardised with the mean and spread of the rows
+  outside its cluster (the first quarter of the rows, `synthetic_cases.make_case`)."""
+  rest = features[len(features) // 4 :]
+  return ((features - rest.mean(0)) / rest.std(0)).astype(np.float32)
+
+
+def stored_runs(stored: str, case: str, budget: str) -> dict:
+  """{strategy: {seed: AUBC %}} of the stored cell (its singles and v12's leader)."""
+  runs = {}
+  for name in (f"{case}-{budget}", f"{case}-{budget}+uherding_cvswitch"):
+    with gzip.open(os.path.join(stored, f"{name}.json.gz"), "rt") as f:
+      for run in json.load(f)["runs"]:
+        runs.setdefault(run["strategy"], {})[run["seed"]] = 100 * run["aubc"]
+  return runs
+
+
+def pick_geometry(features: np.ndarray, labels: np.ndarray, runs) -> str:
+  """Markdown: per strategy of ``runs`` (stored run dicts with 'picks'), the mean over its
+  seeds of the share of its queries in the first quarter of the rows, of |x0| and |x1| of
+  its other picks, and of the classes among the other picks of its first three queries."""
+  quarter = len(labels) // 4
+  rows = {}
+  for run in runs:
+    picks = np.concatenate([np.asarray(p, np.int64) for p in run["picks"]])
+    plane = picks[picks >= quarter]
+    early = np.concatenate([np.asarray(p, np.int64) for p in run["picks"][:3]])
+    classes = len(set(labels[early[early >= quarter]].tolist()))
+    row = [np.mean(picks < quarter), *np.abs(features[plane, :2]).mean(0), classes]
+    rows.setdefault(run["strategy"], []).append(row)
+  lines = [
+    "| strategy | seeds | share in the first quarter | mean abs x0 | mean abs x1 "
+    "| classes, first three queries |",
+    "|---|---|---|---|---|---|",
+  ]
+  for strategy, values in sorted(rows.items()):
+    cells = " | ".join(f"{v:.2f}" for v in np.mean(values, axis=0))
+    lines.append(f"| {strategy} | {len(values)} | {cells} |")
+  return "\n".join(lines)
+
+
+def table(stored: dict, probe: dict, single, first: int = 10) -> str:
+  """Markdown: per probed strategy, its stored and probed regret to the reference (the
+  single strategy of ``single`` with the best mean over stored seeds below ``first``),
+  and the probe's paired gain; mean +- SE over the seeds all three ran."""
+  candidates = [s for s in single if s in stored]
+  reference = max(candidates, key=lambda s: np.mean([v for k, v in stored[s].items() if k < first]))
+  lines = [
+    f"reference: {reference} (chosen on the stored seeds 0-{first - 1})\n",
+    "| strategy | seeds | stored: regret | probe: regret | probe - stored |",
+    "|---|---|---|---|---|",
+  ]
+
+  def text(diff):
+    mean, se = diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff))
+    return f"{mean:.2f} +- {se:.2f}" + ("*" if abs(mean) > 2 * se else "")
+
+  for strategy, runs in probe.items():
+    seeds = sorted(set(runs) & set(stored.get(strategy, {})) & set(stored[reference]))
+    if len(seeds) < 2:
+      continue
+    ref = np.asarray([stored[reference][k] for k in seeds])
+    old = np.asarray([stored[strategy][k] for k in seeds])
+    new = np.asarray([runs[k] for k in seeds])
+    lines.append(
+      f"| {strategy} | {len(seeds)} | {text(ref - old)} | {text(ref - new)} | {text(new - old)} |"
+    )
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  from benchmarks import sweep
+
+  workdir = os.path.join(FLAGS.runs, f"{FLAGS.case}-{FLAGS.budget}")
+  if FLAGS.picks:
+    path, _, _ = sweep.synthetic_npz(FLAGS.case, FLAGS.data)
+    runs = []
+    for name in (f"{FLAGS.case}-{FLAGS.budget}", f"{FLAGS.case}-{FLAGS.budget}+uherding_cvswitch"):
+      with gzip.open(os.path.join(FLAGS.stored, f"{name}.json.gz"), "rt") as f:
+        runs += json.load(f)["runs"]
+    with np.load(path) as f:
+      print(pick_geometry(f["train_images"], f["train_labels"], runs))
+    return
+  if FLAGS.table:
+    with open(os.path.join(workdir, "results.json")) as f:
+      probe = {}
+      for run in json.load(f)["runs"]:
+        probe.setdefault(run["strategy"], {})[run["seed"]] = 100 * run["aubc"]
+    from experiments.configs import sweep as config
+
+    print(table(stored_runs(FLAGS.stored, FLAGS.case, FLAGS.budget), probe, config.SINGLE))
+    return
+  if not sweep.synthetic_draw(FLAGS.case) or not FLAGS.case.startswith("trap"):
+    raise app.UsageError(f"--case is the trap or one of its draws (trap_dN), not {FLAGS.case}")
+  path, _, _ = sweep.synthetic_npz(FLAGS.case, FLAGS.data)
+  embedding = os.path.join(FLAGS.runs, f"{FLAGS.case}-embedding.npz")
+  os.makedirs(FLAGS.runs, exist_ok=True)
+  with np.load(path) as f:
+    np.savez(embedding, embeddings=cluster_free_embedding(f["train_images"]))
+  command = sweep.cell_command(
+    FLAGS.case,
+    FLAGS.budget,
+    workdir,
+    os.path.dirname(FLAGS.data),
+    only=STRATEGIES,
+    seeds=FLAGS.seeds,
+  )
+  command.append(f"--config.embeddings=npz:{embedding}")
+  print(" ".join(command), flush=True)
+  subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+  flags.DEFINE_string("case", "trap_d2", "The trap or one of its draws (trap_dN).")
+  flags.DEFINE_string("budget", "1", "Labels per class.")
+  flags.DEFINE_string("runs", "/work/runs/trap_scale", "Where the probe's workdirs go.")
+  flags.DEFINE_string("data", "/work/runs/sweep/data", "The sweep's synthetic npz files.")
+  flags.DEFINE_string("stored", "docs/results/sweep20", "The stored cells it pairs with.")
+  flags.DEFINE_integer("seeds", 20, "Seeds 0..N-1.")
+  flags.DEFINE_bool("picks", False, "Only print where the stored runs' queries went.")
+  flags.DEFINE_bool("table", False, "Only print the comparison with the stored cell.")
+  app.run(main)
