@@ -15,7 +15,14 @@ the margin case's scale, the cluster where it is. The task model, its inputs, th
 initial sets and first models are the sweep's, so each run is paired with the stored run
 of the same strategy and seed (``--stored``, the twenty-seed cells of
 ``docs/results/sweep20``). It uses the generator's knowledge of which rows are the cluster:
-a probe of the mechanism, not a strategy.
+a probe of the mechanism, not a strategy. ``--scale=raw`` instead: the distances on
+the generator's own features, not standardised at all (no knowledge of the cluster; the
+plane then outweighs the noise features in the trap and in the margin case alike), on
+any synthetic case (the margin case, the blobs: a control), into DATASET-M-raw.
+
+``--picks`` also prints, per scaling of the features (the standard deviation the sweep
+uses, and two robust ones), how wide the plane is against the noise features on the rows
+outside the cluster (`spread_ratios`): 1 in the margin case under the sweep's scaling.
 
 ``--picks`` (no run): where each stored strategy's queries went, for the trap's draws and
 the margin case's (whose first quarter of rows is no cluster: its share is a control):
@@ -47,6 +54,22 @@ def cluster_free_embedding(features: np.ndarray) -> np.ndarray:
   outside its cluster (the first quarter of the rows, `synthetic_cases.make_case`)."""
   rest = features[len(features) // 4 :]
   return ((features - rest.mean(0)) / rest.std(0)).astype(np.float32)
+
+
+def spread_ratios(features: np.ndarray, rest: np.ndarray) -> dict:
+  """{scaling: the mean spread (SD) of the two plane features over the mean spread of the
+  others, on the rows ``rest`` after the features are divided by that scaling's per-feature
+  scale, computed over every row}: 'std' (the sweep's standardisation), 'iqr', 'mad'."""
+  scales = {
+    "std": features.std(0),
+    "iqr": np.subtract(*np.percentile(features, [75, 25], axis=0)),
+    "mad": np.median(np.abs(features - np.median(features, 0)), 0),
+  }
+  out = {}
+  for name, scale in scales.items():
+    spread = (features[rest] / scale).std(0)
+    out[name] = float(spread[:2].mean() / spread[2:].mean())
+  return out
 
 
 def stored_runs(stored: str, case: str, budget: str) -> dict:
@@ -116,7 +139,8 @@ def main(argv):
   del argv
   from benchmarks import sweep
 
-  workdir = os.path.join(FLAGS.runs, f"{FLAGS.case}-{FLAGS.budget}")
+  suffix = "" if FLAGS.scale == "cluster_free" else f"-{FLAGS.scale}"
+  workdir = os.path.join(FLAGS.runs, f"{FLAGS.case}-{FLAGS.budget}{suffix}")
   if FLAGS.picks:
     path, _, _ = sweep.synthetic_npz(FLAGS.case, FLAGS.data)
     runs = []
@@ -124,7 +148,14 @@ def main(argv):
       with gzip.open(os.path.join(FLAGS.stored, f"{name}.json.gz"), "rt") as f:
         runs += json.load(f)["runs"]
     with np.load(path) as f:
-      print(pick_geometry(f["train_images"], f["train_labels"], runs))
+      features, labels = f["train_images"], f["train_labels"]
+    print(pick_geometry(features, labels, runs))
+    rest = np.arange(len(labels)) >= (len(labels) // 4 if FLAGS.case.startswith("trap") else 0)
+    ratios = spread_ratios(features, rest)
+    print(
+      "\nplane / noise spread outside the cluster, by scaling: "
+      + ", ".join(f"{name} {value:.2f}" for name, value in ratios.items())
+    )
     return
   if FLAGS.table:
     with open(os.path.join(workdir, "results.json")) as f:
@@ -135,13 +166,17 @@ def main(argv):
 
     print(table(stored_runs(FLAGS.stored, FLAGS.case, FLAGS.budget), probe, config.SINGLE))
     return
-  if not sweep.synthetic_draw(FLAGS.case) or not FLAGS.case.startswith("trap"):
-    raise app.UsageError(f"--case is the trap or one of its draws (trap_dN), not {FLAGS.case}")
+  if not sweep.synthetic_draw(FLAGS.case):
+    raise app.UsageError(f"--case is a synthetic case or a draw of one, not {FLAGS.case}")
+  if FLAGS.scale == "cluster_free" and not FLAGS.case.startswith("trap"):
+    raise app.UsageError(f"--scale=cluster_free needs the trap's cluster: {FLAGS.case}")
   path, _, _ = sweep.synthetic_npz(FLAGS.case, FLAGS.data)
-  embedding = os.path.join(FLAGS.runs, f"{FLAGS.case}-embedding.npz")
+  embedding = os.path.join(FLAGS.runs, f"{FLAGS.case}-embedding{suffix}.npz")
   os.makedirs(FLAGS.runs, exist_ok=True)
   with np.load(path) as f:
-    np.savez(embedding, embeddings=cluster_free_embedding(f["train_images"]))
+    features = f["train_images"].astype(np.float32)
+    scaled = cluster_free_embedding(features) if FLAGS.scale == "cluster_free" else features
+    np.savez(embedding, embeddings=scaled)
   command = sweep.cell_command(
     FLAGS.case,
     FLAGS.budget,
@@ -158,6 +193,9 @@ def main(argv):
 if __name__ == "__main__":
   flags.DEFINE_string("case", "trap_d2", "The trap or one of its draws (trap_dN).")
   flags.DEFINE_string("budget", "1", "Labels per class.")
+  flags.DEFINE_enum(
+    "scale", "cluster_free", ["cluster_free", "raw"], "The features the distances are on."
+  )
   flags.DEFINE_string("runs", "/work/runs/trap_scale", "Where the probe's workdirs go.")
   flags.DEFINE_string("data", "/work/runs/sweep/data", "The sweep's synthetic npz files.")
   flags.DEFINE_string("stored", "docs/results/sweep20", "The stored cells it pairs with.")

@@ -780,6 +780,15 @@ def test_the_trap_scale_probe_standardises_without_the_cluster_and_pairs_by_seed
   np.testing.assert_allclose(embedding[100:].mean(0), 0.0, atol=1e-5)
   np.testing.assert_allclose(embedding[100:].std(0), 1.0, atol=1e-5)
   assert embedding.dtype == np.float32 and embedding[:100].mean() > 8.0
+  # Gaussian features: every scaling divides each by its own spread, so the plane is as
+  # wide as the noise (1); a cluster shifted in the plane features widens their scale, so
+  # outside it the plane comes out narrower than the noise under every scaling.
+  plane = np.concatenate([rng.randn(400, 2) * 2.0, rng.randn(400, 2)], axis=1)
+  even = trap_scale.spread_ratios(plane, np.arange(400) >= 0)
+  assert all(abs(v - 1.0) < 0.15 for v in even.values()), even
+  plane[:100, :2] += 8.0
+  shrunk = trap_scale.spread_ratios(plane, np.arange(400) >= 100)
+  assert all(v < 0.7 for v in shrunk.values()), shrunk
   # 'm' is the reference (best on seeds 0-1); 'h' 2 under it stored, 1 under it probed.
   stored = {
     "m": {0: 50.0, 1: 52.0, 2: 51.0, 3: 50.0},
