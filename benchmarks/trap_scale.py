@@ -3,6 +3,7 @@ there because the unlearnable cluster sets the scale of the features they cover?
 
   python -m benchmarks.trap_scale --case=trap_d2 --runs=/work/runs/trap_scale   # run
   python -m benchmarks.trap_scale --case=trap_d2 --runs=/work/runs/trap_scale --table
+  python -m benchmarks.trap_scale --case=trap_d2 --runs=docs/results/trap_scale --table  # stored
 
 The sweep's coverage strategies measure distances on the pool's standardised features
 (``embeddings = inputs``). In the trap a quarter of the pool is a cluster off the plane
@@ -158,7 +159,11 @@ def main(argv):
     )
     return
   if FLAGS.table:
-    with open(os.path.join(workdir, "results.json")) as f:
+    # The workdir's results.json, or where it was stored (RUNS/CASE-M[-raw].json.gz).
+    stored_probe = workdir + ".json.gz"
+    opener = gzip.open if os.path.exists(stored_probe) else open
+    path = stored_probe if os.path.exists(stored_probe) else os.path.join(workdir, "results.json")
+    with opener(path, "rt") as f:
       probe = {}
       for run in json.load(f)["runs"]:
         probe.setdefault(run["strategy"], {})[run["seed"]] = 100 * run["aubc"]
