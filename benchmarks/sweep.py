@@ -88,6 +88,19 @@ def synthetic_npz(dataset: str, folder: str) -> tuple[str, int, int]:
   return path, data.info.num_classes, len(data.train_labels)
 
 
+def raw_embedding(path: str) -> str:
+  """The fixed embedding of a synthetic case's npz (`synthetic_npz`): its pool features as
+  drawn, not standardised, in PATH-raw.npz beside it (written once)."""
+  out = path[: -len(".npz")] + "-raw.npz"
+  if not os.path.exists(out):
+    with np.load(path) as f:
+      features = np.asarray(f["train_images"], np.float32)
+    tmp = out + ".tmp.npz"
+    np.savez(tmp, embeddings=features)
+    os.replace(tmp, out)
+  return out
+
+
 def cell_command(
   dataset: str,
   budget: str,
@@ -97,18 +110,28 @@ def cell_command(
   only=(),
   module: str = "experiments.main",
   seeds: int = 0,
+  geometry: str = "standard",
 ) -> list[str]:
   """The CLI command of a cell; ValueError (the config's own checks, e.g. a pool with no
   room for the budget) before any process starts. ``seeds`` > 0: seeds 0 to seeds - 1
   instead of the config's ten (a finished workdir resumes, running the new seeds only:
-  the seed count is not part of a run's identity)."""
+  the seed count is not part of a run's identity). ``geometry`` "raw" (synthetic cases
+  only): the strategies' distances on the generator's features as drawn (a fixed embedding
+  written beside the data, RUNS/data/DATASET-raw.npz) instead of on the features
+  standardised one by one, as the image cells measure theirs before standardisation."""
   from experiments.configs import sweep
 
   suffix = "" if variant == "v1" else f",{variant}"
+  if geometry not in ("standard", "raw"):
+    raise ValueError(f"Unknown geometry {geometry!r}: standard or raw")
   if synthetic_draw(dataset):
     path, classes, pool = synthetic_npz(dataset, os.path.join(runs, "data"))
     argument = f"npz,{budget},{classes},{pool}{suffix}"
     extra = [f"--config.dataset=npz:{path}"]
+    if geometry == "raw":
+      extra.append(f"--config.embeddings=npz:{raw_embedding(path)}")
+  elif geometry == "raw":
+    raise ValueError(f"--geometry=raw is for the synthetic cases, not {dataset}")
   else:
     argument, extra = f"{dataset},{budget}{suffix}", []
   sweep.get_config(argument)
@@ -153,6 +176,7 @@ def run_cell(dataset: str, budget: str) -> None:
       FLAGS.only or later,
       FLAGS.module,
       FLAGS.seeds,
+      FLAGS.geometry,
     )
   except ValueError as e:  # no room in the pool for this budget
     print(f"{name}: skipped ({e})", flush=True)
@@ -664,6 +688,13 @@ def _define_flags() -> None:
     "new_seeds", 0, "Only the bar on seeds N and up, the reference chosen on 0..N-1 (no runs)."
   )
   flags.DEFINE_string("focus", "", "--new_seeds: this strategy's regret on each bar, by cell.")
+  flags.DEFINE_enum(
+    "geometry",
+    "standard",
+    ["standard", "raw"],
+    "Synthetic cells: the strategies' distances on the standardised features or on the raw "
+    "ones (raw: use a --runs and --stored of their own).",
+  )
   flags.DEFINE_integer("min_seeds", 0, "--table: only the strategies that ran this many seeds.")
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")
   flags.DEFINE_list(

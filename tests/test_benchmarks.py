@@ -389,6 +389,24 @@ def test_more_seeds_extend_a_cell_and_the_bar_on_new_seeds_chooses_on_the_first(
   command = sweep.cell_command("digits", "1", "/w", "/r", only=("margin",), seeds=20)
   assert "--config.seeds=20" in command and "--config.strategies=margin" in command
   assert not any("seeds" in c for c in sweep.cell_command("digits", "1", "/w", "/r"))
+
+
+def test_the_raw_geometry_gives_a_synthetic_cell_its_features_as_drawn(tmp_path):
+  from benchmarks import sweep, synthetic_cases
+
+  command = sweep.cell_command("trap_d1", "1", str(tmp_path / "w"), str(tmp_path), geometry="raw")
+  flag = [c for c in command if c.startswith("--config.embeddings=npz:")]
+  assert flag == [f"--config.embeddings=npz:{tmp_path}/data/trap_d1-raw.npz"]
+  with np.load(tmp_path / "data" / "trap_d1-raw.npz") as f:
+    raw = f["embeddings"]
+  drawn = synthetic_cases.decode(synthetic_cases.make_case("trap", 1)[0].train_images)
+  np.testing.assert_allclose(raw, drawn)
+  # Not standardised: the trap's plane features are wider than its noise features.
+  assert raw[:, :2].std(0).min() > 3 * raw[:, 2:].std(0).max()
+  standard = sweep.cell_command("trap_d1", "1", str(tmp_path / "w"), str(tmp_path))
+  assert not any("embeddings" in c for c in standard)
+  with pytest.raises(ValueError, match="synthetic"):
+    sweep.cell_command("digits", "1", "/w", "/r", geometry="raw")
   # A cell: on seeds 0-1 'a' leads 'b' by 1; on seeds 2-4 'b' leads 'a' by 2; 'c' (not a
   # single strategy) 0.5 under 'a' everywhere with some spread; 'd' ran the first seeds
   # only (dropped by with_seeds(5), kept by with_seeds(2)).
