@@ -11,6 +11,8 @@ sweep").
   python -m benchmarks.sweep --datasets=trap --budgets=1 --only=margin --seeds=20 \
     --stored=DIR                                 # seeds 10-19 added to a finished cell
   python -m benchmarks.sweep --table --stored=DIR --min_seeds=20 [--new_seeds=10]
+  python -m benchmarks.sweep --geometry=raw --runs=DIR --stored=DIR2 --datasets=trap_d4 \
+    --budgets=1                    # distances on a synthetic case's features as drawn
 
 Each cell is one CLI invocation in RUNS/DATASET-M (resumed when interrupted, a strategy's
 ten seeds as one vmapped program); its results.json goes, gzipped, to
