@@ -21,15 +21,14 @@ the generator's own features, not standardised at all (no knowledge of the clust
 plane then outweighs the noise features in the trap and in the margin case alike), on
 any synthetic case (the margin case, the blobs: a control), into DATASET-M-raw.
 
-``--picks`` also prints, per scaling of the features (the standard deviation the sweep
-uses, and two robust ones), how wide the plane is against the noise features on the rows
-outside the cluster (`spread_ratios`): 1 in the margin case under the sweep's scaling.
-
 ``--picks`` (no run): where each stored strategy's queries went, for the trap's draws and
 the margin case's (whose first quarter of rows is no cluster: its share is a control):
 the share in the cluster's rows, the mean |x0|, |x1| of the picks on the plane (the plane
 spans [-2, 2]; uniform picks average 1), and how many of the three classes the plane picks
 of the first three queries hold.
+Then, per scaling of the features (the standard deviation the sweep uses, and two robust
+ones), how wide the plane is against the noise features on the rows outside the cluster
+(`spread_ratios`): 1 in the margin case under the sweep's scaling.
 
 ``--table``: per strategy, the stored run's and the probe's regret to the reference (the
 single strategy with the best mean over the stored seeds 0-9, as the bar on new seeds
@@ -196,7 +195,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.DEFINE_string("case", "trap_d2", "The trap or one of its draws (trap_dN).")
+  flags.DEFINE_string(
+    "case", "trap_d2", "The trap or a draw of it (trap_dN; --scale=raw: any case)."
+  )
   flags.DEFINE_string("budget", "1", "Labels per class.")
   flags.DEFINE_enum(
     "scale", "cluster_free", ["cluster_free", "raw"], "The features the distances are on."
