@@ -274,6 +274,17 @@ def compose(cells: dict, spec: str) -> dict:
   return out
 
 
+def with_tagged(cells: dict, tag: str, folder: str) -> dict:
+  """``cells`` with the runs stored in ``folder`` added as STRATEGY@TAG (e.g. the same
+  cells run under another protocol, ``--geometry=raw``), for `versus` to pair a strategy
+  with itself across the two."""
+  out = {key: dict(cell) for key, cell in cells.items()}
+  for key, cell in load_cells(folder).items():
+    for strategy, runs in cell.items():
+      out.setdefault(key, {})[f"{strategy}@{tag}"] = dict(runs)
+  return out
+
+
 def composed_cells(folders, specs=()) -> dict:
   """`merged_cells` of ``folders`` with the rows of each of ``specs`` (`compose`)."""
   cells = merged_cells(folders)
@@ -647,6 +658,11 @@ def main(argv):
     print(rounds([*FLAGS.also, FLAGS.stored], strategy, key))
     return
   cells = composed_cells([*FLAGS.also, FLAGS.stored], FLAGS.compose)
+  for spec in FLAGS.tagged:
+    tag, sep, folder = spec.partition("=")
+    if not sep or not tag or not folder:
+      raise app.UsageError(f"--tagged is TAG=FOLDER, not {spec!r}")
+    cells = with_tagged(cells, tag, folder)
   cells = with_seeds(cells, FLAGS.min_seeds)
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
@@ -696,6 +712,9 @@ def _define_flags() -> None:
     ["standard", "raw"],
     "Synthetic cells: the strategies' distances on the standardised features or on the raw "
     "ones (raw: use a --runs and --stored of their own).",
+  )
+  flags.DEFINE_multi_string(
+    "tagged", [], "TAG=FOLDER: that folder's stored runs added as STRATEGY@TAG (for --versus)."
   )
   flags.DEFINE_integer("min_seeds", 0, "--table: only the strategies that ran this many seeds.")
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")

@@ -391,6 +391,27 @@ def test_more_seeds_extend_a_cell_and_the_bar_on_new_seeds_chooses_on_the_first(
   assert not any("seeds" in c for c in sweep.cell_command("digits", "1", "/w", "/r"))
 
 
+def test_a_tagged_folder_pairs_a_strategy_with_itself_under_another_protocol(tmp_path):
+  import gzip
+  import json
+
+  from benchmarks import sweep
+
+  def store(folder, aubcs):
+    folder.mkdir()
+    runs = [{"strategy": "h", "seed": k, "aubc": v} for k, v in enumerate(aubcs)]
+    with gzip.open(folder / "trap_d4-1.json.gz", "wt") as f:
+      json.dump({"runs": runs}, f)
+
+  store(tmp_path / "standard", [0.40, 0.42, 0.41])
+  store(tmp_path / "raw", [0.45, 0.46, 0.47])
+  cells = sweep.load_cells(str(tmp_path / "standard"))
+  tagged = sweep.with_tagged(cells, "raw", str(tmp_path / "raw"))
+  assert set(tagged["trap_d4", 1]) == {"h", "h@raw"} and set(cells["trap_d4", 1]) == {"h"}
+  text = sweep.versus(tagged, "h@raw", "h")
+  assert "| trap_d4-1 | +5.00 +- 0.58* |" in text
+
+
 def test_the_raw_geometry_gives_a_synthetic_cell_its_features_as_drawn(tmp_path):
   from benchmarks import sweep, synthetic_cases
 
