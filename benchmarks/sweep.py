@@ -312,6 +312,13 @@ def _datasets_in(cells: dict) -> list[str]:
   return datasets + sorted({d for d, _ in cells} - set(datasets))
 
 
+def mean_se(diff) -> tuple[float, float]:
+  """The mean of paired differences and its standard error (nan with fewer than two)."""
+  diff = np.asarray(diff, np.float64)
+  se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+  return float(diff.mean()), float(se)
+
+
 def regrets(cell: dict, single) -> tuple[str, dict]:
   """The cell's best single strategy and each strategy's paired regret to it:
   {strategy: (mean, SE, n)} over the seeds both ran."""
@@ -320,9 +327,8 @@ def regrets(cell: dict, single) -> tuple[str, dict]:
   out = {}
   for strategy, runs in cell.items():
     seeds = sorted(set(runs) & set(cell[best]))
-    diff = np.asarray([cell[best][s] - runs[s] for s in seeds])
-    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-    out[strategy] = (float(diff.mean()), float(se), len(diff))
+    mean, se = mean_se([cell[best][s] - runs[s] for s in seeds])
+    out[strategy] = (mean, se, len(seeds))
   return best, out
 
 
@@ -531,8 +537,7 @@ def new_seeds(cells: dict, single, first: int, focus: str = "") -> str:
         seeds = sorted(set(runs) & set(new[reference]))
         if len(seeds) < 2:
           continue
-        diff = np.asarray([new[reference][k] - runs[k] for k in seeds])
-        mean, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+        mean, se = mean_se([new[reference][k] - runs[k] for k in seeds])
         entries[strategy] = (mean, se)
         if strategy not in names:
           names.append(strategy)

@@ -72,16 +72,6 @@ def spread_ratios(features: np.ndarray, rest: np.ndarray) -> dict:
   return out
 
 
-def stored_runs(stored: str, case: str, budget: str) -> dict:
-  """{strategy: {seed: AUBC %}} of the stored cell (its singles and v12's leader)."""
-  runs = {}
-  for name in (f"{case}-{budget}", f"{case}-{budget}+uherding_cvswitch"):
-    with gzip.open(os.path.join(stored, f"{name}.json.gz"), "rt") as f:
-      for run in json.load(f)["runs"]:
-        runs.setdefault(run["strategy"], {})[run["seed"]] = 100 * run["aubc"]
-  return runs
-
-
 def pick_geometry(features: np.ndarray, labels: np.ndarray, runs) -> str:
   """Markdown: per strategy of ``runs`` (stored run dicts with 'picks'), the mean over its
   seeds of the share of its queries in the first quarter of the rows, of |x0| and |x1| of
@@ -118,8 +108,10 @@ def table(stored: dict, probe: dict, single, first: int = 10) -> str:
     "|---|---|---|---|---|",
   ]
 
+  from benchmarks import sweep
+
   def text(diff):
-    mean, se = diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff))
+    mean, se = sweep.mean_se(diff)
     return f"{mean:.2f} +- {se:.2f}" + ("*" if abs(mean) > 2 * se else "")
 
   for strategy, runs in probe.items():
@@ -168,7 +160,9 @@ def main(argv):
         probe.setdefault(run["strategy"], {})[run["seed"]] = 100 * run["aubc"]
     from experiments.configs import sweep as config
 
-    print(table(stored_runs(FLAGS.stored, FLAGS.case, FLAGS.budget), probe, config.SINGLE))
+    # The stored cell: its singles and v12's leader (DATASET-M+uherding_cvswitch).
+    stored = sweep.load_cells(FLAGS.stored)[FLAGS.case, int(FLAGS.budget)]
+    print(table(stored, probe, config.SINGLE))
     return
   if not sweep.synthetic_draw(FLAGS.case):
     raise app.UsageError(f"--case is a synthetic case or a draw of one, not {FLAGS.case}")
