@@ -26,7 +26,8 @@ the margin case's (whose first quarter of rows is no cluster: its share is a con
 the share in the cluster's rows, the mean |x0|, |x1| of the picks on the plane (the plane
 spans [-2, 2]; uniform picks average 1), and how many of the three classes the plane picks
 of the first three queries hold.
-Then, per scaling of the features (the standard deviation the sweep uses, and two robust
+Then the features' spreads (SD over every row and over the rows outside the cluster) and,
+per scaling of the features (the standard deviation the sweep uses, and two robust
 ones), how wide the plane is against the noise features on the rows outside the cluster
 (`spread_ratios`): 1 in the margin case under the sweep's scaling.
 
@@ -144,6 +145,10 @@ def main(argv):
     print(pick_geometry(features, labels, runs))
     rest = np.arange(len(labels)) >= (len(labels) // 4 if FLAGS.case.startswith("trap") else 0)
     ratios = spread_ratios(features, rest)
+    print("\nfeature SDs, every row: " + ", ".join(f"{v:.2f}" for v in features.std(0)))
+    print(
+      "feature SDs, outside the cluster: " + ", ".join(f"{v:.2f}" for v in features[rest].std(0))
+    )
     print(
       "\nplane / noise spread outside the cluster, by scaling: "
       + ", ".join(f"{name} {value:.2f}" for name, value in ratios.items())
