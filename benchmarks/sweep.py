@@ -162,6 +162,18 @@ def cell_name(dataset: str, budget: str, variant: str = "v1", later=()) -> str:
   return f"{dataset}-{budget}" + ("" if variant == "v1" else f"-{variant}")
 
 
+def check_datasets(datasets, geometry: str) -> None:
+  """ValueError, before any cell runs, where ``geometry`` is "raw" and a dataset is not a
+  synthetic case (`cell_command` refuses it too, but a cell's ValueError reads as "no room
+  for the budget" and the sweep goes on)."""
+  real = [d for d in datasets if not synthetic_draw(d)]
+  if geometry == "raw" and real:
+    raise ValueError(
+      f"--geometry=raw is for the synthetic cases ({', '.join(SYNTHETIC)}, "
+      f"CASE_dN), not {', '.join(real)}"
+    )
+
+
 def run_cell(dataset: str, budget: str) -> None:
   variant, later = FLAGS.variant, tuple(FLAGS.later)
   if later and (variant != "v1" or FLAGS.only):
@@ -655,6 +667,10 @@ def main(argv):
     print(bought(FLAGS.stored))
     return
   if runs_cells(FLAGS.table, FLAGS.rounds, FLAGS.versus, FLAGS.new_seeds):
+    try:
+      check_datasets(FLAGS.datasets, FLAGS.geometry)
+    except ValueError as e:
+      raise app.UsageError(str(e)) from None
     for dataset in FLAGS.datasets:
       for budget in FLAGS.budgets:
         run_cell(dataset, budget)

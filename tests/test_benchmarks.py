@@ -428,6 +428,11 @@ def test_the_raw_geometry_gives_a_synthetic_cell_its_features_as_drawn(tmp_path)
   assert not any("embeddings" in c for c in standard)
   with pytest.raises(ValueError, match="synthetic"):
     sweep.cell_command("digits", "1", "/w", "/r", geometry="raw")
+  # The command refuses a real dataset before any cell runs (not a cell "skipped").
+  with pytest.raises(ValueError, match="not digits, fashion_mnist$"):
+    sweep.check_datasets(["trap_d1", "digits", "fashion_mnist"], "raw")
+  sweep.check_datasets(["trap_d1", "margin"], "raw")
+  sweep.check_datasets(["digits"], "standard")
   # A cell: on seeds 0-1 'a' leads 'b' by 1; on seeds 2-4 'b' leads 'a' by 2; 'c' (not a
   # single strategy) 0.5 under 'a' everywhere with some spread; 'd' ran the first seeds
   # only (dropped by with_seeds(5), kept by with_seeds(2)).
