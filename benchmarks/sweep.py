@@ -317,6 +317,17 @@ def with_seeds(cells: dict, count: int) -> dict:
   return out
 
 
+def of_kind(cells: dict, kind: str) -> dict:
+  """``cells`` of one kind of dataset: "synthetic" (the cases and their fresh draws),
+  "real" (the others) or "all"."""
+  if kind not in ("all", "synthetic", "real"):
+    raise ValueError(f"Unknown kind {kind!r}: all, synthetic or real")
+  keep = {"all": lambda d: True, "synthetic": synthetic_draw}.get(
+    kind, lambda d: not synthetic_draw(d)
+  )
+  return {key: cell for key, cell in cells.items() if keep(key[0])}
+
+
 def _datasets_in(cells: dict) -> list[str]:
   """The datasets of ``cells`` ({(dataset, budget): ...}): `DATASETS`' order, then the
   others (fresh draws, files) sorted."""
@@ -684,7 +695,7 @@ def main(argv):
     if not sep or not tag or not folder:
       raise app.UsageError(f"--tagged is TAG=FOLDER, not {spec!r}")
     cells = with_tagged(cells, tag, folder)
-  cells = with_seeds(cells, FLAGS.min_seeds)
+  cells = of_kind(with_seeds(cells, FLAGS.min_seeds), FLAGS.kind)
   if not cells:
     print(f"no finished cell in {FLAGS.stored}")
     return
@@ -736,6 +747,9 @@ def _define_flags() -> None:
   )
   flags.DEFINE_multi_string(
     "tagged", [], "TAG=FOLDER: that folder's stored runs added as STRATEGY@TAG (for --versus)."
+  )
+  flags.DEFINE_enum(
+    "kind", "all", ["all", "synthetic", "real"], "--table: only the cells of these datasets."
   )
   flags.DEFINE_integer("min_seeds", 0, "--table: only the strategies that ran this many seeds.")
   flags.DEFINE_bool("table", False, "Only print the tables (and draw the heat map).")

@@ -433,6 +433,10 @@ def test_the_raw_geometry_gives_a_synthetic_cell_its_features_as_drawn(tmp_path)
     sweep.check_datasets(["trap_d1", "digits", "fashion_mnist"], "raw")
   sweep.check_datasets(["trap_d1", "margin"], "raw")
   sweep.check_datasets(["digits"], "standard")
+  cells = {("trap_d1", 1): {}, ("margin", 2): {}, ("digits", 1): {}, ("digits_imb", 5): {}}
+  assert set(sweep.of_kind(cells, "synthetic")) == {("trap_d1", 1), ("margin", 2)}
+  assert set(sweep.of_kind(cells, "real")) == {("digits", 1), ("digits_imb", 5)}
+  assert sweep.of_kind(cells, "all") == cells
   # A cell: on seeds 0-1 'a' leads 'b' by 1; on seeds 2-4 'b' leads 'a' by 2; 'c' (not a
   # single strategy) 0.5 under 'a' everywhere with some spread; 'd' ran the first seeds
   # only (dropped by with_seeds(5), kept by with_seeds(2)).
