@@ -609,17 +609,17 @@ def strategy(
         metrics["reducible"] = jnp.sum(jnp.where(candidates, agreement, 0.0)) / jnp.maximum(
           unlabeled, 1.0
         )
+      # The calibration copy's error on its held-out labels, for every rule that reads it.
+      error = held_out_error(logits, labels[index], held)
       rate = None
       if gate_count == "held_out":  # NaN with no held-out label: the calibrated count
-        measured = held_out_error(logits, labels[index], held)
-        metrics["gate_error_rate"] = measured
-        rate = jnp.where(calibrated, measured, jnp.nan)
+        metrics["gate_error_rate"] = error
+        rate = jnp.where(calibrated, error, jnp.nan)
       gated = expected_error_gate(
         pool_logits, temperature, context.labeled, k, trusted, agreement, rate
       )
       opened = jnp.bool_(False)  # the whole pool instead of the gate
       if gate_error > 0.0:
-        error = held_out_error(logits, labels[index], held)
         metrics["held_out_error"] = error
         opened = jnp.any(held) & (error < gate_error)
       if switch_error > 0.0 and switch_folds:
@@ -627,7 +627,6 @@ def strategy(
         metrics["switch"] = (state < switch_error).astype(jnp.int32)
         opened = opened | (state < switch_error)
       elif switch_error > 0.0:
-        error = held_out_error(logits, labels[index], held)
         enough = jnp.sum(held, dtype=jnp.int32) >= setup.info.num_classes
         # -1 before the first query; then 1 (the whole pool) or 0 (the gate) for the run.
         first = jnp.where(enough & (error < switch_error), 1, 0).astype(jnp.int32)
