@@ -516,11 +516,10 @@ def versus(cells: dict, a: str, b: str) -> str:
       if a not in cell or b not in cell:
         continue
       seeds = sorted(set(cell[a]) & set(cell[b]))
-      diff = np.asarray([cell[a][s] - cell[b][s] for s in seeds])
-      se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-      star = "*" if abs(diff.mean()) > 2 * se else ""
-      diffs.append((diff.mean(), se))
-      lines.append(f"| {dataset}-{budget} | {diff.mean():+.2f} +- {se:.2f}{star} |")
+      mean, se = mean_se([cell[a][s] - cell[b][s] for s in seeds])
+      star = "*" if abs(mean) > 2 * se else ""
+      diffs.append((mean, se))
+      lines.append(f"| {dataset}-{budget} | {mean:+.2f} +- {se:.2f}{star} |")
   ahead = sum(m > 2 * se for m, se in diffs)
   behind = sum(-m > 2 * se for m, se in diffs)
   mean = np.mean([m for m, _ in diffs]) if diffs else float("nan")
