@@ -322,10 +322,10 @@ def of_kind(cells: dict, kind: str) -> dict:
   "real" (the others) or "all"."""
   if kind not in ("all", "synthetic", "real"):
     raise ValueError(f"Unknown kind {kind!r}: all, synthetic or real")
-  keep = {"all": lambda d: True, "synthetic": synthetic_draw}.get(
-    kind, lambda d: not synthetic_draw(d)
-  )
-  return {key: cell for key, cell in cells.items() if keep(key[0])}
+  if kind == "all":
+    return dict(cells)
+  wanted = kind == "synthetic"
+  return {key: cell for key, cell in cells.items() if bool(synthetic_draw(key[0])) == wanted}
 
 
 def _datasets_in(cells: dict) -> list[str]:

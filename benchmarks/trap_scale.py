@@ -46,6 +46,8 @@ import subprocess
 import numpy as np
 from absl import app, flags
 
+from benchmarks import sweep
+
 FLAGS = flags.FLAGS
 STRATEGIES = ("maxherding", "uherding", "uherding_cvswitch")
 
@@ -109,8 +111,6 @@ def table(stored: dict, probe: dict, single, first: int = 10) -> str:
     "|---|---|---|---|---|",
   ]
 
-  from benchmarks import sweep
-
   def text(diff):
     mean, se = sweep.mean_se(diff)
     return f"{mean:.2f} +- {se:.2f}" + ("*" if abs(mean) > 2 * se else "")
@@ -130,8 +130,6 @@ def table(stored: dict, probe: dict, single, first: int = 10) -> str:
 
 def main(argv):
   del argv
-  from benchmarks import sweep
-
   suffix = "" if FLAGS.scale == "cluster_free" else f"-{FLAGS.scale}"
   workdir = os.path.join(FLAGS.runs, f"{FLAGS.case}-{FLAGS.budget}{suffix}")
   if FLAGS.picks:
