@@ -85,6 +85,11 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   Cluster-Margin, narrower than its gate). Ran as a probe of this module at 07aa1cd on
   four cells, then moved to the library under the same name, the same options
   (`uherding.cv_switch_agree_errgate_strategy`, v16's leader).
+- ``uherding_w025``, ``uherding_w05``, ``uherding_w075``: `uherding_wide` (the weighted
+  greedy step over the open pool) at the fixed kernel widths 0.25, 0.5 and 0.75 on the
+  L2-normalised embeddings instead of 1: a grid of widths on the raw geometry's twelve
+  development cells (the twentieth session), to read off each cell's best width and check
+  which statistic of the pool tracks it, before any width rule is written.
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -135,6 +140,9 @@ ABLATIONS = {
   "uherding_cvswitch_agree_q10r": dict(
     _agree(uherding.REDUCIBLE_SCALE), mid_query=10.0, mid_reducible=True
   ),
+  "uherding_w025": dict(sigma=0.25),
+  "uherding_w05": dict(sigma=0.5),
+  "uherding_w075": dict(sigma=0.75),
   "uherding_cvswitch_agree_mc": dict(_agree(uherding.REDUCIBLE_SCALE), mc=True),
   "uherding_cvswitch_agree_sharp": dict(
     _agree(uherding.REDUCIBLE_SCALE), temperatures=uherding.SHARP_TEMPERATURES
