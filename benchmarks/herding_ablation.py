@@ -90,6 +90,11 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   L2-normalised embeddings instead of 1: a grid of widths on the raw geometry's twelve
   development cells (the twentieth session), to read off each cell's best width and check
   which statistic of the pool tracks it, before any width rule is written.
+- ``uherding_two_scale``: `uherding_median` (the weighted greedy step over the open pool
+  at the median nearest-labeled width) whose kernel is the mean of the Gaussians at that
+  width and at MaxHerding's 1 (`uherding.strategy`'s ``two_scale``; a development probe,
+  the twentieth session: the grid says the blobs want 1 and the low-budget case the
+  median; does coverage counted at both scales serve both?).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -143,6 +148,7 @@ ABLATIONS = {
   "uherding_w025": dict(sigma=0.25),
   "uherding_w05": dict(sigma=0.5),
   "uherding_w075": dict(sigma=0.75),
+  "uherding_two_scale": dict(statistic="median", two_scale=1.0),
   "uherding_cvswitch_agree_mc": dict(_agree(uherding.REDUCIBLE_SCALE), mc=True),
   "uherding_cvswitch_agree_sharp": dict(
     _agree(uherding.REDUCIBLE_SCALE), temperatures=uherding.SHARP_TEMPERATURES

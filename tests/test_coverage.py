@@ -481,3 +481,34 @@ def test_dropquery_clusters_a_bounded_draw_of_the_disagreeing_rows():
     assert flipped[picks].all() and sorted(picks < n // 2) == [False, True], picks
   one = coverage.dropquery(jax.random.key(0), *args, k, num=jnp.int32(1))
   assert np.asarray(one)[1] == -1 and flipped[np.asarray(one)[0]]
+
+
+def test_two_scale_herding_maximises_coverage_under_the_mean_of_two_gaussians():
+  # k(d) = (exp(-d^2 / s^2) + exp(-d^2 / w^2)) / 2, by hand at d^2 = 0, 0.25 and 1.
+  kernel = coverage.two_scale_rbf(0.5, 1.0)
+  got = np.asarray(kernel(jnp.asarray([0.0, 0.25, 1.0])))
+  want = 0.5 * (np.exp(-np.array([0.0, 1.0, 4.0])) + np.exp(-np.array([0.0, 0.25, 1.0])))
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  x, labeled = _points(7, n=40, d=3, num_labeled=3)
+  weights = np.random.default_rng(7).uniform(0.1, 1.0, 40).astype(np.float32)
+  key = jax.random.key(7)
+  # The same width twice is the one-width kernel.
+  np.testing.assert_array_equal(
+    coverage.herding(key, x, ~labeled, 4, weights, 0.4, wide=0.4),
+    coverage.herding(key, x, ~labeled, 4, weights, 0.4),
+  )
+  # Each pick maximises the weighted gain sum_n w_n max(k(x_n, x_c) - m_n, 0) under the
+  # two-scale kernel, given the labeled points and the picks before it.
+  picks = np.asarray(coverage.herding(key, x, ~labeled, 4, weights, 0.3, wide=1.0))
+  d2 = ((x[:, None] - x[None]) ** 2).sum(-1)
+  k = 0.5 * (np.exp(-d2 / 0.09) + np.exp(-d2))
+  w = np.where(labeled, 0.0, weights)
+  known = labeled.copy()
+  for pick in picks:
+    m = np.max(np.where(known[None, :], k, 0.0), axis=1)
+    gain = (w[:, None] * np.maximum(k - m[:, None], 0.0)).sum(0)
+    gain[known] = -np.inf
+    assert gain[pick] >= gain.max() - 1e-5
+    known[pick] = True
+  # A different kernel than either width alone: the picks differ from the narrow one's.
+  assert not np.array_equal(picks, np.asarray(coverage.herding(key, x, ~labeled, 4, weights, 0.3)))

@@ -568,3 +568,21 @@ def test_uherdings_ablations_take_one_change_away_each(synthetic):
   scrambled = context._replace(outputs=context.outputs._replace(logits=-context.outputs.logits))
   np.testing.assert_array_equal(picks, flat.host_query((), key, scrambled, K)[0])
   assert coverage.MAXHERDING_SIGMA == 1.0
+
+
+def test_uherdings_two_scale_kernel_is_wired_to_its_greedy_step(synthetic):
+  from autoal_jax.strategies import uherding
+
+  setup, context, key = _herding_case(synthetic)
+  # The second width equal to the first: the one-width query, pick for pick.
+  same = uherding.strategy(setup, sigma=0.5, two_scale=0.5)
+  one = uherding.strategy(setup, sigma=0.5)
+  np.testing.assert_array_equal(
+    same.host_query((), key, context, K)[0], one.host_query((), key, context, K)[0]
+  )
+  two = uherding.strategy(setup, statistic="median", two_scale=1.0)
+  picks = two.host_query((), key, context, K)[0]
+  np.testing.assert_array_equal(picks, two.query((), key, context, K)[0])
+  assert len(set(np.asarray(picks).tolist())) == K
+  with pytest.raises(ValueError, match="two_scale"):
+    uherding.strategy(setup, two_scale=-1.0)

@@ -56,6 +56,14 @@ def rbf(sigma) -> Callable[[jax.Array], jax.Array]:
   return lambda sq_dist: jnp.exp(-sq_dist / (sigma * sigma))
 
 
+def two_scale_rbf(sigma, wide) -> Callable[[jax.Array], jax.Array]:
+  """The mean of the Gaussian kernels of widths ``sigma`` and ``wide`` (`rbf`'s), as a
+  function of the squared distance: coverage counted at two scales at once (the sum of
+  two kernels, as multi-kernel MMD sums several), k(0) = 1 and non-increasing."""
+  narrow, broad = rbf(sigma), rbf(wide)
+  return lambda sq_dist: 0.5 * (narrow(sq_dist) + broad(sq_dist))
+
+
 def ball(delta) -> Callable[[jax.Array], jax.Array]:
   """ProbCover's kernel 1[d <= delta] as a function of the squared distance."""
   return lambda sq_dist: (sq_dist <= delta * delta).astype(jnp.float32)
@@ -262,6 +270,7 @@ def herding(
   sigma=MAXHERDING_SIGMA,
   subset: int = DEFAULT_SUBSET,
   labeled: jax.Array | None = None,
+  wide=None,
 ) -> jax.Array:
   """Kernel herding: MaxHerding (Bae, Noh & Sutherland, ECCV 2024) with ``weights`` None,
   Uncertainty Herding's greedy step (Bae, Oliveira & Sutherland, ICLR 2025) with the
@@ -279,18 +288,21 @@ def herding(
     labeled: bool[N], the samples whose coverage counts as had (m); None: those outside
       ``candidate_mask``. Given, the candidates may be fewer than the unlabeled samples:
       the coverage measured and the picks are then both the candidates'.
+    wide: a second width (a traced scalar is fine): the kernel is the mean of the
+      Gaussians at ``sigma`` and at ``wide`` (`two_scale_rbf`); None: ``sigma``'s alone.
 
   Returns:
     int32[k], distinct indices inside the mask in pick order.
   """
   pickers._check(embeddings, candidate_mask, k)
+  kernel = rbf(sigma) if wide is None else two_scale_rbf(sigma, wide)
   x = normalise(embeddings)
   labeled = ~candidate_mask if labeled is None else labeled
   if weights is None:
     weights = jnp.ones(x.shape[0], jnp.float32)
   chex.assert_shape(weights, candidate_mask.shape)
   return _coverage_pick(
-    key, x, weights.astype(jnp.float32), labeled, candidate_mask, k, rbf(sigma), subset, 256
+    key, x, weights.astype(jnp.float32), labeled, candidate_mask, k, kernel, subset, 256
   )
 
 

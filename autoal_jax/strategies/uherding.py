@@ -428,6 +428,7 @@ def strategy(
   temperatures=None,
   narrow_temperatures=None,
   gate_count: str = "expected",
+  two_scale: float = 0.0,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -482,7 +483,9 @@ def strategy(
   ``expected``: the errors the calibrated probabilities expect on the unlabeled pool;
   ``held_out``: the calibration copy's error rate on its held-out labels times the
   unlabeled pool (`expected_error_gate`'s ``error_rate``; the expected count where no
-  label is held out)."""
+  label is held out). ``two_scale`` (> 0): the greedy step's kernel is the mean of the
+  Gaussians at the width above and at this fixed one (`coverage.two_scale_rbf`): coverage
+  counted at the labeled set's scale and at a coarse one at once."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   if statistic not in (*WIDTH_STATISTICS, "cover") or (statistic == "cover" and trust):
@@ -505,6 +508,8 @@ def strategy(
     raise ValueError(f"gate_count is 'expected' or 'held_out' (with gate): {gate_count!r}")
   if mid_reducible and not (mid_query and reducible):
     raise ValueError("mid_reducible weighs the mid tier's gate: mid_query and reducible")
+  if two_scale < 0.0:
+    raise ValueError(f"two_scale is a kernel width (> 0) or 0 (off): {two_scale}")
 
   def checked_grid(values, name):
     grid = TEMPERATURES if values is None else tuple(float(t) for t in values)
@@ -650,7 +655,14 @@ def strategy(
       )
       metrics["kernel_width"] = width
     picks = coverage.herding(
-      herd_key, embeddings, candidates, k, weights, width, labeled=context.labeled
+      herd_key,
+      embeddings,
+      candidates,
+      k,
+      weights,
+      width,
+      labeled=context.labeled,
+      wide=jnp.float32(two_scale) if two_scale else None,
     )
     return picks, QueryInfo(metrics=metrics), state
 

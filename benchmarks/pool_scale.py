@@ -1,0 +1,88 @@
+r"""The pool's own neighbourhood scales on a synthetic case's features, as the coverage
+strategies measure them (L2-normalised): candidates for a kernel width set by the pool's
+density rather than by the labeled set (issue 28's lead, the twentieth session).
+
+  python -m benchmarks.pool_scale --datasets=blobs_d5,low_budget_d3,margin_d6,trap_d6
+  python -m benchmarks.pool_scale --datasets=blobs_d5 --geometry=standard
+
+Per dataset: the median over the pool of each sample's distance to its k-th nearest other
+sample (k = 1, 5, 20, 50, 100, 300; TypiClust's density reads k = 20), and ProbCover's
+radius (`coverage.probcover_delta`: the largest radius whose balls stay 95% pure under
+k-means with as many clusters as classes). Read beside the fixed widths' regrets
+(`benchmarks/herding_ablation.py`'s ``uherding_w025`` .. ``uherding_wide``), it says
+whether a statistic of the pool orders the widths the cells want.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+NEIGHBOURS = (1, 5, 20, 50, 100, 300)
+
+
+def scales(features: np.ndarray, num_classes: int, seed: int = 0) -> dict:
+  """{"k=K": median distance to the K-th nearest other sample, "probcover": ProbCover's
+  radius} on the L2-normalised rows of ``features`` (float[N, D], N up to a few
+  thousand: the N x N distances are built at once)."""
+  import jax
+  import jax.numpy as jnp
+
+  from autoal_jax.strategies import coverage
+
+  x = np.asarray(features, np.float64)
+  x = x / np.linalg.norm(x, axis=1, keepdims=True)
+  sq = np.sum(x * x, axis=1)
+  d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)
+  np.fill_diagonal(d2, np.inf)
+  ordered = np.sqrt(np.sort(d2, axis=1))
+  out = {f"k={k}": float(np.median(ordered[:, k - 1])) for k in NEIGHBOURS if k < len(x)}
+  delta = coverage.probcover_delta(jax.random.key(seed), jnp.asarray(x, jnp.float32), num_classes)
+  out["probcover"] = float(delta)
+  return out
+
+
+def features_of(dataset: str, geometry: str, folder: str) -> tuple[np.ndarray, int]:
+  """(the pool's features the strategies measure on, classes) of a synthetic dataset:
+  as drawn (``raw``) or standardised feature by feature (``standard``)."""
+  from benchmarks import sweep
+
+  path, classes, _ = sweep.synthetic_npz(dataset, folder)
+  with np.load(path) as f:
+    x = np.asarray(f["train_images"], np.float64).reshape(len(f["train_labels"]), -1)
+  if geometry == "standard":
+    from autoal_jax import data
+
+    x = data.standardize_features(x, x[:1])[0]
+  return x, classes
+
+
+def main(argv):
+  del argv
+  from benchmarks import sweep
+
+  sweep.check_datasets(FLAGS.datasets, "raw")  # synthetic cases only
+  folder = FLAGS.runs or tempfile.mkdtemp(prefix="pool_scale_")
+  rows = []
+  for dataset in FLAGS.datasets:
+    x, classes = features_of(dataset, FLAGS.geometry, os.path.join(folder, "data"))
+    rows.append((dataset, scales(x, classes)))
+  keys = list(rows[0][1])
+  print(f"\nThe pool's scales ({FLAGS.geometry} geometry, L2-normalised; medians over the pool)\n")
+  print("| dataset | " + " | ".join(keys) + " |")
+  print("|---|" + "---|" * len(keys))
+  for dataset, row in rows:
+    print(f"| {dataset} | " + " | ".join(f"{row[k]:.3f}" for k in keys) + " |")
+
+
+if __name__ == "__main__":
+  flags.DEFINE_list("datasets", ["blobs_d5", "low_budget_d3", "margin_d6", "trap_d6"], "Cases.")
+  flags.DEFINE_enum(
+    "geometry", "raw", ["raw", "standard"], "The features as drawn or standardised."
+  )
+  flags.DEFINE_string("runs", "", "Folder for the drawn data (RUNS/data); empty: a temporary one.")
+  app.run(main)
