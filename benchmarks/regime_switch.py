@@ -4,6 +4,9 @@ held-out error at the first query is under TAU, else v8's (`uherding_gated`).
 
   python -m benchmarks.regime_switch                   # every cell with the three runs
   python -m benchmarks.regime_switch --taus=0.15,0.2,0.25
+  python -m benchmarks.regime_switch --folders=docs/results/sweep_raw19 \
+      --below=uherding_cvswitch --above=uherding_wide --log=uherding_cvswitch \
+      --key=cv_error --relative --taus=0.8,0.85,0.9   # any two runs, any logged signal
 
 The three leaders draw their keys alike (common random numbers), so the first query's
 calibration split and fit are the same in each, and a run that took either branch at its
@@ -14,6 +17,14 @@ than classes sends every seed to v8's leader. Per cell
 and TAU: the seeds sent to v7's leader, the switch's paired regret to the cell's best
 single strategy (mean +- SE, points of AUBC; * more than 2 SE), and both leaders' beside
 it.
+
+``--below``, ``--above``, ``--log``, ``--key``: the same for any two stored strategies and
+any signal a third (or one of them) logs at its first query: each seed takes BELOW's run
+where the signal is under TAU, else ABOVE's (the held-out part's size rule applies to
+``held_out_error`` only). ``--relative``: the signal over chance's error, 1 - 1 / C (C
+the classes, the initial labels over the labels per class). Exact where the two runs'
+keys are drawn alike and the signal is fixed before the first query (v12's
+cross-validated error, measured in its ``init``); a retrospective look otherwise.
 """
 
 from __future__ import annotations
@@ -30,13 +41,13 @@ COVER, GATE, LOG = "uherding_median", "uherding_gated", "uherding_regime"
 INITIAL = "num_initial"  # a cell's entry: its initial labels (the classes: this / budget)
 
 
-def load(folders) -> dict:
-  """{(dataset, budget): {strategy: {seed: run}}} of the single strategies' and the three
-  leaders' stored runs (the later folder's run wins a seed both hold)."""
+def load(folders, names=(COVER, GATE, LOG)) -> dict:
+  """{(dataset, budget): {strategy: {seed: run}}} of the single strategies' and the
+  ``names``' stored runs (the later folder's run wins a seed both hold)."""
   from benchmarks import sweep
   from experiments.configs import sweep as sweep_config
 
-  keep = {*sweep_config.SINGLE, COVER, GATE, LOG}
+  keep = {*sweep_config.SINGLE, *names}
   cells = {}
   for folder in folders:
     if not os.path.isdir(folder):
@@ -61,28 +72,37 @@ def _regret(best: dict, runs, seeds) -> str:
   return f"{d.mean():.2f} +- {se:.2f}{'*' if d.mean() > 2 * se else ''}"
 
 
-def rows(cells: dict, taus) -> list[str]:
-  """Markdown rows, one per cell with the three leaders' runs and TAU."""
+def rows(
+  cells: dict,
+  taus,
+  below: str = COVER,
+  above: str = GATE,
+  log: str = LOG,
+  key: str = "held_out_error",
+  relative: bool = False,
+) -> list[str]:
+  """Markdown rows, one per cell with the three strategies' runs and TAU: each seed takes
+  ``below``'s run where ``log``'s first logged ``key`` is under TAU, else ``above``'s."""
   from autoal_jax.strategies import uherding
   from experiments.configs import sweep as sweep_config
 
+  names = (below, above, log)
   out = [
-    "| cell | TAU | seeds to v7 | switch | v7's leader | v8's leader |",
+    f"| cell | TAU | seeds to {below} | switch | {below} | {above} |",
     "|---|---|---|---|---|---|",
   ]
   for (dataset, budget), runs in sorted(cells.items()):
     singles = {s: r for s, r in runs.items() if s in sweep_config.SINGLE}
-    if not singles or not all(name in runs for name in (COVER, GATE, LOG)):
+    if not singles or not all(name in runs for name in names):
       continue
-    # `uherding_switch` decides only on a held-out part of a label per class at least.
     initial = runs.get(INITIAL) or 0
-    enough = int(uherding.held_out_count(initial)) >= initial // budget
+    # `uherding_switch` decides only on a held-out part of a label per class at least.
+    enough = key != "held_out_error" or (int(uherding.held_out_count(initial)) >= initial // budget)
+    chance = 1.0 - budget / initial if relative else 1.0
     best = singles[max(singles, key=lambda s: np.mean([r["aubc"] for r in singles[s].values()]))]
-    seeds = sorted(set(best).intersection(*(runs[n] for n in (COVER, GATE, LOG))))
-    error = {
-      i: float(runs[LOG][i]["search"][0]["held_out_error"]) if enough else 1.0 for i in seeds
-    }
-    cover, gate = runs[COVER], runs[GATE]
+    seeds = sorted(set(best).intersection(*(runs[n] for n in names)))
+    error = {i: float(runs[log][i]["search"][0][key]) / chance if enough else 1.0 for i in seeds}
+    cover, gate = runs[below], runs[above]
     for tau in taus:
       switch = _regret(best, lambda i: cover[i] if error[i] < tau else gate[i], seeds)  # noqa: B023
       out.append(
@@ -95,7 +115,10 @@ def rows(cells: dict, taus) -> list[str]:
 
 def main(argv):
   del argv
-  print("\n".join(rows(load(FLAGS.folders), [float(t) for t in FLAGS.taus])))
+  names = (FLAGS.below, FLAGS.above, FLAGS.log)
+  taus = [float(t) for t in FLAGS.taus]
+  cells = load(FLAGS.folders, names)
+  print("\n".join(rows(cells, taus, *names, key=FLAGS.key, relative=FLAGS.relative)))
 
 
 if __name__ == "__main__":
@@ -105,4 +128,9 @@ if __name__ == "__main__":
     "Folders of stored sweep cells (DATASET-M[+LATER].json.gz).",
   )
   flags.DEFINE_list("taus", ["0.2"], "Held-out error thresholds.")
+  flags.DEFINE_string("below", COVER, "The run a seed takes where the signal is under TAU.")
+  flags.DEFINE_string("above", GATE, "The run a seed takes elsewhere.")
+  flags.DEFINE_string("log", LOG, "The strategy whose first query's log holds the signal.")
+  flags.DEFINE_string("key", "held_out_error", "The signal: a key of that log.")
+  flags.DEFINE_bool("relative", False, "The signal over chance's error, 1 - 1 / C.")
   app.run(main)

@@ -781,6 +781,21 @@ def test_the_regime_switch_takes_each_seeds_run_by_its_first_held_out_error(tmp_
   few = regime_switch.load([str(tmp_path)])
   few["digits", 1] = {**few.pop(("digits", 5)), "num_initial": 10}
   assert regime_switch.rows(few, [0.5])[2].startswith("| digits-1 | 0.5 | 0 of 2 | 4.00")
+  # Any two runs and any logged signal, over chance's error (1 - 1/10 here): seed 0's
+  # 0.1 / 0.9 = 0.11 and seed 1's 0.3 / 0.9 = 0.33 against TAU 0.2 and 0.5; the size rule
+  # of the held-out part is the held-out error's only (one label per class decides too).
+  for run in few["digits", 1]["uherding_regime"].values():
+    run["search"] = [{"cv_error": run["search"][0]["held_out_error"]}]
+  names = ("uherding_gated", "uherding_median", "uherding_regime")
+  lines = regime_switch.rows(few, [0.2, 0.5], *names, key="cv_error", relative=True)
+  assert lines[0].startswith("| cell | TAU | seeds to uherding_gated | switch |")
+  # TAU 0.2: seed 0 (0.11) takes the gated run (5 points under margin), seed 1 the median's (1).
+  assert lines[2] == "| digits-1 | 0.2 | 1 of 2 | 3.00 +- 2.00 | 4.00 +- 1.00* | 1.00 +- 0.00* |"
+  assert lines[3].startswith("| digits-1 | 0.5 | 2 of 2 | 4.00 +- 1.00* |")
+  # Not relative: 0.3 is not under 0.3 (TAU 0.3), 0.1 is.
+  assert regime_switch.rows(few, [0.3], *names, key="cv_error")[2].startswith(
+    "| digits-1 | 0.3 | 1 of 2 |"
+  )
 
 
 def test_trap_share_counts_the_bought_labels_in_the_noise_cluster(tmp_path):
