@@ -874,3 +874,18 @@ def test_the_trap_scale_probe_standardises_without_the_cluster_and_pairs_by_seed
   # shares 1/4 and 1/4; |x0| means (1+1.25+1.75)/3 and (0.5+0.75+1.5)/3; classes {1, 2}
   # and {2, 0}
   assert text[-1] == "| a | 2 | 0.25 | 1.12 | 1.00 | 2.00 |"
+
+
+def test_the_pool_scales_by_hand():
+  from autoal_jax.strategies import coverage
+  from benchmarks import pool_scale
+
+  # Twelve points evenly on a circle (radius 3: the scales are the normalised ones): the
+  # k-th nearest other is at 30, 30, 60, 60, 90 degrees, chord 2 sin(angle / 2).
+  angle = 2 * np.pi * np.arange(12) / 12
+  x = 3.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+  got = pool_scale.scales(x, num_classes=2)
+  assert set(got) == {"k=1", "k=5", "probcover"}  # k below the pool's size only
+  np.testing.assert_allclose(got["k=1"], 2 * np.sin(np.pi / 12), rtol=1e-6)
+  np.testing.assert_allclose(got["k=5"], 2 * np.sin(np.pi / 4), rtol=1e-6)
+  assert got["probcover"] in np.float32(coverage.PROBCOVER_DELTAS)
