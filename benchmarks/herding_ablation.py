@@ -95,6 +95,11 @@ experiment CLI (`experiments.main`) with two more strategies registered.
   width and at MaxHerding's 1 (`uherding.strategy`'s ``two_scale``; a development probe,
   the twentieth session: the grid says the blobs want 1 and the low-budget case the
   median; does coverage counted at both scales serve both?).
+- ``uherding_median_unnorm``, ``uherding_cvswitch_unnorm``: `uherding_median` and v12's
+  leader (`uherding_cvswitch`) with every distance on the embedding as it is instead of
+  its L2-normalised rows (`uherding.strategy`'s ``unit_norm``; a development probe, the
+  twentieth session: on the raw blobs the narrow-width herdings buy points of large norm,
+  the outer blobs, which the normalisation packs densest on the sphere).
 
 Run as a sweep cell's later strategies (paired with the cell's runs by seed):
 
@@ -149,6 +154,8 @@ ABLATIONS = {
   "uherding_w05": dict(sigma=0.5),
   "uherding_w075": dict(sigma=0.75),
   "uherding_two_scale": dict(statistic="median", two_scale=1.0),
+  "uherding_median_unnorm": dict(statistic="median", unit_norm=False),
+  "uherding_cvswitch_unnorm": dict(uherding.CV_SWITCH_OPTIONS, unit_norm=False),
   "uherding_cvswitch_agree_mc": dict(_agree(uherding.REDUCIBLE_SCALE), mc=True),
   "uherding_cvswitch_agree_sharp": dict(
     _agree(uherding.REDUCIBLE_SCALE), temperatures=uherding.SHARP_TEMPERATURES

@@ -512,3 +512,31 @@ def test_two_scale_herding_maximises_coverage_under_the_mean_of_two_gaussians():
     known[pick] = True
   # A different kernel than either width alone: the picks differ from the narrow one's.
   assert not np.array_equal(picks, np.asarray(coverage.herding(key, x, ~labeled, 4, weights, 0.3)))
+
+
+def test_herding_without_unit_norm_measures_the_embedding_as_it_is():
+  x, labeled = _points(9, n=40, d=3, num_labeled=3)
+  scaled = x * np.random.default_rng(9).uniform(0.5, 3.0, (40, 1)).astype(np.float32)
+  weights = np.random.default_rng(9).uniform(0.1, 1.0, 40).astype(np.float32)
+  key = jax.random.key(9)
+  # Rows of norm 1 already: the same picks either way.
+  np.testing.assert_array_equal(
+    coverage.herding(key, x, ~labeled, 4, weights, 0.4, unit_norm=False),
+    coverage.herding(key, x, ~labeled, 4, weights, 0.4),
+  )
+  # Rescaled rows: the default normalises the scale away, unit_norm=False does not.
+  np.testing.assert_array_equal(
+    coverage.herding(key, scaled, ~labeled, 4, weights, 0.4),
+    coverage.herding(key, x, ~labeled, 4, weights, 0.4),
+  )
+  raw = np.asarray(coverage.herding(key, scaled, ~labeled, 4, weights, 0.4, unit_norm=False))
+  d2 = ((scaled[:, None] - scaled[None]) ** 2).sum(-1)
+  k = np.exp(-d2 / 0.16)
+  w = np.where(labeled, 0.0, weights)
+  known = labeled.copy()
+  for pick in raw:  # each pick a maximiser of the gain in the unnormalised space
+    m = np.max(np.where(known[None, :], k, 0.0), axis=1)
+    gain = (w[:, None] * np.maximum(k - m[:, None], 0.0)).sum(0)
+    gain[known] = -np.inf
+    assert gain[pick] >= gain.max() - 1e-5
+    known[pick] = True

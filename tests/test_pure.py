@@ -586,3 +586,21 @@ def test_uherdings_two_scale_kernel_is_wired_to_its_greedy_step(synthetic):
   assert len(set(np.asarray(picks).tolist())) == K
   with pytest.raises(ValueError, match="two_scale"):
     uherding.strategy(setup, two_scale=-1.0)
+
+
+def test_uherding_without_unit_norm_is_one_program_and_measures_another_space(synthetic):
+  from autoal_jax.strategies import uherding
+
+  setup, context, key = _herding_case(synthetic)
+  raw = uherding.strategy(setup, statistic="median", unit_norm=False)
+  picks, _, info = raw.host_query((), key, context, K)
+  np.testing.assert_array_equal(picks, raw.query((), key, context, K)[0])
+  # The width is the median nearest-labeled distance in the embedding's own units.
+  normed = uherding.strategy(setup, statistic="median").host_query((), key, context, K)[2]
+  from autoal_jax.strategies import base, coverage
+
+  x = base.distance_space(context.outputs)
+  want = uherding.kernel_width(jnp.asarray(x, jnp.float32), context.labeled, statistic="median")
+  np.testing.assert_allclose(float(info.metrics["kernel_width"]), float(want), rtol=1e-5)
+  want = uherding.kernel_width(coverage.normalise(x), context.labeled, statistic="median")
+  np.testing.assert_allclose(float(normed.metrics["kernel_width"]), float(want), rtol=1e-5)

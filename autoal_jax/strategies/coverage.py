@@ -271,11 +271,12 @@ def herding(
   subset: int = DEFAULT_SUBSET,
   labeled: jax.Array | None = None,
   wide=None,
+  unit_norm: bool = True,
 ) -> jax.Array:
   """Kernel herding: MaxHerding (Bae, Noh & Sutherland, ECCV 2024) with ``weights`` None,
   Uncertainty Herding's greedy step (Bae, Oliveira & Sutherland, ICLR 2025) with the
   uncertainties as ``weights``. Gaussian kernel of width ``sigma`` on L2-normalised
-  embeddings.
+  embeddings (``unit_norm``; the papers').
 
   Args:
     key: PRNG key (the subset, ties).
@@ -290,13 +291,14 @@ def herding(
       the coverage measured and the picks are then both the candidates'.
     wide: a second width (a traced scalar is fine): the kernel is the mean of the
       Gaussians at ``sigma`` and at ``wide`` (`two_scale_rbf`); None: ``sigma``'s alone.
+    unit_norm: False: distances on the embeddings as they are, not L2-normalised (static).
 
   Returns:
     int32[k], distinct indices inside the mask in pick order.
   """
   pickers._check(embeddings, candidate_mask, k)
   kernel = rbf(sigma) if wide is None else two_scale_rbf(sigma, wide)
-  x = normalise(embeddings)
+  x = normalise(embeddings) if unit_norm else jnp.asarray(embeddings, jnp.float32)
   labeled = ~candidate_mask if labeled is None else labeled
   if weights is None:
     weights = jnp.ones(x.shape[0], jnp.float32)

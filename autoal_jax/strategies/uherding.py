@@ -429,6 +429,7 @@ def strategy(
   narrow_temperatures=None,
   gate_count: str = "expected",
   two_scale: float = 0.0,
+  unit_norm: bool = True,
 ) -> Strategy:
   """The ``uherding`` strategy for ``setup`` (its model trains the calibration copy).
 
@@ -485,7 +486,11 @@ def strategy(
   unlabeled pool (`expected_error_gate`'s ``error_rate``; the expected count where no
   label is held out). ``two_scale`` (> 0): the greedy step's kernel is the mean of the
   Gaussians at the width above and at this fixed one (`coverage.two_scale_rbf`): coverage
-  counted at the labeled set's scale and at a coarse one at once."""
+  counted at the labeled set's scale and at a coarse one at once. ``unit_norm`` False:
+  every distance (the widths, the greedy step's kernel, trust, agreement) on the
+  embedding as it is instead of its L2-normalised rows (the paper's and MaxHerding's):
+  for a fixed feature space whose norms carry information; the labeled-set widths are
+  scale-free, a fixed ``sigma`` or ``two_scale`` is then in the embedding's units."""
   if setup.model is None or setup.info is None:
     raise ValueError("uherding trains a calibration model: Setup.model and Setup.info needed")
   if statistic not in (*WIDTH_STATISTICS, "cover") or (statistic == "cover" and trust):
@@ -555,10 +560,12 @@ def strategy(
     if not weighted:
       weights = jnp.ones_like(weights)
     embeddings = base.distance_space(context.outputs)
+    # The space every distance below is measured in (widths, trust, agreement, herding).
+    space = coverage.normalise(embeddings) if unit_norm else jnp.asarray(embeddings, jnp.float32)
 
     def width_by(stat):
       return kernel_width(
-        coverage.normalise(embeddings),
+        space,
         context.labeled,
         label_capacity,
         statistic=stat,
@@ -573,7 +580,7 @@ def strategy(
     metrics = {"temperature": temperature, "kernel_width": width}
     trusted = None
     if trust:
-      trusted = labeled_trust(coverage.normalise(embeddings), context.labeled, width)
+      trusted = labeled_trust(space, context.labeled, width)
       weights = jnp.where(context.labeled, 0.0, trusted_uncertainty(weights, trusted))
       unlabeled = jnp.sum(candidates, dtype=jnp.float32)
       metrics["trust"] = jnp.sum(jnp.where(candidates, trusted, 0.0)) / jnp.maximum(unlabeled, 1)
@@ -590,7 +597,7 @@ def strategy(
       mid_discount = mid_tier and mid_reducible
       if (reducible and narrowing_here) or reducible_wide or mid_discount:  # one pass
         mean = label_agreement(
-          coverage.normalise(embeddings),
+          space,
           context.labeled,
           labels,
           width,
@@ -650,9 +657,7 @@ def strategy(
       if agreement is not None:  # the weights too, where the gate holds
         weights = jnp.where(opened, weights, weights * agreement)
     if statistic == "cover" and sigma is None:
-      width = cover_width(
-        jax.random.fold_in(herd_key, 1), coverage.normalise(embeddings), candidates, k
-      )
+      width = cover_width(jax.random.fold_in(herd_key, 1), space, candidates, k)
       metrics["kernel_width"] = width
     picks = coverage.herding(
       herd_key,
@@ -663,6 +668,7 @@ def strategy(
       width,
       labeled=context.labeled,
       wide=jnp.float32(two_scale) if two_scale else None,
+      unit_norm=unit_norm,
     )
     return picks, QueryInfo(metrics=metrics), state
 
