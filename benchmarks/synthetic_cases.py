@@ -31,6 +31,28 @@ def _bands(rng, n, dims):
   return x.astype(np.float32), y.astype(np.int32)
 
 
+BLOB_CENTRES = 1.5 * (
+  np.stack(np.meshgrid(np.arange(4.0), np.arange(4.0)), -1).reshape(16, 2) - 1.5
+)
+BLOB_CLASS = np.random.RandomState(11).permutation(np.repeat(np.arange(4), 4))
+
+
+def _blobs(rng, n):
+  """Sixteen blobs on a 4 x 4 grid of the plane (spacing 1.5, spread 0.5), four of each
+  class in a fixed scramble, noise in four more dimensions: (float32[n, 6], int32[n],
+  each sample's blob int[n])."""
+  c = rng.randint(0, 16, n)
+  plane = BLOB_CENTRES[c] + 0.5 * rng.randn(n, 2)
+  x = np.concatenate([plane, 0.5 * rng.randn(n, 4)], axis=1).astype(np.float32)
+  return x, BLOB_CLASS[c].astype(np.int32), c
+
+
+def blobs_pool(seed: int = 0):
+  """The ``blobs`` case's pool as `make_case` draws it for data seed ``seed`` (its first
+  draw), with each sample's blob: (float32[3000, 6] before encoding, int32[3000], int[3000])."""
+  return _blobs(np.random.RandomState(1000 + seed), 3000)
+
+
 def make_case(name: str, seed: int = 0):
   """A case's data and budget: (Dataset, ALConfig, TrainConfig, model kwargs)."""
   from autoal_jax import data, loop, train
@@ -52,15 +74,10 @@ def make_case(name: str, seed: int = 0):
     budget = loop.ALConfig(num_initial=20, query_size=20, quota=200, num_mc=5)
   elif name == "blobs":
     classes = 4
-    grid = np.stack(np.meshgrid(np.arange(4.0), np.arange(4.0)), -1).reshape(16, 2)
-    centres = 1.5 * (grid - 1.5)
-    blob_class = np.random.RandomState(11).permutation(np.repeat(np.arange(classes), 4))
 
     def sample(n, _):
-      c = rng.randint(0, 16, n)
-      plane = centres[c] + 0.5 * rng.randn(n, 2)
-      x = np.concatenate([plane, 0.5 * rng.randn(n, 4)], axis=1).astype(np.float32)
-      return encode(x), blob_class[c].astype(np.int32)
+      x, y, _ = _blobs(rng, n)
+      return encode(x), y
 
     train_x, train_y = sample(3000, False)
     test_x, test_y = sample(1000, False)

@@ -889,3 +889,35 @@ def test_the_pool_scales_by_hand():
   np.testing.assert_allclose(got["k=1"], 2 * np.sin(np.pi / 12), rtol=1e-6)
   np.testing.assert_allclose(got["k=5"], 2 * np.sin(np.pi / 4), rtol=1e-6)
   assert got["probcover"] in np.float32(coverage.PROBCOVER_DELTAS)
+
+
+def test_blob_picks_reads_the_bought_points_blobs_and_norms(tmp_path):
+  import gzip
+  import json
+
+  from benchmarks import blob_picks, synthetic_cases
+
+  x, blob = blob_picks.features("blobs_d1")
+  data = synthetic_cases.make_case("blobs", 1)[0]  # the sweep's draw, sample for sample
+  np.testing.assert_array_equal(synthetic_cases.BLOB_CLASS[blob], np.asarray(data.train_labels))
+  np.testing.assert_allclose(x, synthetic_cases.decode(data.train_images))
+  runs = [
+    {"strategy": "a", "seed": 0, "aubc": 0.5, "picks": [[0, 1], [2]]},
+    {"strategy": "a", "seed": 1, "aubc": 0.7, "picks": [[3], [4, 5]]},
+    {"strategy": "b", "seed": 0, "aubc": 0.9, "picks": [[6], [7]]},
+  ]
+  with gzip.open(tmp_path / "blobs_d1-2.json.gz", "wt") as f:
+    json.dump({"runs": runs[:2]}, f)
+  with gzip.open(tmp_path / "blobs_d1-2+b.json.gz", "wt") as f:
+    json.dump({"runs": runs[2:]}, f)
+  with gzip.open(tmp_path / "blobs_d2-2.json.gz", "wt") as f:  # another draw: not read
+    json.dump({"runs": runs[2:]}, f)
+  lines = blob_picks.table(str(tmp_path), "blobs_d1").splitlines()
+  assert [line.split(" | ")[1] for line in lines[4:]] == ["b", "a"]  # best first
+  norm = np.linalg.norm(x, axis=1)
+  reached = np.mean([len(set(blob[[0, 1, 2]])), len(set(blob[[3, 4, 5]]))])
+  mean_norm = np.mean([norm[[0, 1, 2]].mean(), norm[[3, 4, 5]].mean()])
+  assert lines[5].startswith(f"| blobs_d1-2 | a | {reached:.1f} | {mean_norm:.2f} |")
+  assert lines[5].endswith("| 60.00 |")
+  with pytest.raises(ValueError, match="blobs"):
+    blob_picks.features("trap_d1")
