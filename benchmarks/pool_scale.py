@@ -8,9 +8,12 @@ density rather than by the labeled set (issue 28's lead, the twentieth session).
 Per dataset: the median over the pool of each sample's distance to its k-th nearest other
 sample (k = 1, 5, 20, 50, 100, 300; TypiClust's density reads k = 20), and ProbCover's
 radius (`coverage.probcover_delta`: the largest radius whose balls stay 95% pure under
-k-means with as many clusters as classes). Read beside the fixed widths' regrets
-(`benchmarks/herding_ablation.py`'s ``uherding_w025`` .. ``uherding_wide``), it says
-whether a statistic of the pool orders the widths the cells want.
+k-means with as many clusters as classes), and the share of each sample's ten nearest
+neighbours (on the features as given) that are still among its ten nearest after the
+normalisation (``kept@10``: how much of the neighbourhoods the sphere keeps). Read
+beside the fixed widths' regrets (`benchmarks/herding_ablation.py`'s ``uherding_w025``
+.. ``uherding_wide``), it says whether a statistic of the pool orders the widths the
+cells want.
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ from absl import app, flags
 
 FLAGS = flags.FLAGS
 NEIGHBOURS = (1, 5, 20, 50, 100, 300)
+KEPT = 10  # the neighbours whose survival under the normalisation is counted
 
 
-def scales(features: np.ndarray, num_classes: int, seed: int = 0) -> dict:
+def scales(features: np.ndarray, num_classes: int, seed: int = 0, kept: int = KEPT) -> dict:
   """{"k=K": median distance to the K-th nearest other sample, "probcover": ProbCover's
   radius} on the L2-normalised rows of ``features`` (float[N, D], N up to a few
-  thousand: the N x N distances are built at once)."""
+  thousand: the N x N distances are built at once), and "kept@K": the mean share of a
+  sample's K = ``kept`` nearest neighbours (at most N - 1) on ``features`` as given that
+  stay among its K nearest on the normalised rows."""
   import jax
   import jax.numpy as jnp
 
@@ -41,6 +47,17 @@ def scales(features: np.ndarray, num_classes: int, seed: int = 0) -> dict:
   np.fill_diagonal(d2, np.inf)
   ordered = np.sqrt(np.sort(d2, axis=1))
   out = {f"k={k}": float(np.median(ordered[:, k - 1])) for k in NEIGHBOURS if k < len(x)}
+  # The share of each sample's KEPT nearest neighbours that the normalisation keeps: how
+  # much of the features' neighbourhoods the sphere preserves (1: all of them).
+  raw = np.asarray(features, np.float64)
+  sq_raw = np.sum(raw * raw, axis=1)
+  d2_raw = sq_raw[:, None] + sq_raw[None, :] - 2.0 * raw @ raw.T
+  np.fill_diagonal(d2_raw, np.inf)
+  kept = min(kept, len(x) - 1)
+  before = np.argsort(d2_raw, axis=1)[:, :kept]
+  after = np.argsort(d2, axis=1)[:, :kept]
+  shared = [len(np.intersect1d(b, a)) for b, a in zip(before, after, strict=True)]
+  out[f"kept@{kept}"] = float(np.mean(shared)) / kept
   delta = coverage.probcover_delta(jax.random.key(seed), jnp.asarray(x, jnp.float32), num_classes)
   out["probcover"] = float(delta)
   return out

@@ -885,10 +885,16 @@ def test_the_pool_scales_by_hand():
   angle = 2 * np.pi * np.arange(12) / 12
   x = 3.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
   got = pool_scale.scales(x, num_classes=2)
-  assert set(got) == {"k=1", "k=5", "probcover"}  # k below the pool's size only
+  assert set(got) == {"k=1", "k=5", "kept@10", "probcover"}  # k below the pool's size only
+  assert got["kept@10"] == 1.0  # one norm: the normalisation keeps every neighbourhood
   np.testing.assert_allclose(got["k=1"], 2 * np.sin(np.pi / 12), rtol=1e-6)
   np.testing.assert_allclose(got["k=5"], 2 * np.sin(np.pi / 4), rtol=1e-6)
   assert got["probcover"] in np.float32(coverage.PROBCOVER_DELTAS)
+  # Three points: on the features each one's nearest is (1, 0) or (1, 0.5) (0.5 apart,
+  # (3, 0.1) 2 and 2.04 away); on the sphere (3, 0.1), at 0.033 rad, is the nearest of
+  # both others, and (1, 0) its own: one of three nearest neighbours kept.
+  folded = pool_scale.scales(np.array([[1.0, 0.0], [3.0, 0.1], [1.0, 0.5]]), 2, kept=1)
+  np.testing.assert_allclose(folded["kept@1"], 1 / 3)
 
 
 def test_blob_picks_reads_the_bought_points_blobs_and_norms(tmp_path):
