@@ -42,22 +42,22 @@ def features(case: str):
 def table(folder: str, case: str) -> str:
   """The markdown table (module docstring) of every stored cell of ``case`` in
   ``folder`` (DATASET-M.json.gz and DATASET-M+LATER.json.gz)."""
-  from benchmarks import synthetic_cases
+  from benchmarks import sweep, synthetic_cases
 
   x, blob = features(case)
   norm = np.linalg.norm(x, axis=1)
   offset = np.linalg.norm(x[:, :2] - synthetic_cases.BLOB_CENTRES[blob], axis=1)
   cells = {}
-  for name in sorted(os.listdir(folder)):
-    stem = name[: -len(".json.gz")] if name.endswith(".json.gz") else ""
-    head, _, budget = stem.split("+")[0].rpartition("-")
-    if head != case or not budget.isdigit():
+  for name, stem, variant in sweep._stored_files(folder):
+    dataset, budget = stem.rsplit("-", 1)
+    if dataset != case:
       continue
     with gzip.open(os.path.join(folder, name), "rt") as f:
       for run in json.load(f)["runs"]:
         bought = np.concatenate([np.asarray(p, np.int64) for p in run["picks"]])
         row = (len(set(blob[bought])), norm[bought].mean(), offset[bought].mean(), run["aubc"])
-        cells.setdefault(int(budget), {}).setdefault(run["strategy"], []).append(row)
+        strategy = run["strategy"] + (f"@{variant}" if variant else "")  # as sweep.load_cells
+        cells.setdefault(int(budget), {}).setdefault(strategy, []).append(row)
   lines = [
     f"pool: mean norm {norm.mean():.2f}, mean distance to the blob's centre {offset.mean():.3f}",
     "",

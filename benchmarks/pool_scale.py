@@ -29,6 +29,14 @@ NEIGHBOURS = (1, 5, 20, 50, 100, 300)
 KEPT = 10  # the neighbours whose survival under the normalisation is counted
 
 
+def _sq_distances(x: np.ndarray) -> np.ndarray:
+  """The squared distances between the rows of x (float64[N, D]), inf on the diagonal."""
+  sq = np.sum(x * x, axis=1)
+  d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)
+  np.fill_diagonal(d2, np.inf)
+  return d2
+
+
 def scales(features: np.ndarray, num_classes: int, seed: int = 0, kept: int = KEPT) -> dict:
   """{"k=K": median distance to the K-th nearest other sample, "probcover": ProbCover's
   radius} on the L2-normalised rows of ``features`` (float[N, D], N up to a few
@@ -40,23 +48,17 @@ def scales(features: np.ndarray, num_classes: int, seed: int = 0, kept: int = KE
 
   from autoal_jax.strategies import coverage
 
-  x = np.asarray(features, np.float64)
-  x = x / np.linalg.norm(x, axis=1, keepdims=True)
-  sq = np.sum(x * x, axis=1)
-  d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)
-  np.fill_diagonal(d2, np.inf)
+  raw = np.asarray(features, np.float64)
+  x = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+  d2 = _sq_distances(x)
   ordered = np.sqrt(np.sort(d2, axis=1))
   out = {f"k={k}": float(np.median(ordered[:, k - 1])) for k in NEIGHBOURS if k < len(x)}
   # The share of each sample's KEPT nearest neighbours that the normalisation keeps: how
   # much of the features' neighbourhoods the sphere preserves (1: all of them).
-  raw = np.asarray(features, np.float64)
-  sq_raw = np.sum(raw * raw, axis=1)
-  d2_raw = sq_raw[:, None] + sq_raw[None, :] - 2.0 * raw @ raw.T
-  np.fill_diagonal(d2_raw, np.inf)
   kept = min(kept, len(x) - 1)
-  before = np.argsort(d2_raw, axis=1)[:, :kept]
+  before = np.argsort(_sq_distances(raw), axis=1)[:, :kept]
   after = np.argsort(d2, axis=1)[:, :kept]
-  shared = [len(np.intersect1d(b, a)) for b, a in zip(before, after, strict=True)]
+  shared = np.any(before[:, :, None] == after[:, None, :], axis=2).sum(axis=1)
   out[f"kept@{kept}"] = float(np.mean(shared)) / kept
   delta = coverage.probcover_delta(jax.random.key(seed), jnp.asarray(x, jnp.float32), num_classes)
   out["probcover"] = float(delta)

@@ -101,14 +101,14 @@ def rows(
     chance = 1.0 - budget / initial if relative else 1.0
     best = singles[max(singles, key=lambda s: np.mean([r["aubc"] for r in singles[s].values()]))]
     seeds = sorted(set(best).intersection(*(runs[n] for n in names)))
-    error = {i: float(runs[log][i]["search"][0][key]) / chance if enough else 1.0 for i in seeds}
-    cover, gate = runs[below], runs[above]
+    signal = {i: float(runs[log][i]["search"][0][key]) / chance if enough else 1.0 for i in seeds}
+    under, over = runs[below], runs[above]
     for tau in taus:
-      switch = _regret(best, lambda i: cover[i] if error[i] < tau else gate[i], seeds)  # noqa: B023
+      switch = _regret(best, lambda i: under[i] if signal[i] < tau else over[i], seeds)  # noqa: B023
       out.append(
-        f"| {dataset}-{budget} | {tau:g} | {sum(error[i] < tau for i in seeds)} of "
-        f"{len(seeds)} | {switch} | {_regret(best, cover.get, seeds)} | "
-        f"{_regret(best, gate.get, seeds)} |"
+        f"| {dataset}-{budget} | {tau:g} | {sum(signal[i] < tau for i in seeds)} of "
+        f"{len(seeds)} | {switch} | {_regret(best, under.get, seeds)} | "
+        f"{_regret(best, over.get, seeds)} |"
       )
   return out
 

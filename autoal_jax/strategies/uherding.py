@@ -661,14 +661,14 @@ def strategy(
       metrics["kernel_width"] = width
     picks = coverage.herding(
       herd_key,
-      embeddings,
+      space,  # already the space measured in (normalised or not): not normalised again
       candidates,
       k,
       weights,
       width,
       labeled=context.labeled,
       wide=jnp.float32(two_scale) if two_scale else None,
-      unit_norm=unit_norm,
+      unit_norm=False,
     )
     return picks, QueryInfo(metrics=metrics), state
 
