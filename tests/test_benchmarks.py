@@ -927,3 +927,21 @@ def test_blob_picks_reads_the_bought_points_blobs_and_norms(tmp_path):
   assert lines[5].endswith("| 60.00 |")
   with pytest.raises(ValueError, match="blobs"):
     blob_picks.features("trap_d1")
+
+
+def test_the_pool_clarity_compares_the_two_geometries():
+  from benchmarks import pool_scale
+
+  # Four clusters: two directions (0 and 90 degrees) at two norms (1 and 4), each spread
+  # in proportion to its norm. On the features as given, 2 x 2 clusters are the four
+  # (silhouette near 1); on the sphere the norms fold into two alike clusters, and four
+  # clusters split them (a much lower silhouette).
+  rng = np.random.default_rng(0)
+  directions = np.repeat(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]), 10, 0)
+  norms = np.repeat(np.array([1.0, 4.0, 1.0, 4.0]), 10)[:, None]
+  x = norms * (directions + 0.05 * rng.normal(size=(40, 2)))
+  got = pool_scale.clarity(x, num_classes=2)
+  assert set(got) == {f"{g}@{m}C" for m in (1, 2, 4) for g in ("raw", "sphere")}
+  assert got["raw@2C"] > 0.8
+  assert got["sphere@1C"] > 0.95  # two directions: two clusters on the sphere
+  assert got["sphere@2C"] < got["raw@2C"] - 0.2
