@@ -945,3 +945,20 @@ def test_the_pool_clarity_compares_the_two_geometries():
   assert got["raw@2C"] > 0.8
   assert got["sphere@1C"] > 0.95  # two directions: two clusters on the sphere
   assert got["sphere@2C"] < got["raw@2C"] - 0.2
+
+
+def test_the_pool_clarity_reads_the_image_pools_as_the_sweep_embeds_them():
+  from autoal_jax import data
+  from benchmarks import pool_scale
+
+  x, classes = pool_scale.real_features_of("digits")
+  pool = data.load_dataset("digits")
+  assert classes == 10 and x.shape == (len(pool.train_labels), 50)  # the whole pool, PCA 50
+  # Principal components, in order and not standardised one by one (the silhouettes are
+  # free of one global scale, not of a scale per component): uncorrelated columns of
+  # falling variance, the first many times the last.
+  variance = np.var(x, axis=0)
+  assert np.all(np.diff(variance) <= 1e-6 * variance[0])
+  assert variance[0] > 10 * variance[-1]
+  correlation = np.corrcoef(x[:, :5], rowvar=False)
+  np.testing.assert_allclose(correlation, np.eye(5), atol=1e-3)
