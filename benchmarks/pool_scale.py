@@ -103,19 +103,13 @@ REAL = ("digits", "fashion_mnist")  # `real_features_of`'s pools
 
 def real_features_of(dataset: str) -> tuple[np.ndarray, int]:
   """(the pool's embedding the coverage strategies measure on, classes) of one of the
-  sweep's balanced image datasets, as its cells build it: the config's pool subsampled
-  with key 0, its top principal components before centring and scaling
-  (`embeddings.as_features` with ``keep_embedding``, ``--config.embeddings=inputs``)."""
-  import jax
-
-  from autoal_jax import data, embeddings
+  sweep's balanced image datasets, as its cells build it (`common.load_dataset` on the
+  sweep's config, uncached): the pool's top principal components."""
+  from experiments import common
   from experiments.configs import sweep as sweep_config
 
-  config = sweep_config.get_config(f"{dataset},1")
-  loaded = data.load_dataset(config.dataset, config.data_dir or None, config.imbalance_ratio)
-  loaded = data.subsample(jax.random.key(0), loaded, config.pool_size, config.test_size)
-  embedded = embeddings.as_features(loaded, config.inputs, None, None, None, True)
-  return np.asarray(embedded.embeddings, np.float64), loaded.info.num_classes
+  loaded = common.load_dataset(sweep_config.get_config(f"{dataset},1"), None, None)
+  return np.asarray(loaded.embeddings, np.float64), loaded.info.num_classes
 
 
 def features_of(dataset: str, geometry: str, folder: str) -> tuple[np.ndarray, int]:

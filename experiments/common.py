@@ -48,6 +48,45 @@ def search_config(config, train_config):
   )
 
 
+def load_dataset(config, cache_dir: str | None, log=print):
+  """The `Dataset` an experiment config describes, as the CLI runs on it: loaded, its
+  pool and test set subsampled with key 0, as the fixed embedding ``config.inputs`` says
+  (`embeddings.as_features`), with the embedding the strategies measure distances on
+  (``config.embeddings``). ``cache_dir``: where embedded pools are kept (None: not
+  cached); ``log``: progress messages (None: silent). Raises `data.DataNotFoundError`,
+  ValueError or TypeError on a config the data cannot satisfy."""
+  import jax
+  import numpy as np
+
+  from autoal_jax import data
+  from autoal_jax import embeddings as embeddings_lib
+
+  # 'inputs': the distances on the fixed embedding the inputs are (--config.inputs), or
+  # on a feature dataset's own (standardised) features.
+  on_inputs = config.embeddings == "inputs"
+  kind, _ = ("model", 0) if on_inputs else embeddings_lib.parse(config.embeddings)
+  dataset = data.load_dataset(
+    config.dataset, config.data_dir or None, config.imbalance_ratio, seed=0
+  )
+  if kind in ("model", "npz"):  # a user's rows are the training split's: before subsample
+    dataset = embeddings_lib.attach(dataset, "model" if on_inputs else config.embeddings)
+  dataset = data.subsample(jax.random.key(0), dataset, config.pool_size, config.test_size)
+  ssl = embeddings_lib.SSLConfig(**config.ssl.to_dict())
+  # The frozen-feature protocol: pool and test set as a fixed embedding (cached).
+  dataset = embeddings_lib.as_features(dataset, config.inputs, cache_dir, ssl, log, on_inputs)
+  if on_inputs and config.inputs == "raw":
+    if dataset.info.kind != data.FEATURES:
+      raise ValueError(
+        "embeddings=inputs on images needs --config.inputs=pca, pca:DIM or ssl (the "
+        "distances on that fixed embedding); on float features it is the features"
+      )
+    flat = np.asarray(dataset.train_images, np.float32).reshape(len(dataset.train_labels), -1)
+    dataset = dataset._replace(embeddings=flat)
+  if kind in ("pca", "ssl"):  # of the pool, once per pool and config (cached)
+    dataset = embeddings_lib.attach(dataset, config.embeddings, cache_dir, ssl)
+  return dataset
+
+
 def _names(text: str) -> tuple:
   """'a, b,c' -> ('a', 'b', 'c')."""
   return tuple(n.strip() for n in text.split(",") if n.strip())

@@ -216,7 +216,6 @@ def main(argv):
   # Everything that can be checked without data or compute, first.
   import jax
   import jax.numpy as jnp
-  import numpy as np
 
   if config.distributed:  # before any other JAX call
     # CPU processes talk through gloo (GPU and TPU ignore this setting).
@@ -231,7 +230,6 @@ def main(argv):
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
   from autoal_jax import checkpoint, data, loop, models, search, sharding, train
-  from autoal_jax import embeddings as embeddings_lib
   from experiments import common, reporting
 
   names = _parse_strategies(config.strategies)
@@ -258,30 +256,8 @@ def main(argv):
   previous = _load_previous(workdir, config_dict)
 
   try:
-    # 'inputs': the distances on the fixed embedding the inputs are (--config.inputs), or
-    # on a feature dataset's own (standardised) features.
-    on_inputs = config.embeddings == "inputs"
-    kind, _ = ("model", 0) if on_inputs else embeddings_lib.parse(config.embeddings)
-    dataset = data.load_dataset(
-      config.dataset, config.data_dir or None, config.imbalance_ratio, seed=0
-    )
-    if kind in ("model", "npz"):  # a user's rows are the training split's: before subsample
-      dataset = embeddings_lib.attach(dataset, "model" if on_inputs else config.embeddings)
-    dataset = data.subsample(jax.random.key(0), dataset, config.pool_size, config.test_size)
-    ssl = embeddings_lib.SSLConfig(**config.ssl.to_dict())
     cache = os.path.expanduser(config.embeddings_cache) if config.embeddings_cache else None
-    # The frozen-feature protocol: pool and test set as a fixed embedding (cached).
-    dataset = embeddings_lib.as_features(dataset, config.inputs, cache, ssl, print, on_inputs)
-    if on_inputs and config.inputs == "raw":
-      if dataset.info.kind != data.FEATURES:
-        raise ValueError(
-          "embeddings=inputs on images needs --config.inputs=pca, pca:DIM or ssl (the "
-          "distances on that fixed embedding); on float features it is the features"
-        )
-      flat = np.asarray(dataset.train_images, np.float32).reshape(len(dataset.train_labels), -1)
-      dataset = dataset._replace(embeddings=flat)
-    if kind in ("pca", "ssl"):  # of the pool, once per pool and config (cached)
-      dataset = embeddings_lib.attach(dataset, config.embeddings, cache, ssl)
+    dataset = common.load_dataset(config, cache, print)
   except (data.DataNotFoundError, ValueError, TypeError) as e:
     raise SystemExit(f"error: {e}") from None
   al_config = loop.ALConfig(config.num_initial, config.query_size, config.quota, config.num_mc)
